@@ -1,0 +1,103 @@
+"""One async interface to ONNX Runtime, on whichever side of the browser we run.
+
+CPython uses the `onnxruntime` package (`native.py`); Pyodide uses onnxruntime-web through the
+JS bridge (`browser.py` + `web/ort-bridge.js`). Every call is async because the browser's are,
+so the same training and generation loops run unchanged in both places.
+
+Values that should stay on the runtime side between calls (weights, optimizer state, KV caches)
+come back as `Tensor` handles when named in `keep=`; everything else comes back as numpy.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Mapping, Sequence
+from typing import Protocol, Union
+
+import numpy as np
+
+IN_BROWSER = sys.platform == "emscripten"
+
+
+class Tensor(Protocol):
+    """A tensor that lives on the runtime side (JS heap or GPU in the browser)."""
+
+    dtype: str
+    shape: tuple[int, ...]
+
+    async def numpy(self) -> np.ndarray: ...
+
+    def dispose(self) -> None: ...
+
+
+Value = Union[np.ndarray, Tensor]
+
+
+class Session(Protocol):
+    """A loaded ONNX model."""
+
+    provider: str
+    input_names: list[str]
+    output_names: list[str]
+
+    async def run(
+        self, feeds: Mapping[str, Value], *, keep: Sequence[str] = (), fetch: Sequence[str] | None = None
+    ) -> dict[str, Value]:
+        """Run once. Outputs named in `keep` return as Tensor handles, the rest (or only `fetch`) as numpy."""
+        ...
+
+    async def run_steps(
+        self,
+        state: Mapping[str, Value],
+        batches: Sequence[Mapping[str, np.ndarray]],
+        carry: Mapping[str, str],
+        fetch: Sequence[str],
+    ) -> tuple[dict[str, Tensor], list[dict[str, np.ndarray]]]:
+        """Run one step per batch without returning to Python in between.
+
+        `state` feeds the first step; after each step, output `o` becomes input `carry[o]` of the next.
+        Returns the final carried state (as handles, keyed by input name) and the `fetch`ed outputs of
+        every step as numpy. This is how training hands many steps to the runtime at once.
+        """
+        ...
+
+    def release(self) -> None: ...
+
+
+class Runtime(Protocol):
+    name: str
+    providers: list[str]
+
+    async def session(self, model: bytes, provider: str | None = None, *, keep_on_gpu: bool = False) -> Session:
+        """Load a model. `provider` is one of `providers` (default: the first); `keep_on_gpu` keeps
+        kept outputs in GPU buffers on WebGPU (KV caches)."""
+        ...
+
+    def tensor(self, array: np.ndarray) -> Tensor:
+        """Upload an array once so later runs can use it without copying it again."""
+        ...
+
+
+_runtime: Runtime | None = None
+
+
+def get_runtime() -> Runtime:
+    """The runtime for this interpreter: onnxruntime-web in Pyodide, onnxruntime on CPython."""
+    global _runtime
+    if _runtime is None:
+        if IN_BROWSER:
+            from hearth.runtime.browser import BrowserRuntime
+
+            _runtime = BrowserRuntime()
+        else:
+            from hearth.runtime.native import NativeRuntime
+
+            _runtime = NativeRuntime()
+    return _runtime
+
+
+async def to_numpy(value: Value) -> np.ndarray:
+    """numpy for either kind of value."""
+    if isinstance(value, np.ndarray):
+        return value
+    return await value.numpy()

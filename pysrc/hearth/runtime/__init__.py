@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Mapping, Sequence
-from typing import Protocol, Union
+from typing import Protocol
 
 import numpy as np
 
@@ -30,7 +30,7 @@ class Tensor(Protocol):
     def dispose(self) -> None: ...
 
 
-Value = Union[np.ndarray, Tensor]
+Value = np.ndarray | Tensor
 
 
 class Session(Protocol):

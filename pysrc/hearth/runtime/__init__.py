@@ -73,7 +73,7 @@ class Runtime(Protocol):
         kept outputs in GPU buffers on WebGPU (KV caches)."""
         ...
 
-    def tensor(self, array: np.ndarray) -> Tensor:
+    async def upload(self, array: np.ndarray) -> Tensor:
         """Upload an array once so later runs can use it without copying it again."""
         ...
 

@@ -84,5 +84,8 @@ class NativeRuntime:
             raise ValueError(f"provider {provider!r} is not available on CPython; use 'cpu'")
         return NativeSession(model)
 
+    async def upload(self, array: np.ndarray) -> NativeTensor:
+        return NativeTensor(np.ascontiguousarray(array))
+
     def tensor(self, array: np.ndarray) -> NativeTensor:
         return NativeTensor(np.ascontiguousarray(array))

@@ -1,0 +1,124 @@
+#!/usr/bin/env python3
+"""Build, serve and test Hearth.
+
+    python build.py serve [--port 8000]   build dist/ and serve it at http://127.0.0.1:8000
+    python build.py build                 build dist/ only
+    python build.py test [--slow] [PYTEST ARGS]   install what tests need, build, run the tests
+
+On a fresh clone this installs what it needs by itself: a virtualenv in .venv/ from the hashed
+lock requirements/dev.txt, npm packages in node_modules/ from package-lock.json, and (for tests, as
+root) Debian's chromium. Downloads are cached in ~/.cache/hearth, so a second run is fast.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent
+VENV = REPO / ".venv"
+VENV_PYTHON = VENV / "bin" / "python"
+REQUIREMENTS = REPO / "requirements" / "dev.txt"
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+def _digest(*paths: Path) -> str:
+    return hashlib.sha256(b"".join(p.read_bytes() for p in paths)).hexdigest()
+
+
+def _run(args: list[str], **kwargs) -> None:
+    print("$", " ".join(str(a) for a in args), flush=True)
+    subprocess.run(args, check=True, **kwargs)
+
+
+def ensure_venv() -> None:
+    """.venv with exactly the pinned, hashed requirements; redone only when the lock changes."""
+    stamp = VENV / ".hearth-requirements"
+    wanted = _digest(REQUIREMENTS, REPO / "pyproject.toml")
+    if stamp.exists() and stamp.read_text() == wanted and VENV_PYTHON.exists():
+        return
+    if not VENV_PYTHON.exists():
+        print("Creating .venv", flush=True)
+        venv.create(VENV, with_pip=True)
+    _run([str(VENV_PYTHON), "-m", "pip", "install", "-q", "--require-hashes", "-r", str(REQUIREMENTS)])
+    _run([str(VENV_PYTHON), "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation", "-e", str(REPO)])
+    stamp.write_text(wanted)
+
+
+def ensure_npm() -> None:
+    stamp = REPO / "node_modules" / ".hearth-lock"
+    wanted = _digest(REPO / "package-lock.json")
+    if stamp.exists() and stamp.read_text() == wanted:
+        return
+    if not shutil.which("npm"):
+        sys.exit("npm is needed to fetch Pyodide and onnxruntime-web: install Node.js (with npm) and run again.")
+    _run(["npm", "ci", "--ignore-scripts", "--no-audit", "--no-fund"], cwd=REPO)
+    stamp.write_text(wanted)
+
+
+def ensure_chromium() -> None:
+    if CHROMIUM.exists():
+        return
+    if os.geteuid() != 0:
+        sys.exit("The browser tests need Debian's chromium at /usr/bin/chromium: "
+                 "run `sudo apt-get install -y chromium`, then try again.")
+    _run(["apt-get", "update", "-q"])
+    _run(["apt-get", "install", "-y", "-q", "--no-install-recommends", "chromium", "fonts-liberation"],
+         env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
+
+
+def in_venv(argv: list[str]) -> None:
+    """Re-run this script inside .venv (which has the build's own dependencies)."""
+    if Path(sys.prefix).resolve() != VENV.resolve():
+        os.execv(str(VENV_PYTHON), [str(VENV_PYTHON), str(REPO / "build.py"), *argv])
+
+
+def main(argv: list[str]) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="build.py", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("build", help="build dist/")
+    serve = commands.add_parser("serve", help="build dist/ and serve it")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--no-build", action="store_true", help="serve the dist/ that is there")
+    test = commands.add_parser("test", help="build and run the tests")
+    test.add_argument("--slow", action="store_true", help="also run the suites marked slow")
+    args, rest = parser.parse_known_args(argv)
+
+    ensure_venv()
+    ensure_npm()
+    if args.command == "test":
+        ensure_chromium()
+    in_venv(argv)
+
+    sys.path.insert(0, str(REPO))
+    from sitebuild.site import build
+
+    if args.command == "build":
+        build()
+    elif args.command == "serve":
+        from sitebuild.server import SiteServer
+
+        if not args.no_build or not (REPO / "dist" / "index.html").exists():
+            build()
+        server = SiteServer(REPO / "dist", port=args.port)
+        print(f"Serving Hearth at {server.url}  (Ctrl+C to stop)", flush=True)
+        try:
+            server.httpd.serve_forever()
+        except KeyboardInterrupt:
+            pass
+    elif args.command == "test":
+        build()
+        marker = [] if args.slow else ["-m", "not slow"]
+        return subprocess.run([sys.executable, "-m", "pytest", *marker, *rest], cwd=REPO).returncode
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

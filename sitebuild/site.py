@@ -1,0 +1,108 @@
+"""Assemble dist/: the whole static site, from pinned and verified sources.
+
+Layout of dist/:
+    index.html, boot.js, worker.js, ort-bridge.js, hearth.css, sw.js   the app shell (web/)
+    pyodide/      Pyodide core, every wheel, and our extended pyodide-lock.json
+    ort/          onnxruntime-web (WebGPU build, which also runs wasm)
+    bokeh/, panel-cdn/   BokehJS and Panel's JS/CSS, from the same wheels as their Python
+    icons/, data/, manifest.webmanifest                              static/
+    build.json    version and every file's sha256 (the service worker's precache list)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import tomllib
+from pathlib import Path
+
+from sitebuild import artifacts, pywheels
+
+REPO = Path(__file__).resolve().parent.parent
+SOURCES = REPO / "sitebuild" / "sources.toml"
+
+# No script or connection beyond the site's own origin. The one exception is what a user starts
+# explicitly: downloading a model from Hugging Face (its files redirect to these hosts).
+MODEL_HOSTS = "https://huggingface.co https://*.huggingface.co https://*.hf.co"
+CSP = "; ".join([
+    "default-src 'self'",
+    "script-src 'self' 'wasm-unsafe-eval'",
+    "worker-src 'self' blob:",
+    f"connect-src 'self' {MODEL_HOSTS}",
+    "img-src 'self' data: blob:",
+    "media-src 'self' blob: mediastream:",
+    "style-src 'self' 'unsafe-inline'",
+    "font-src 'self' data:",
+    "object-src 'none'",
+    "base-uri 'self'",
+    "form-action 'none'",
+])
+
+WEB_FILES = ["boot.js", "worker.js", "ort-bridge.js", "hearth.css"]
+NOT_PRECACHED = {"sw.js", "build.json"}
+
+
+def load_sources() -> dict:
+    return tomllib.loads(SOURCES.read_text())
+
+
+def copy_npm_files(sources: dict, dist: Path) -> None:
+    """Pyodide core and onnxruntime-web out of node_modules/, each checked against its pin."""
+    targets = {"pyodide": dist / "pyodide", "onnxruntime-web": dist / "ort"}
+    for package, files in sources["npm"].items():
+        name = package.rsplit("@", 1)[0]
+        for rel, sha in files.items():
+            src = REPO / "node_modules" / name / rel
+            artifacts.verify(src, sha, f"npm {package} (node_modules/{name}/{rel})")
+            target = targets[name] / Path(rel).name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, target)
+
+
+def file_hashes(dist: Path) -> dict[str, str]:
+    return {
+        p.relative_to(dist).as_posix(): artifacts.sha256_of(p)
+        for p in sorted(dist.rglob("*"))
+        if p.is_file() and p.relative_to(dist).as_posix() not in NOT_PRECACHED
+    }
+
+
+def write_shell(dist: Path, sources: dict) -> str:
+    """index.html and sw.js carry the build's version, made from every other file's hash."""
+    panel_version = next(f.split("-")[1] for f in sources["pypi"] if f.startswith("panel-"))
+    for name in WEB_FILES:
+        shutil.copy2(REPO / "web" / name, dist / name)
+    hashes = file_hashes(dist)
+    version = hashlib.sha256(json.dumps(hashes, sort_keys=True).encode()).hexdigest()[:16]
+    html = (REPO / "web" / "index.html").read_text()
+    html = html.replace("{{VERSION}}", version).replace("{{CSP}}", CSP).replace("{{PANEL_VERSION}}", panel_version)
+    (dist / "index.html").write_text(html)
+    hashes["index.html"] = artifacts.sha256_of(dist / "index.html")
+    build = {"version": version, "csp": CSP, "files": hashes}
+    (dist / "build.json").write_text(json.dumps(build, indent=1))
+    (dist / "sw.js").write_text(f"const BUILD = {json.dumps(build)};\n" + (REPO / "web" / "sw.js").read_text())
+    return version
+
+
+def build(dist: Path | None = None, log=print) -> str:
+    """Build the site into `dist` (default dist/); returns the build version."""
+    dist = dist or REPO / "dist"
+    sources = load_sources()
+    staging = dist.with_name(dist.name + ".partial")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    log("Pyodide core and onnxruntime-web (npm)")
+    copy_npm_files(sources, staging)
+    log("Python packages")
+    pywheels.assemble(sources, REPO, staging / "pyodide", log=log)
+    pywheels.panel_and_bokeh_js(sources, staging)
+    log("Static files")
+    shutil.copytree(REPO / "static", staging, dirs_exist_ok=True)
+    version = write_shell(staging, sources)
+    # Swap in the finished site only now, so a failed build never leaves a half-made dist/.
+    shutil.rmtree(dist, ignore_errors=True)
+    staging.rename(dist)
+    size = sum(p.stat().st_size for p in dist.rglob("*") if p.is_file())
+    log(f"Built {dist} version {version}: {size / 1e6:.1f} MB")
+    return version

@@ -1,0 +1,195 @@
+// The page side of Hearth: boot screen, service worker, and the Panel document that mirrors the
+// one Python builds in the worker (the `panel convert --to pyodide-worker` pattern, hand-written so
+// Python starts before anything else and the shell shows at once).
+
+const VERSION = document.documentElement.dataset.version;
+const $ = (id) => document.getElementById(id);
+
+// ---------------------------------------------------------------- boot screen
+
+function status(text, fraction, step) {
+  $("boot-status").textContent = text;
+  if (fraction != null) $("boot-progress").value = Math.round(2 + 98 * fraction);
+  if (step) {
+    let seen = false;
+    for (const li of document.querySelectorAll("#boot-steps li")) {
+      const current = li.dataset.step === step;
+      li.classList.toggle("active", current);
+      li.classList.toggle("done", !seen && !current);
+      if (current) seen = true;
+    }
+  }
+}
+
+function fail(message) {
+  const box = $("boot-error");
+  box.hidden = false;
+  box.textContent = message;
+  status("Hearth could not start.", null);
+}
+
+// ---------------------------------------------------------------- service worker
+
+async function versionOf(worker) {
+  return new Promise((resolve) => {
+    const channel = new MessageChannel();
+    channel.port1.onmessage = (e) => resolve(e.data);
+    worker.postMessage({ type: "version" }, [channel.port2]);
+    setTimeout(() => resolve(null), 3000);
+  });
+}
+
+/** Make sure the files this page loads come from this page's own deployment, never a mix. */
+async function serviceWorkerReady() {
+  if (!("serviceWorker" in navigator)) return;
+  const sw = navigator.serviceWorker;
+  let registration;
+  try {
+    registration = await sw.register("sw.js", { scope: "./", updateViaCache: "none" });
+  } catch (error) {
+    console.warn("Hearth: no service worker, so no offline use:", error);
+    return;
+  }
+  sw.addEventListener("message", (event) => {
+    // Another deployment took over while this page was open: reload into it, never mix.
+    if (event.data?.type === "activated" && event.data.version !== VERSION) location.reload();
+  });
+  const controller = sw.controller;
+  if (controller && (await versionOf(controller)) === VERSION) return;
+  if (!controller && crossOriginIsolated) return; // first visit: files come from the network, cached meanwhile
+  // A new deployment (the old worker would serve old files), or a static host that cannot send
+  // COOP/COEP (the worker adds them): wait until this deployment's worker has cached everything and
+  // controls the page.
+  status("Saving Hearth for offline use…", 0.01);
+  await new Promise((resolve) => {
+    const done = async () => {
+      if (sw.controller && (await versionOf(sw.controller)) === VERSION) resolve();
+    };
+    sw.addEventListener("controllerchange", done);
+    done();
+    registration.update().catch(() => {});
+  });
+  if (!crossOriginIsolated && !sessionStorage.getItem("hearth-coi-reload")) {
+    sessionStorage.setItem("hearth-coi-reload", "1"); // once: never loop if isolation is impossible
+    location.reload();
+    await new Promise(() => {});
+  }
+}
+
+// ---------------------------------------------------------------- Panel document sync
+
+const worker = new Worker(new URL("worker.js", import.meta.url), { type: "module" });
+worker.busy = false;
+worker.queue = [];
+let patching = 0;
+let jsdoc = null;
+const pending = new Map();
+let nextCall = 1;
+
+function sendChange(event) {
+  if ((event.setter_id != null && event.setter_id === "py") || patching > 0) return;
+  if (worker.busy && event.model && event.attr) {
+    worker.queue = worker.queue.filter((old) => !(old.model === event.model && old.attr === event.attr));
+    worker.queue.push(event);
+    return;
+  }
+  worker.busy = true;
+  worker.postMessage({ type: "patch", patch: jsdoc.create_json_patch([event]) });
+}
+
+async function render(msg) {
+  await bokehLoaded();
+  const docsJson = JSON.parse(msg.docs_json);
+  const renderItems = JSON.parse(msg.render_items);
+  const rootIds = JSON.parse(msg.root_ids);
+  const app = $("app");
+  app.replaceChildren();
+  const roots = {};
+  for (const id of rootIds) {
+    const el = document.createElement("div");
+    el.id = `root-${id}`;
+    el.style.display = "contents";
+    app.appendChild(el);
+    roots[id] = el.id;
+  }
+  renderItems[0].roots = roots;
+  renderItems[0].root_ids = rootIds;
+  const [views] = await Bokeh.embed.embed_items(docsJson, renderItems);
+  jsdoc = [...views.roots.values()][0].model.document;
+  jsdoc.on_change(sendChange, false);
+  worker.postMessage({ type: "rendered" });
+}
+
+function bokehLoaded() {
+  return new Promise((resolve) => {
+    const check = () => (window.Bokeh?.embed && window.Bokeh?.Panel !== undefined ? resolve() : setTimeout(check, 20));
+    if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", check);
+    else check();
+  });
+}
+
+worker.onmessage = async (event) => {
+  const msg = event.data;
+  switch (msg.type) {
+    case "status":
+      status(msg.text, msg.fraction, msg.step);
+      break;
+    case "render":
+      status("Drawing the interface…", 0.97, "app");
+      try {
+        await render(msg);
+      } catch (error) {
+        fail(`The interface could not be drawn: ${error}`);
+      }
+      break;
+    case "ready":
+      document.documentElement.dataset.ready = "true";
+      document.documentElement.dataset.backends = msg.backends ?? "";
+      break;
+    case "patch":
+      try {
+        patching += 1;
+        jsdoc.apply_json_patch(msg.patch, msg.buffers);
+      } finally {
+        patching -= 1;
+      }
+      break;
+    case "idle":
+      if (worker.queue.length) {
+        const patch = jsdoc.create_json_patch(worker.queue);
+        worker.queue = [];
+        worker.postMessage({ type: "patch", patch });
+      } else {
+        worker.busy = false;
+      }
+      break;
+    case "result": {
+      const { resolve, reject } = pending.get(msg.id);
+      pending.delete(msg.id);
+      msg.error ? reject(new Error(msg.error)) : resolve(msg.value);
+      break;
+    }
+    case "error":
+      fail(msg.text);
+      break;
+  }
+};
+
+/** Run Python in the worker and get its JSON-able result: for tests, benchmarks and the devtools console. */
+function python(code) {
+  const id = nextCall++;
+  return new Promise((resolve, reject) => {
+    pending.set(id, { resolve, reject });
+    worker.postMessage({ type: "python", id, code });
+  });
+}
+
+window.hearth = { version: VERSION, python, worker };
+window.addEventListener("offline", () => $("device-badge").classList.add("offline"));
+window.addEventListener("online", () => $("device-badge").classList.remove("offline"));
+
+// Python starts in the worker at once (above); the service worker check runs alongside, and the
+// worker waits for its go-ahead before fetching anything, so every file comes from one deployment.
+serviceWorkerReady()
+  .catch((error) => console.warn("Hearth: service worker check failed:", error))
+  .then(() => worker.postMessage({ type: "start", origin: location.href.replace(/[^/]*$/, "") }));

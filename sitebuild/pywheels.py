@@ -26,11 +26,9 @@ from sitebuild import artifacts
 # What never goes into the browser copies of these wheels: their JS/CSS (served from the site as
 # files instead), tests and examples. Panel 30.3 -> ~1.2 MB, Bokeh 6.4 -> ~1 MB: seconds of start-up.
 SLIM = {
-    "panel": ("panel/dist/", "panel/tests/", "panel/examples/", "panel/package.json", "panel/.version"),
+    "panel": ("panel/dist/", "panel/tests/", "panel/examples/"),
     "bokeh": ("bokeh/server/static/", "bokeh/sampledata/", "bokeh/_testing/"),
 }
-# Required by the wheels' metadata but only imported when used; loaded on demand, not at boot.
-NOT_AT_BOOT = {"panel": {"pandas"}}
 
 PYODIDE_ENV = {**default_environment(), "sys_platform": "emscripten", "platform_system": "Emscripten",
                "python_version": "3.12", "python_full_version": "3.12.7", "implementation_name": "cpython",
@@ -150,7 +148,7 @@ def assemble(sources: dict, repo: Path, out_dir: Path, log=print) -> dict:
         packages[w.name] = {
             "name": w.name, "version": w.version, "file_name": w.path.name, "install_dir": "site",
             "sha256": artifacts.sha256_of(w.path), "package_type": "package", "imports": w.imports,
-            "depends": sorted(set(w.requires) & shipped - NOT_AT_BOOT.get(w.name, set())),
+            "depends": sorted(set(w.requires) & shipped),
             "unvendored_tests": False,
         }
     log(f"  {len(wheels)} pure wheels (Panel and Bokeh slimmed, Hearth built from pysrc/)")

@@ -14,7 +14,7 @@ import threading
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from sitebuild.site import CSP
+from sitebuild.site import CSP, WORKER_CSP, WORKER_SCRIPT
 
 TYPES = {".mjs": "text/javascript", ".js": "text/javascript", ".wasm": "application/wasm",
          ".webmanifest": "application/manifest+json", ".whl": "application/octet-stream",
@@ -30,7 +30,8 @@ class Handler(SimpleHTTPRequestHandler):
             self.send_header("Cross-Origin-Opener-Policy", "same-origin")
             self.send_header("Cross-Origin-Embedder-Policy", "require-corp")
             self.send_header("Cross-Origin-Resource-Policy", "same-origin")
-            self.send_header("Content-Security-Policy", CSP)
+            worker = self.path.split("?")[0].endswith("/" + WORKER_SCRIPT)
+            self.send_header("Content-Security-Policy", WORKER_CSP if worker else CSP)
         self.send_header("Cache-Control", "no-cache")
         self.send_header("Accept-Ranges", "bytes")
         super().end_headers()

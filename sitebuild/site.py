@@ -39,6 +39,11 @@ CSP = "; ".join([
     "form-action 'none'",
 ])
 
+# The worker runs Python, and Panel (through Pyodide's `run_js`) evaluates JS strings there; the page
+# itself keeps the strict policy. Neither allows code or connections from another origin.
+WORKER_CSP = CSP.replace("script-src 'self'", "script-src 'self' 'unsafe-eval'")
+WORKER_SCRIPT = "worker.js"
+
 WEB_FILES = ["boot.js", "worker.js", "ort-bridge.js", "hearth.css"]
 NOT_PRECACHED = {"sw.js", "build.json"}
 
@@ -74,12 +79,13 @@ def write_shell(dist: Path, sources: dict) -> str:
     for name in WEB_FILES:
         shutil.copy2(REPO / "web" / name, dist / name)
     hashes = file_hashes(dist)
-    version = hashlib.sha256(json.dumps(hashes, sort_keys=True).encode()).hexdigest()[:16]
+    identity = [hashes, CSP, WORKER_CSP, (REPO / "web" / "sw.js").read_text(), (REPO / "web" / "index.html").read_text()]
+    version = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:16]
     html = (REPO / "web" / "index.html").read_text()
     html = html.replace("{{VERSION}}", version).replace("{{CSP}}", CSP).replace("{{PANEL_VERSION}}", panel_version)
     (dist / "index.html").write_text(html)
     hashes["index.html"] = artifacts.sha256_of(dist / "index.html")
-    build = {"version": version, "csp": CSP, "files": hashes}
+    build = {"version": version, "csp": CSP, "worker_csp": WORKER_CSP, "worker": WORKER_SCRIPT, "files": hashes}
     (dist / "build.json").write_text(json.dumps(build, indent=1))
     (dist / "sw.js").write_text(f"const BUILD = {json.dumps(build)};\n" + (REPO / "web" / "sw.js").read_text())
     return version

@@ -7,7 +7,7 @@ let ortModule = null;
 /** onnxruntime-web, loaded on first use so that start-up does not pay for its 28 MB wasm. */
 async function ort() {
   if (!ortModule) {
-    ortModule = await import("./ort/ort.webgpu.min.mjs");
+    ortModule = await import("./ort/ort.min.mjs");
     const env = ortModule.env;
     env.wasm.wasmPaths = new URL("./ort/", import.meta.url).href; // never the CDN default
     // Threads need cross-origin isolation (COOP/COEP); without it ORT would warn and use one.

@@ -93,10 +93,11 @@ self.addEventListener("message", (event) => {
   if (event.data?.type === "version") event.ports[0]?.postMessage(BUILD.version);
 });
 
-function withHeaders(response) {
+function withHeaders(response, url) {
   if (response.status === 0 || response.type === "opaque") return response;
   const headers = new Headers(response.headers);
   for (const [k, v] of Object.entries(SECURITY_HEADERS)) headers.set(k, v);
+  if (new URL(url).pathname.endsWith("/" + BUILD.worker)) headers.set("Content-Security-Policy", BUILD.worker_csp);
   headers.delete(HASH_HEADER);
   return new Response(response.body, { status: response.status, statusText: response.statusText, headers });
 }
@@ -110,25 +111,25 @@ async function fromNetworkThenCache(request) {
     const timer = setTimeout(() => controller.abort(), 4000);
     const response = await fetch(request, { signal: controller.signal, cache: "no-cache" });
     clearTimeout(timer);
-    if (response.ok) return withHeaders(response);
+    if (response.ok) return withHeaders(response, request.url);
   } catch {
     // offline: fall through to the cache
   }
   const url = new URL(request.url);
   const cached = (await cache.match(url.origin + url.pathname)) ?? (await cache.match(new URL("index.html", self.registration.scope).href));
-  return cached ? withHeaders(cached) : new Response("Hearth is offline and this page was never saved.", { status: 503 });
+  return cached ? withHeaders(cached, request.url) : new Response("Hearth is offline and this page was never saved.", { status: 503 });
 }
 
 async function fromCacheThenNetwork(request) {
   const url = new URL(request.url);
   const key = url.origin + url.pathname; // ?v=VERSION only busts other deployments' workers
   const cached = await (await caches.open(APP_CACHE)).match(key);
-  if (cached) return withHeaders(cached);
+  if (cached) return withHeaders(cached, request.url);
   for (const name of (await caches.keys()).filter((k) => k.startsWith(MODEL_CACHE_PREFIX))) {
     const model = await (await caches.open(name)).match(request, { ignoreSearch: true });
-    if (model) return withHeaders(model);
+    if (model) return withHeaders(model, request.url);
   }
-  return withHeaders(await fetch(request));
+  return withHeaders(await fetch(request), request.url);
 }
 
 self.addEventListener("fetch", (event) => {

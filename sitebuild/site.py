@@ -79,7 +79,8 @@ def write_shell(dist: Path, sources: dict) -> str:
     for name in WEB_FILES:
         shutil.copy2(REPO / "web" / name, dist / name)
     hashes = file_hashes(dist)
-    identity = [hashes, CSP, WORKER_CSP, (REPO / "web" / "sw.js").read_text(), (REPO / "web" / "index.html").read_text()]
+    shell_sources = [(REPO / "web" / name).read_text() for name in ("sw.js", "index.html")]
+    identity = [hashes, CSP, WORKER_CSP, shell_sources]
     version = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:16]
     html = (REPO / "web" / "index.html").read_text()
     html = html.replace("{{VERSION}}", version).replace("{{CSP}}", CSP).replace("{{PANEL_VERSION}}", panel_version)

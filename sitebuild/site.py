@@ -73,12 +73,14 @@ def file_hashes(dist: Path) -> dict[str, str]:
     }
 
 
-def write_shell(dist: Path, sources: dict) -> str:
-    """index.html and sw.js carry the build's version, made from every other file's hash."""
+def stamp(dist: Path, sources: dict) -> str:
+    """Write index.html, sw.js and build.json, which carry the build's version: a hash of every other file.
+
+    Any change to any file makes a new version, which the service worker picks up on the next load.
+    """
     panel_version = next(f.split("-")[1] for f in sources["pypi"] if f.startswith("panel-"))
-    for name in WEB_FILES:
-        shutil.copy2(REPO / "web" / name, dist / name)
     hashes = file_hashes(dist)
+    hashes.pop("index.html", None)
     shell_sources = [(REPO / "web" / name).read_text() for name in ("sw.js", "index.html")]
     identity = [hashes, CSP, WORKER_CSP, shell_sources]
     version = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:16]
@@ -106,7 +108,9 @@ def build(dist: Path | None = None, log=print) -> str:
     pywheels.panel_and_bokeh_js(sources, staging)
     log("Static files")
     shutil.copytree(REPO / "static", staging, dirs_exist_ok=True)
-    version = write_shell(staging, sources)
+    for name in WEB_FILES:
+        shutil.copy2(REPO / "web" / name, staging / name)
+    version = stamp(staging, sources)
     # Swap in the finished site only now, so a failed build never leaves a half-made dist/.
     shutil.rmtree(dist, ignore_errors=True)
     staging.rename(dist)

@@ -61,14 +61,28 @@ async function serviceWorkerReady() {
   // COOP/COEP (the worker adds them): wait until this deployment's worker has cached everything and
   // controls the page.
   status("Saving Hearth for offline use…", 0.01);
-  await new Promise((resolve) => {
+  const installed = await new Promise((resolve) => {
     const done = async () => {
-      if (sw.controller && (await versionOf(sw.controller)) === VERSION) resolve();
+      if (sw.controller && (await versionOf(sw.controller)) === VERSION) resolve(true);
     };
     sw.addEventListener("controllerchange", done);
+    sw.addEventListener("message", (event) => {
+      if (event.data?.type === "precache") {
+        status(`Saving Hearth for offline use… (${event.data.done} of ${event.data.total} files)`,
+               0.3 * (event.data.done / event.data.total));
+      }
+    });
+    // If this deployment's worker fails to install (e.g. the host is mid-update), go on from the
+    // network rather than wait for ever; the next load tries again.
+    const watch = (w) => w?.addEventListener("statechange", () => w.state === "redundant" && resolve(false));
+    watch(registration.installing);
+    registration.addEventListener("updatefound", () => watch(registration.installing));
     done();
     registration.update().catch(() => {});
+    const nudge = setInterval(() => registration.waiting?.postMessage({ type: "skip-waiting" }), 1000);
+    sw.addEventListener("controllerchange", () => clearInterval(nudge));
   });
+  if (!installed) return;
   if (!crossOriginIsolated && !sessionStorage.getItem("hearth-coi-reload")) {
     sessionStorage.setItem("hearth-coi-reload", "1"); // once: never loop if isolation is impossible
     location.reload();
@@ -144,7 +158,9 @@ worker.onmessage = async (event) => {
       break;
     case "ready":
       document.documentElement.dataset.ready = "true";
-      document.documentElement.dataset.backends = msg.backends ?? "";
+      break;
+    case "backends":
+      document.documentElement.dataset.backends = msg.backends;
       break;
     case "patch":
       try {

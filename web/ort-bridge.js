@@ -23,7 +23,8 @@ let gpuAdapter;
 export async function providers() {
   if (gpuAdapter === undefined) {
     try {
-      gpuAdapter = (await navigator.gpu?.requestAdapter()) ?? null;
+      const timeout = new Promise((resolve) => setTimeout(() => resolve(null), 10000));
+      gpuAdapter = (await Promise.race([navigator.gpu?.requestAdapter(), timeout])) ?? null;
     } catch {
       gpuAdapter = null;
     }
@@ -79,17 +80,31 @@ export async function run(session, names, tensors, fetch) {
 
 /**
  * Many runs without returning to Python: after each step output `carryFrom[j]` becomes input
- * `carryTo[j]`. `batches[i]` holds the per-step inputs (names `batchNames`). Returns the final
- * carried tensors and, per step, the `fetch` outputs' raw data.
+ * `carryTo[j]`. Per-step inputs arrive stacked, one buffer per name (`batchBytes[k]`, shape
+ * `[steps, ...]`), and are sliced per step without copying. Returns the final carried tensors and,
+ * per step, the `fetch` outputs' raw data.
  */
-export async function runSteps(session, stateNames, stateTensors, batchNames, batches, carryFrom, carryTo, fetch) {
+export async function runSteps(session, stateNames, stateTensors, batchNames, batchTypes, batchBytes, batchDims,
+                               carryFrom, carryTo, fetch) {
+  const { Tensor } = await ort();
   const feeds = {};
   stateNames.forEach((n, i) => (feeds[n] = stateTensors[i]));
   const initial = new Set(stateTensors);
   const wanted = [...new Set([...fetch, ...carryFrom])];
+  const stacks = batchNames.map((_, k) => {
+    const Array_ = ARRAYS[batchTypes[k]];
+    const bytes = batchBytes[k].byteOffset % Array_.BYTES_PER_ELEMENT ? batchBytes[k].slice() : batchBytes[k];
+    return new Array_(bytes.buffer, bytes.byteOffset, bytes.byteLength / Array_.BYTES_PER_ELEMENT);
+  });
+  const steps = batchDims.length ? batchDims[0][0] : 0;
   const perStep = [];
-  for (const batch of batches) {
-    batchNames.forEach((n, i) => (feeds[n] = batch[i]));
+  for (let s = 0; s < steps; s++) {
+    batchNames.forEach((n, k) => {
+      const dims = Array.from(batchDims[k]).slice(1);
+      const size = dims.reduce((a, b) => a * b, 1);
+      const data = stacks[k].subarray(s * size, (s + 1) * size);
+      feeds[n] = new Tensor(batchTypes[k], batchTypes[k] === "bool" ? new Uint8Array(data) : data, dims);
+    });
     const out = await session.run(feeds, wanted);
     const fetched = [];
     for (const n of fetch) fetched.push(await read(out[n]));
@@ -99,6 +114,7 @@ export async function runSteps(session, stateNames, stateTensors, batchNames, ba
       if (!initial.has(old)) old.dispose?.(); // intermediate state, not the caller's
       feeds[carryTo[j]] = out[from];
     });
+    for (const n of fetch) if (!carryFrom.includes(n)) out[n].dispose?.();
   }
   return { state: carryTo.map((n) => feeds[n]), steps: perStep };
 }

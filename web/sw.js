@@ -91,6 +91,9 @@ self.addEventListener("activate", (event) => {
 
 self.addEventListener("message", (event) => {
   if (event.data?.type === "version") event.ports[0]?.postMessage(BUILD.version);
+  // Chrome can leave a worker that called skipWaiting() during install parked as "waiting" when the
+  // old worker was busy at that moment; asking again from the page unparks it.
+  if (event.data?.type === "skip-waiting") self.skipWaiting();
 });
 
 function withHeaders(response, url) {

@@ -87,7 +87,8 @@ from panel.io.state import state
 from panel.io.pyodide import _link_docs_worker
 _link_docs_worker(state.curdoc, sendPatch, setter="js")
 `);
-      self.postMessage({ type: "ready", backends: (await hearthOrt.providers()).join(",") });
+      self.postMessage({ type: "ready" });
+      self.postMessage({ type: "backends", backends: (await hearthOrt.providers()).join(",") });
       break;
     case "patch":
       pyodide.globals.set("patch", msg.patch);

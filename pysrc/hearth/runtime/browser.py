@@ -33,17 +33,35 @@ class BrowserTensor:
     def dispose(self) -> None:
         if self.js is not None:
             hearthOrt.dispose(self.js)
-            self.js.destroy()
             self.js = None
+
+
+def _dtype_name(array: np.ndarray) -> str:
+    return "bool" if array.dtype == np.bool_ else str(array.dtype)
+
+
+def _raw_bytes(array: np.ndarray):
+    data = array.astype(np.uint8) if array.dtype == np.bool_ else np.ascontiguousarray(array)
+    return to_js(data.tobytes())
 
 
 async def _js_tensor(value: Value):
     if isinstance(value, BrowserTensor):
         return value.js
-    array = np.ascontiguousarray(value)
-    dtype = "bool" if array.dtype == np.bool_ else str(array.dtype)
-    data = array.astype(np.uint8) if dtype == "bool" else array
-    return await hearthOrt.tensor(dtype, to_js(data.tobytes()), to_js(list(array.shape)))
+    array = np.asarray(value)
+    return await hearthOrt.tensor(_dtype_name(array), _raw_bytes(array), to_js(list(array.shape)))
+
+
+def _same_shape_runs(batches: Sequence[Mapping[str, np.ndarray]]) -> list[list[Mapping[str, np.ndarray]]]:
+    runs: list[list[Mapping[str, np.ndarray]]] = []
+    key = None
+    for batch in batches:
+        k = tuple((n, np.shape(v), np.asarray(v).dtype.str) for n, v in batch.items())
+        if k != key:
+            runs.append([])
+            key = k
+        runs[-1].append(batch)
+    return runs
 
 
 class BrowserSession:
@@ -76,16 +94,23 @@ class BrowserSession:
         carry: Mapping[str, str],
         fetch: Sequence[str],
     ) -> tuple[dict[str, Tensor], list[dict[str, np.ndarray]]]:
-        batch_names = list(batches[0]) if batches else []
-        js_batches = [[await _js_tensor(b[n]) for n in batch_names] for b in batches]
-        state_tensors = [await _js_tensor(v) for v in state.values()]
-        out = await hearthOrt.runSteps(
-            self._session, to_js(list(state)), to_js(state_tensors), to_js(batch_names), to_js(js_batches),
-            to_js(list(carry)), to_js(list(carry.values())), to_js(list(fetch)),
-        )
-        final = {name: BrowserTensor(t) for name, t in zip(carry.values(), out.state, strict=True)}
-        steps = [{n: await _to_numpy(raw) for n, raw in zip(fetch, step, strict=True)} for step in out.steps]
-        return final, steps
+        # Each run of same-shaped batches crosses into JS once, stacked; JS slices it per step.
+        names = list(fetch)
+        current = dict(state)
+        steps: list[dict[str, np.ndarray]] = []
+        for group in _same_shape_runs(batches):
+            batch_names = list(group[0])
+            stacks = [np.ascontiguousarray(np.stack([b[n] for b in group])) for n in batch_names]
+            out = await hearthOrt.runSteps(
+                self._session, to_js(list(current)), to_js([await _js_tensor(v) for v in current.values()]),
+                to_js(batch_names), to_js([_dtype_name(a) for a in stacks]),
+                to_js([_raw_bytes(a) for a in stacks]), to_js([list(a.shape) for a in stacks]),
+                to_js(list(carry)), to_js(list(carry.values())), to_js(names),
+            )
+            for name, t in zip(carry.values(), out.state, strict=True):
+                current[name] = BrowserTensor(t)
+            steps += [{n: await _to_numpy(raw) for n, raw in zip(names, step, strict=True)} for step in out.steps]
+        return {name: current[name] for name in carry.values()}, steps
 
     def release(self) -> None:
         if self._session is not None:

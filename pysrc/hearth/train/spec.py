@@ -119,7 +119,8 @@ class ModelSpec:
 
     def shapes(self) -> dict[str, tuple[int, ...]]:
         """Global name -> shape of every parameter and buffer."""
-        return {f"{u.key}.{n}": tuple(s) for u in self.units for n, s in {**u.param_shapes(), **u.buffer_shapes()}.items()}
+        return {f"{u.key}.{n}": tuple(s) for u in self.units
+                for n, s in {**u.param_shapes(), **u.buffer_shapes()}.items()}
 
     def init_weights(self, seed: int) -> dict[str, np.ndarray]:
         """Parameters and buffers, each layer drawn from its own stream so that editing one layer
@@ -187,8 +188,8 @@ class TrainConfig:
             get_optimizer(self.optimizer, self.optimizer_options)
         except ValueError as error:
             raise SpecError(f"training: {error}") from None
-        checks = [("learning_rate", self.learning_rate, 0.0, 10.0), ("validation_split", self.validation_split, 0.0, 0.9),
-                  ("l2", self.l2, 0.0, 1.0)]
+        checks = [("learning_rate", self.learning_rate, 0.0, 10.0),
+                  ("validation_split", self.validation_split, 0.0, 0.9), ("l2", self.l2, 0.0, 1.0)]
         for name, value, low, high in checks:
             if not isinstance(value, int | float) or isinstance(value, bool) or not low <= value <= high:
                 raise SpecError(f"training.{name} must be a number in [{low}, {high}], got {value!r}")

@@ -66,6 +66,10 @@ class Dataset:
     def __len__(self) -> int:
         return len(self.x)
 
+    def __repr__(self) -> str:
+        kind = f"{len(self.classes)} classes" if self.classes else f"{self.y.shape[1]} target(s)"
+        return f"Dataset({self.name!r}, {len(self)} samples of {list(self.sample_shape)}, {kind})"
+
     @property
     def sample_shape(self) -> tuple[int, ...]:
         return tuple(self.x.shape[1:])

@@ -184,7 +184,8 @@ def test_regression_from_csv_has_loss_but_no_accuracy():
     rng = np.random.default_rng(0)
     x = rng.standard_normal((200, 3))
     target = x @ [1.5, -2.0, 0.5] + 0.1 * rng.standard_normal(200)
-    text = "a,b,c,target\n" + "\n".join(",".join(f"{v:.5f}" for v in (*row, t)) for row, t in zip(x, target, strict=True))
+    rows = [",".join(f"{v:.5f}" for v in (*row, t)) for row, t in zip(x, target, strict=True)]
+    text = "a,b,c,target\n" + "\n".join(rows)
     data = load_csv(text, label="target")
     assert data.classes == [] and data.y.shape == (200, 1)
     spec = ModelSpec({"version": 1, "input": [3], "layers": [{"type": "dense", "units": 1}],

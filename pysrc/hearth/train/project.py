@@ -72,14 +72,16 @@ def load_project(source: bytes | str | Path) -> Project:
     try:
         with zipfile.ZipFile(io.BytesIO(source)) as archive:
             meta = json.loads(archive.read("project.json"))
+            if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+                raise ProjectError("this ZIP is not a Hearth training project (no hearth.train.project format tag)")
             arrays = {}
             for name in ("weights", "optimizer"):
                 with np.load(io.BytesIO(archive.read(f"{name}.npz")), allow_pickle=False) as npz:
                     arrays[name] = {k: npz[k] for k in npz.files}
-    except (zipfile.BadZipFile, KeyError, json.JSONDecodeError, ValueError, OSError) as error:
+    except ProjectError:
+        raise
+    except (zipfile.BadZipFile, KeyError, json.JSONDecodeError, ValueError, OSError, EOFError) as error:
         raise ProjectError(f"not a Hearth project file ({error}); open a .hearth file saved by Hearth") from None
-    if meta.get("format") != FORMAT:
-        raise ProjectError("this ZIP is not a Hearth training project (no hearth.train.project format tag)")
     if meta.get("version") != FORMAT_VERSION:
         raise ProjectError(f"project format version {meta.get('version')} is not one this Hearth reads "
                            f"({FORMAT_VERSION})")

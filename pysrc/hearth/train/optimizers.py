@@ -1,8 +1,12 @@
 """Optimizers as graph nodes: each turns (parameter, gradient, state) into their next values.
 
-The update rules follow torch.optim to the operation (so a run matches PyTorch step for step);
+The update rules are torch.optim's (a run matches PyTorch step for step within float rounding);
 `lr` and the step number `t` (1-based) are per-step graph inputs, so schedules and resumed runs need
 no new graph. L2 is PyTorch's weight_decay: gradient += l2 * weight, on kernels only.
+
+Every elementwise op here runs over every weight each step, so the rules are written with as few
+ops as the algebra allows (scalars folded into per-step constants), and each final op is named
+after the output it feeds (`out`), so no Identity copies the weights on their way out.
 """
 
 from __future__ import annotations
@@ -41,7 +45,9 @@ class Optimizer:
         """Per-graph scalars shared by every parameter's update (bias corrections)."""
         self.lr = lr
 
-    def update(self, b: Build, param: str, grad: str, state: dict[str, str]) -> tuple[str, dict[str, str]]:
+    def update(self, b: Build, param: str, grad: str, state: dict[str, str],
+               out: dict[str, str]) -> tuple[str, dict[str, str]]:
+        """(new parameter, new slots); `out` names the outputs: "param" and each slot."""
         raise NotImplementedError
 
 
@@ -52,36 +58,45 @@ class SGD(Optimizer):
     def state_slots(self):
         return ("velocity",) if self.options["momentum"] else ()
 
-    def update(self, b, param, grad, state):
+    def update(self, b, param, grad, state, out):
         g = b.g
         mu = self.options["momentum"]
         if not mu:
-            return g.op("Sub", param, g.op("Mul", grad, self.lr)), {}
-        velocity = g.op("Add", g.op("Mul", state["velocity"], b.scalar(mu)), grad)
+            return g.op("Sub", param, g.op("Mul", grad, self.lr), name=out["param"]), {}
+        velocity = g.op("Add", g.op("Mul", state["velocity"], b.scalar(mu)), grad, name=out["velocity"])
         step = g.op("Add", grad, g.op("Mul", velocity, b.scalar(mu))) if self.options["nesterov"] else velocity
-        return g.op("Sub", param, g.op("Mul", step, self.lr)), {"velocity": velocity}
+        return g.op("Sub", param, g.op("Mul", step, self.lr), name=out["param"]), {"velocity": velocity}
 
 
 class Adam(Optimizer):
+    """Adam with its moments kept undivided: M = m / (1 - beta1), V = v / (1 - beta2).
+
+    Then M' = beta1 M + g and V' = beta2 V + g^2 (no (1 - beta) multiplies over every weight),
+    and torch's update  lr/bc1 * m / (sqrt(v)/sqrt(bc2) + eps)  becomes
+    a * M / (sqrt(V) + e)  with  k = sqrt((1 - beta2) / bc2),  a = lr (1 - beta1) / (bc1 k),  e = eps / k.
+    """
+
     name = "adam"
     defaults = {"beta1": 0.9, "beta2": 0.999, "epsilon": 1e-8}
     slots = ("m", "v")
 
     def prepare(self, b, lr, t):
         g = b.g
-        self.lr = lr
-        bc1 = g.op("Sub", b.scalar(1.0), g.op("Pow", b.scalar(self.options["beta1"]), t))
-        bc2 = g.op("Sub", b.scalar(1.0), g.op("Pow", b.scalar(self.options["beta2"]), t))
-        self.step_size = g.op("Div", lr, bc1)
-        self.inv_sqrt_bc2 = g.op("Reciprocal", g.op("Sqrt", bc2))
-
-    def update(self, b, param, grad, state):
-        g = b.g
         b1, b2 = self.options["beta1"], self.options["beta2"]
-        m = g.op("Add", g.op("Mul", state["m"], b.scalar(b1)), g.op("Mul", grad, b.scalar(1 - b1)))
-        v = g.op("Add", g.op("Mul", state["v"], b.scalar(b2)), g.op("Mul", g.op("Mul", grad, grad), b.scalar(1 - b2)))
-        denom = g.op("Add", g.op("Mul", g.op("Sqrt", v), self.inv_sqrt_bc2), b.scalar(self.options["epsilon"]))
-        new = g.op("Sub", param, g.op("Mul", g.op("Div", m, denom), self.step_size))
+        self.lr = lr
+        bc1 = g.op("Sub", b.scalar(1.0), g.op("Pow", b.scalar(b1), t))
+        bc2 = g.op("Sub", b.scalar(1.0), g.op("Pow", b.scalar(b2), t))
+        inv_k = g.op("Sqrt", g.op("Div", bc2, b.scalar(1.0 - b2)))  # 1 / k
+        self.step_size = g.op("Mul", g.op("Div", g.op("Mul", lr, b.scalar(1.0 - b1)), bc1), inv_k)
+        self.eps = g.op("Mul", b.scalar(self.options["epsilon"]), inv_k)
+
+    def update(self, b, param, grad, state, out):
+        g = b.g
+        m = g.op("Add", g.op("Mul", state["m"], b.scalar(self.options["beta1"])), grad, name=out["m"])
+        v = g.op("Add", g.op("Mul", state["v"], b.scalar(self.options["beta2"])), g.op("Mul", grad, grad),
+                 name=out["v"])
+        denom = g.op("Add", g.op("Sqrt", v), self.eps)
+        new = g.op("Sub", param, g.op("Mul", g.op("Div", m, denom), self.step_size), name=out["param"])
         return new, {"m": m, "v": v}
 
 
@@ -90,13 +105,14 @@ class RMSprop(Optimizer):
     defaults = {"alpha": 0.99, "epsilon": 1e-8}
     slots = ("square_avg",)
 
-    def update(self, b, param, grad, state):
+    def update(self, b, param, grad, state, out):
         g = b.g
         alpha = self.options["alpha"]
         sq = g.op("Add", g.op("Mul", state["square_avg"], b.scalar(alpha)),
-                  g.op("Mul", g.op("Mul", grad, grad), b.scalar(1 - alpha)))
+                  g.op("Mul", g.op("Mul", grad, grad), b.scalar(1 - alpha)), name=out["square_avg"])
         denom = g.op("Add", g.op("Sqrt", sq), b.scalar(self.options["epsilon"]))
-        return g.op("Sub", param, g.op("Mul", g.op("Div", grad, denom), self.lr)), {"square_avg": sq}
+        new = g.op("Sub", param, g.op("Mul", g.op("Div", grad, denom), self.lr), name=out["param"])
+        return new, {"square_avg": sq}
 
 
 class Adagrad(Optimizer):
@@ -107,11 +123,12 @@ class Adagrad(Optimizer):
     def init_state(self, param):
         return {"sum": np.full_like(param, self.options["initial_accumulator"])}
 
-    def update(self, b, param, grad, state):
+    def update(self, b, param, grad, state, out):
         g = b.g
-        total = g.op("Add", state["sum"], g.op("Mul", grad, grad))
+        total = g.op("Add", state["sum"], g.op("Mul", grad, grad), name=out["sum"])
         denom = g.op("Add", g.op("Sqrt", total), b.scalar(self.options["epsilon"]))
-        return g.op("Sub", param, g.op("Mul", g.op("Div", grad, denom), self.lr)), {"sum": total}
+        new = g.op("Sub", param, g.op("Mul", g.op("Div", grad, denom), self.lr), name=out["param"])
+        return new, {"sum": total}
 
 
 OPTIMIZERS: dict[str, type[Optimizer]] = {cls.name: cls for cls in (SGD, Adam, RMSprop, Adagrad)}

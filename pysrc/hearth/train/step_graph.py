@@ -73,10 +73,11 @@ def _forward(b: Build, spec: ModelSpec, units: list[Layer], x: str, names: dict[
     return x, saved
 
 
-def _batch_size_inverse(b: Build, x: str) -> str:
+def _batch_size_inverse(b: Build, y: str) -> str:
+    """1 / batch size, counted in float ops: Shape -> Cast would put an int64 Cast on WebGPU."""
     g = b.g
-    n = g.op("Cast", g.op("Shape", x, start=0, end=1), to=1)  # to=FLOAT
-    return g.op("Reciprocal", n)
+    ones = g.op("Add", g.op("Mul", b.reduce_sum(y, [1]), b.scalar(0.0)), b.scalar(1.0))  # (batch, 1)
+    return g.op("Reciprocal", b.reduce_sum(ones, [0, 1], keepdims=False))
 
 
 def build_train_step(spec: ModelSpec, loss: Loss, optimizer: Optimizer, l2: float = 0.0) -> TrainStep:
@@ -87,7 +88,7 @@ def build_train_step(spec: ModelSpec, loss: Loss, optimizer: Optimizer, l2: floa
     y = g.input("y", "float32", ["batch", spec.units_out])
     lr = g.input("lr", "float32", [])
     t = g.input("t", "float32", [])
-    b.inv_n = _batch_size_inverse(b, "x")
+    b.inv_n = _batch_size_inverse(b, y)
 
     units = _trained_units(spec, loss)
     out, saved = _forward(b, spec, units, x, names)
@@ -114,10 +115,11 @@ def build_train_step(spec: ModelSpec, loss: Loss, optimizer: Optimizer, l2: floa
     for name in spec.param_names():
         shape = list(shapes[name])
         slots = {slot: g.input(f"{name}.{slot}", "float32", shape) for slot in optimizer.state_slots()}
-        new_param, new_slots = optimizer.update(b, name, grads[name], slots)
+        out = {"param": next_name(name), **{slot: next_name(f"{name}.{slot}") for slot in slots}}
+        new_param, new_slots = optimizer.update(b, name, grads[name], slots, out)
         for local, value in [(name, new_param), *((f"{name}.{s}", v) for s, v in new_slots.items())]:
             state.append(local)
-            carry[g.output(value, "float32", shape, name=next_name(local))] = local
+            carry[g.output(value, "float32", shape)] = local
     for name in spec.buffer_names():
         state.append(name)
         carry[g.output(b.buffer_updates[name], "float32", list(shapes[name]), name=next_name(name))] = name

@@ -94,6 +94,16 @@ def test_csv_with_column_choice_one_hot_and_normalisation():
     assert raw_values.x[:, 0].tolist() == pytest.approx([5.1, 4.9, 6.3, 5.8, 7.0, 6.4])
 
 
+def test_new_rows_are_scaled_like_the_training_data():
+    from hearth.train.data import normalize_like
+
+    data = load_csv(FLOWERS, label="species", features=["length", "width"])
+    raw = np.array([[5.1, 3.5], [7.0, 3.2]])
+    np.testing.assert_allclose(normalize_like(raw, data.normalization), data.x[[0, 4]], rtol=1e-5, atol=1e-6)
+    digits = load_builtin("digits")
+    np.testing.assert_array_equal(normalize_like(np.full((1, 8, 8, 1), 16.0), digits.normalization), 1.0)
+
+
 def test_csv_numeric_labels_and_regression():
     text = "a,b,y\n" + "\n".join(f"{i},{i * 2},{i % 3}" for i in range(12))
     data = load_csv(text)

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 __all__ = ["DataError", "Dataset", "BUILTIN_DATASETS", "load_builtin", "load_csv", "load_images",
-           "ImageCollection", "default_data_dir"]
+           "ImageCollection", "default_data_dir", "normalize_like"]
 
 
 class DataError(ValueError):
@@ -139,6 +139,17 @@ def _normalize(x: np.ndarray, kind: str | None, names: list[str]) -> tuple[np.nd
     scale = np.where(scale > 0, scale, 1.0)  # a constant column stays constant instead of dividing by 0
     out = ((x - center) / scale).astype(np.float32)
     return out, {"kind": kind, "center": center.astype(float).tolist(), "scale": scale.astype(float).tolist()}
+
+
+def normalize_like(x: np.ndarray, normalization: Mapping[str, Any] | None) -> np.ndarray:
+    """Scale new raw inputs the way a dataset's were (`Dataset.normalization`, kept in the project
+    file), so a prediction on a fresh CSV row or drawing sees what training saw."""
+    x = np.asarray(x, np.float64)
+    if not normalization:
+        return x.astype(np.float32)
+    center = np.asarray(normalization["center"], np.float64)
+    scale = np.asarray(normalization["scale"], np.float64)
+    return ((x - center) / scale).astype(np.float32)
 
 
 # ---------------------------------------------------------------- built-in datasets

@@ -1,6 +1,8 @@
-"""Training throughput of Hearth's step graphs on CPython onnxruntime (CPU), in samples/s.
+"""Training throughput of Hearth's step graphs, Python in the loop, in samples/s.
 
-    PYTHONPATH=pysrc python bench/train_steps_cpython.py [--steps 300] [--chunk 50]
+    PYTHONPATH=pysrc python bench/train_steps.py [--steps 300] [--chunk 50]        # CPython onnxruntime
+    node tests/train/wasm/run.mjs ROOT pysrc/hearth/runtime/browser.py bench/train_steps.py .
+                                                                  # Pyodide + onnxruntime-web wasm, 1 thread
 
 The issue's two benchmark models: an MLP 784-128-10 at batch 64 and LeNet-5 on 28x28 at batch 32,
 random data, each step a full forward + backward + update graph, `--chunk` steps per runtime call
@@ -13,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import sys
 import time
 
 import numpy as np
@@ -53,15 +56,20 @@ async def measure(name: str, optimizer: str, steps: int, chunk: int) -> dict:
             "ms_per_step": round(1000 * seconds / done, 3), "samples_per_s": round(done * batch / seconds)}
 
 
-def main() -> None:
+async def main(steps: int = 300, chunk: int = 50) -> None:
+    from hearth.runtime import get_runtime
+
+    for name in MODELS:
+        for optimizer in ("sgd", "adam"):
+            result = await measure(name, optimizer, steps, chunk)
+            print(json.dumps({"runtime": get_runtime().name, **result}), flush=True)
+
+
+if __name__ == "__main__" and sys.platform == "emscripten":  # Pyodide: tests/train/wasm/run.mjs awaits `task`
+    task = asyncio.ensure_future(main())
+elif __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=300)
     parser.add_argument("--chunk", type=int, default=50)
     args = parser.parse_args()
-    for name in MODELS:
-        for optimizer in ("sgd", "adam"):
-            print(json.dumps(asyncio.run(measure(name, optimizer, args.steps, args.chunk))), flush=True)
-
-
-if __name__ == "__main__":
-    main()
+    asyncio.run(main(args.steps, args.chunk))

@@ -79,8 +79,7 @@ class Engine:
         rates = [lr] * len(batches) if isinstance(lr, int | float) else list(lr)
         feeds = []
         for i, batch in enumerate(batches):
-            feeds.append({**batch, "lr": np.asarray(rates[i], np.float32),
-                          "t": np.asarray(self.step + i + 1, np.float32)})
+            feeds.append({**batch, "schedule": np.asarray([rates[i], self.step + i + 1], np.float32)})
         previous = self.state
         final, per_step = await session.run_steps({k: previous[k] for k in graph.state}, feeds,
                                                   graph.carry, graph.fetch)

@@ -4,7 +4,7 @@ The training step is a single ONNX graph — forward, loss, backward (each unit'
 reverse), L2, optimizer update — so one `Session.run` is one step and the runtime can chain steps
 without Python touching the weights:
 
-    inputs   x (batch, *input HWC), y (batch, classes), lr, t, dropout masks,
+    inputs   x (batch, *input HWC), y (batch, classes), schedule = [lr, t], dropout masks,
              every parameter, buffer and optimizer slot
     outputs  loss, correct, and "<name>.next" for each of those carried tensors
 """
@@ -86,8 +86,10 @@ def build_train_step(spec: ModelSpec, loss: Loss, optimizer: Optimizer, l2: floa
     names = _inputs(g, spec, None)
     x = _batch_input(g, b, spec)
     y = g.input("y", "float32", ["batch", spec.units_out])
-    lr = g.input("lr", "float32", [])
-    t = g.input("t", "float32", [])
+    # one small per-step tensor instead of two: each feed is an awaited JS call in the browser
+    schedule = g.input("schedule", "float32", [2])  # [learning rate, step number t (1-based)]
+    lr = g.op("Slice", schedule, b.ints([0]), b.ints([1]), name="lr")
+    t = g.op("Slice", schedule, b.ints([1]), b.ints([2]), name="t")
     b.inv_n = _batch_size_inverse(b, y)
 
     units = _trained_units(spec, loss)

@@ -11,6 +11,7 @@ from conftest import run
 
 from hearth.train import (
     DataError,
+    Dataset,
     ModelSpec,
     Trainer,
     TrainingError,
@@ -134,6 +135,9 @@ def test_saved_project_continues_exactly_like_an_uninterrupted_run(digits, tmp_p
     later = run(collect(resumed, 1))
     assert later[0]["epoch"] == 3 and len(resumed.history) == 3
     np.testing.assert_allclose(curve(resumed.history), curve(straight), rtol=0, atol=1e-7)
+    other = Dataset.from_labels(digits.x, [str(9 - int(c)) for c in digits.labels], [str(d) for d in range(9, -1, -1)])
+    with pytest.raises(TrainingError, match="trained on the classes"):
+        Trainer.from_project(load_project(path), other)
 
 
 def test_evaluate_gives_a_consistent_confusion_matrix(digits):

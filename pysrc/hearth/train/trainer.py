@@ -104,7 +104,10 @@ class Trainer:
 
     @classmethod
     def from_project(cls, project: Any, data: Dataset, **kwargs: Any) -> Trainer:
-        """Continue training a saved model (see `hearth.train.project`)."""
+        """Continue training a saved model (see `hearth.train.project`) on data with the same classes."""
+        if project.classes and data.classes and list(project.classes) != list(data.classes):
+            raise TrainingError(f"the model was trained on the classes {project.classes} but this data has "
+                                f"{data.classes}; use data with the same classes, in the same order")
         spec = ModelSpec(project.spec)
         return cls(spec, data, TrainConfig.from_dict(project.training), weights=project.weights,
                    optimizer_state=project.optimizer_state, step=project.step, history=project.history,

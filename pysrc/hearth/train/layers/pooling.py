@@ -1,0 +1,86 @@
+"""Max and average pooling ('valid' windows), with backward passes that need no pooling indices.
+
+MaxPool's index output is not on every onnxruntime-web EP, so max pooling's backward re-reads each
+window with a one-hot grouped Conv ("unfold"), marks the first position equal to the max (the one
+PyTorch routes the gradient to on ties), and scatters the gradient back with the transposed Conv.
+Average pooling's backward is a grouped ConvTranspose with a constant 1/K kernel.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from hearth.train.layers.base import Build, Layer, SpecError, describe, pair
+
+
+class Pool2D(Layer):
+    options = {"size": 2, "stride": None}
+
+    def infer(self):
+        self.need_rank(3, "pooling works on [height, width, channels] feature maps")
+        self.size = pair(self.config["size"], "size", self.where)
+        self.stride = self.size if self.config["stride"] is None else pair(self.config["stride"], "stride", self.where)
+        h, w, c = self.in_shape
+        if h < self.size[0] or w < self.size[1]:
+            raise SpecError(f"{self.where}: a {self.size[0]}x{self.size[1]} window does not fit its "
+                            f"{describe(self.in_shape)} input from {self.source}; use a smaller size")
+        self.channels = c
+        ho = (h - self.size[0]) // self.stride[0] + 1
+        wo = (w - self.size[1]) // self.stride[1] + 1
+        self.output_padding = [(h - self.size[0]) % self.stride[0], (w - self.size[1]) % self.stride[1]]
+        return (ho, wo, c)
+
+    @property
+    def window(self) -> int:
+        return self.size[0] * self.size[1]
+
+    def _attrs(self) -> dict:
+        return {"kernel_shape": list(self.size), "strides": list(self.stride)}
+
+    def _scatter(self, b: Build, grad: str, kernel: str) -> str:
+        """Sum per-window gradients back onto the input grid (overlapping windows add up)."""
+        return b.g.op("ConvTranspose", grad, kernel, group=self.channels, output_padding=self.output_padding,
+                      **self._attrs())
+
+
+class MaxPool2D(Pool2D):
+    type = "maxpool2d"
+
+    def _unfold_kernel(self, b: Build) -> str:
+        k = self.window
+        eye = np.eye(k, dtype=np.float32).reshape(k, 1, *self.size)
+        return b.array("unfold", np.tile(eye, (self.channels, 1, 1, 1)))  # (C*K, 1, kh, kw)
+
+    def forward(self, b, x, p):
+        y = b.g.op("MaxPool", x, **self._attrs())
+        return y, {"x": x, "y": y}
+
+    def backward(self, b, dy, saved, p, need_dx):
+        if not need_dx:
+            return None, {}
+        g = b.g
+        c, k = self.channels, self.window
+        ho, wo = self.out_shape[:2]
+        kernel = self._unfold_kernel(b)
+        windows = g.op("Conv", saved["x"], kernel, group=c, **self._attrs())  # (N, C*K, Ho, Wo)
+        windows = g.op("Reshape", windows, b.ints([0, c, k, ho, wo]))
+        peak = g.op("Reshape", saved["y"], b.ints([0, c, 1, ho, wo]))
+        rank = b.array("rank", np.arange(k, 0, -1, dtype=np.float32).reshape(1, 1, k, 1, 1))
+        score = g.op("Where", g.op("Equal", windows, peak), rank, b.scalar(0.0))  # K..1 where max, else 0
+        first = g.op("Equal", score, b.reduce_max(score, [2]))
+        grad = g.op("Where", first, g.op("Reshape", dy, b.ints([0, c, 1, ho, wo])), b.scalar(0.0))
+        grad = g.op("Reshape", grad, b.ints([0, c * k, ho, wo]))
+        return self._scatter(b, grad, kernel), {}
+
+
+class AvgPool2D(Pool2D):
+    type = "avgpool2d"
+
+    def forward(self, b, x, p):
+        return b.g.op("AveragePool", x, **self._attrs()), {}
+
+    def backward(self, b, dy, saved, p, need_dx):
+        if not need_dx:
+            return None, {}
+        kernel = b.array("avg", np.full((self.channels, 1, *self.size), 1.0 / self.window, np.float32))
+        return self._scatter(b, dy, kernel), {}

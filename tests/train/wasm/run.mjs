@@ -1,0 +1,73 @@
+// Pyodide + onnxruntime-web (wasm) in Node: Hearth's Python, unchanged, on the browser's runtime.
+//   node run.mjs ROOT BROWSER_PY SCRIPT
+// ROOT: a Hearth checkout with node_modules/ and a built dist/pyodide/ (numpy, pillow wheels).
+// BROWSER_PY: pysrc/hearth/runtime/browser.py to use. SCRIPT: Python to run (top-level await allowed).
+// hearthOrt below mirrors web/ort-bridge.js with onnxruntime-web's Node build (same wasm kernels).
+import { readdirSync, readFileSync } from "node:fs";
+import { pathToFileURL } from "node:url";
+
+const [, , root, bridgeRuntime, script, pysrcRoot = root] = process.argv;
+const { loadPyodide } = await import(pathToFileURL(`${root}/node_modules/pyodide/pyodide.mjs`).href);
+const ort = await import(pathToFileURL(`${root}/node_modules/onnxruntime-web/dist/ort.node.min.mjs`).href);
+ort.env.wasm.numThreads = 1;
+ort.env.logLevel = "error";
+const ARRAYS = { float32: Float32Array, int64: BigInt64Array, int32: Int32Array, uint8: Uint8Array, bool: Uint8Array };
+globalThis.hearthOrt = {
+  async providers() { return ["wasm"]; },
+  async tensor(dtype, bytes, dims) {
+    const A = ARRAYS[dtype];
+    const buffer = bytes.byteOffset % A.BYTES_PER_ELEMENT ? bytes.slice() : bytes;
+    return new ort.Tensor(dtype, new A(buffer.buffer, buffer.byteOffset, buffer.byteLength / A.BYTES_PER_ELEMENT), Array.from(dims));
+  },
+  async read(t) {
+    const data = await t.getData();
+    return { dtype: t.type, dims: Array.from(t.dims), bytes: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) };
+  },
+  dispose(t) { t.dispose?.(); },
+  async createSession(bytes, provider) {
+    const session = await ort.InferenceSession.create(bytes, { executionProviders: [provider], graphOptimizationLevel: "all" });
+    return { session, inputNames: session.inputNames, outputNames: session.outputNames, provider };
+  },
+  async run(session, names, tensors, fetch) {
+    const feeds = {};
+    names.forEach((n, i) => (feeds[n] = tensors[i]));
+    const out = await session.run(feeds, Array.from(fetch));
+    return fetch.map((n) => out[n]);
+  },
+  async runSteps(session, stateNames, stateTensors, batchNames, batches, carryFrom, carryTo, fetch) {
+    const feeds = {};
+    stateNames.forEach((n, i) => (feeds[n] = stateTensors[i]));
+    const initial = new Set(stateTensors);
+    const wanted = [...new Set([...fetch, ...carryFrom])];
+    const perStep = [];
+    for (const batch of batches) {
+      batchNames.forEach((n, i) => (feeds[n] = batch[i]));
+      const out = await session.run(feeds, wanted);
+      const fetched = [];
+      for (const n of fetch) fetched.push(await this.read(out[n]));
+      perStep.push(fetched);
+      carryFrom.forEach((from, j) => {
+        const old = feeds[carryTo[j]];
+        if (!initial.has(old)) old.dispose?.();
+        feeds[carryTo[j]] = out[from];
+      });
+    }
+    return { state: carryTo.map((n) => feeds[n]), steps: perStep };
+  },
+};
+const wheels = `${root}/dist/pyodide`;
+const py = await loadPyodide({ indexURL: `${wheels}/` });
+const wanted = readdirSync(wheels).filter((f) => /^(numpy|pillow)-.*\.whl$/.test(f)).map((f) => `${wheels}/${f}`);
+await py.loadPackage(wanted, { messageCallback: () => {} });
+py.FS.mkdirTree("/wt");
+py.FS.mount(py.FS.filesystems.NODEFS, { root: pysrcRoot }, "/wt");
+py.FS.writeFile("/tmp/browser.py", readFileSync(bridgeRuntime));
+await py.runPythonAsync(`
+import sys, shutil
+shutil.copytree("/wt/pysrc", "/tmp/pysrc")
+shutil.copy("/tmp/browser.py", "/tmp/pysrc/hearth/runtime/browser.py")
+sys.path.insert(0, "/tmp/pysrc")
+import os; os.environ["HEARTH_DATA_DIR"] = "/wt/static/data"
+`);
+await py.runPythonAsync(readFileSync(script, "utf8"));
+await py.runPythonAsync("if 'task' in globals(): await task");  // the script's main(), started in Pyodide

@@ -30,11 +30,14 @@ from __future__ import annotations
 import codecs
 import heapq
 import json
+import operator
 import re
 import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from hearth.llm import unicode_classes
 
@@ -434,19 +437,36 @@ class _BPE:
         self.fuse_unk = bool(spec.get("fuse_unk"))
         self.shift = max(max(self.vocab.values(), default=0), 1).bit_length()
         self.mask = (1 << self.shift) - 1
-        self.merges: dict[int, int] = {}  # (left << shift | right) -> (rank << shift | merged id)
-        for rank, merge in enumerate(spec["merges"]):
-            left, right = merge.split(" ") if isinstance(merge, str) else merge
-            if isinstance(merge, str) and merge.count(" ") != 1:
-                raise TokenizerError(f"Merge {rank + 1} ({merge!r}) is not two tokens; the tokenizer.json is damaged.")
-            try:
-                a, b, ab = self.vocab[left], self.vocab[right], self.vocab[left + right]
-            except KeyError:
-                raise TokenizerError(
-                    f"Merge {rank + 1} ({left!r} + {right!r}) uses a token missing from the vocabulary; "
-                    "the tokenizer.json is damaged."
-                ) from None
-            self.merges[a << self.shift | b] = rank << self.shift | ab
+        self.merges = self._merge_table(spec["merges"])
+
+    def _merge_table(self, merges: list[Any]) -> dict[int, int]:
+        """(left id << shift | right id) -> (rank << shift | merged id), built with C-level loops.
+
+        Llama 3 has 280,000 merges; a Python loop over them costs a second (more in Pyodide).
+        """
+        pairs = [m.split(" ") if isinstance(m, str) else m for m in merges]
+        bad = next((i for i, p in enumerate(pairs) if len(p) != 2), None)
+        if bad is not None:
+            raise TokenizerError(f"Merge {bad + 1} ({merges[bad]!r}) is not two tokens; the tokenizer.json is damaged.")
+        if not pairs:
+            return {}
+        lefts = list(map(operator.itemgetter(0), pairs))
+        rights = list(map(operator.itemgetter(1), pairs))
+        lookup = self.vocab.__getitem__
+        try:
+            a = np.fromiter(map(lookup, lefts), np.int64, len(pairs))
+            b = np.fromiter(map(lookup, rights), np.int64, len(pairs))
+            ab = np.fromiter(map(lookup, map(operator.add, lefts, rights)), np.int64, len(pairs))
+        except KeyError:
+            vocab = self.vocab
+            bad = next(i for i, (x, y) in enumerate(pairs) if x not in vocab or y not in vocab or x + y not in vocab)
+            raise TokenizerError(
+                f"Merge {bad + 1} ({pairs[bad][0]!r} + {pairs[bad][1]!r}) uses a token missing from the "
+                "vocabulary; the tokenizer.json is damaged."
+            ) from None
+        ranks = np.arange(len(pairs), dtype=np.int64)
+        # dict() keeps the last of duplicate pairs, as tokenizers' merge map does.
+        return dict(zip((a << self.shift | b).tolist(), (ranks << self.shift | ab).tolist(), strict=True))
 
     def tokenize(self, word: str) -> list[int]:
         """The ids for one pre-tokenized word, already in the byte alphabet."""

@@ -107,7 +107,7 @@ def build(dist: Path | None = None, log=print) -> str:
     pywheels.assemble(sources, REPO, staging / "pyodide", log=log)
     pywheels.panel_and_bokeh_js(sources, staging)
     log("Static files")
-    shutil.copytree(REPO / "static", staging, dirs_exist_ok=True)
+    shutil.copytree(REPO / "static", staging, dirs_exist_ok=True, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
     for name in WEB_FILES:
         shutil.copy2(REPO / "web" / name, staging / name)
     version = stamp(staging, sources)

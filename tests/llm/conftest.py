@@ -3,11 +3,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import tok_fixtures as fixtures
 import tokenizers
 
 from hearth.llm.gguf_tokenizer import read_metadata, write_tokenizer_files
 from hearth.llm.tokenizer import Tokenizer
+from tests.llm import tok_fixtures as fixtures
 
 
 @pytest.fixture(scope="session")

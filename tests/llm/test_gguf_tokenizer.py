@@ -6,12 +6,12 @@ import json
 import re
 
 import pytest
-import tok_corpus as corpus
 import tokenizers
 
 from hearth.llm import unicode_classes
 from hearth.llm.gguf_tokenizer import GGUFTokenizerError, read_metadata, tokenizer_files_from_metadata
 from hearth.llm.tokenizer import Tokenizer
+from tests.llm import tok_corpus as corpus
 
 
 @pytest.fixture(scope="module")

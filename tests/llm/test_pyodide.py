@@ -14,11 +14,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import tok_corpus as corpus
 import tokenizers
 
 from hearth.llm.sampling import Sampler
 from hearth.llm.tokenizer import BYTE_TO_CHAR
+from tests.llm import tok_corpus as corpus
 
 REPO = Path(__file__).resolve().parents[2]
 PYODIDE = Path(os.environ.get("HEARTH_PYODIDE_DIR", REPO / "dist" / "pyodide"))

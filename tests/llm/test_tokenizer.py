@@ -7,9 +7,7 @@ import json
 import random
 
 import pytest
-import tok_corpus as corpus
 import tokenizers
-from tok_fixtures import TOKENIZERS
 
 from hearth.llm.tokenizer import (
     BYTE_TO_CHAR,
@@ -18,6 +16,8 @@ from hearth.llm.tokenizer import (
     TokenizerError,
     UnsupportedTokenizer,
 )
+from tests.llm import tok_corpus as corpus
+from tests.llm.tok_fixtures import TOKENIZERS
 
 
 @pytest.mark.parametrize("name", TOKENIZERS)

@@ -6,9 +6,9 @@ import random
 import unicodedata
 
 import pytest
-import unicode_probe
 
 from hearth.llm import unicode_classes
+from tests.llm import unicode_probe
 
 
 def _members(ranges) -> set[int]:

@@ -13,9 +13,9 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 import pytest
-from conftest import run
 
 from hearth.train import ModelSpec, ProjectError, Trainer, export_onnx, export_pytorch, load_project, save_project
+from tests.train.conftest import run
 
 EVERYTHING = {"version": 1, "input": [8, 8, 1], "name": "digits_cnn", "layers": [
     {"type": "conv2d", "filters": 6, "kernel": 3, "padding": "same", "activation": "leaky_relu"},

@@ -10,10 +10,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from conftest import draw_masks, probe, torch_model
 
 from hearth.train.export import torch_modules
 from hearth.train.spec import ModelSpec
+from tests.train.conftest import draw_masks, probe, torch_model
 
 ACTIVATIONS = ["relu", "leaky_relu", "elu", "gelu", "sigmoid", "tanh", "softmax"]
 

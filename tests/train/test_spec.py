@@ -6,9 +6,9 @@ import re
 
 import pytest
 import torch
-from conftest import torch_script
 
 from hearth.train import ModelSpec, SpecError
+from tests.train.conftest import torch_script
 
 ISSUE_EXAMPLE = {"version": 1, "input": [28, 28, 1], "layers": [
     {"type": "conv2d", "filters": 8, "kernel": 3, "activation": "relu"}, {"type": "maxpool2d", "size": 2},

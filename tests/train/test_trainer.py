@@ -7,7 +7,6 @@ import asyncio
 import numpy as np
 import pytest
 import torch
-from conftest import run
 
 from hearth.train import (
     DataError,
@@ -20,6 +19,7 @@ from hearth.train import (
     load_project,
     save_project,
 )
+from tests.train.conftest import run
 
 SMALL_CNN = {"version": 1, "input": [8, 8, 1], "layers": [
     {"type": "conv2d", "filters": 8, "kernel": 3, "padding": "same", "activation": "relu"},

@@ -7,12 +7,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from conftest import draw_masks, run, torch_model
 
 from hearth.train.engine import Engine
 from hearth.train.export import torch_modules
 from hearth.train.losses import get_loss
 from hearth.train.spec import ModelSpec, TrainConfig
+from tests.train.conftest import draw_masks, run, torch_model
 
 CNN = {"version": 1, "input": [8, 8, 1], "layers": [
     {"type": "conv2d", "filters": 4, "kernel": 3, "padding": "same", "activation": "relu"},

@@ -1,6 +1,7 @@
 """The offline spine in real Chromium: boot, the ONNX bridge on wasm and WebGPU, no foreign requests."""
 
 import pytest
+
 from tests.conftest import python, wait_ready
 
 pytestmark = pytest.mark.browser

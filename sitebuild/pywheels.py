@@ -21,6 +21,7 @@ from pathlib import Path
 from packaging.markers import default_environment
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
+
 from sitebuild import artifacts
 
 # What never goes into the browser copies of these wheels: their JS/CSS (served from the site as

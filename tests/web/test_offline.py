@@ -4,9 +4,9 @@ import shutil
 import socket
 
 import pytest
+
 from sitebuild.server import SiteServer
 from sitebuild.site import load_sources, stamp
-
 from tests.conftest import python, wait_ready
 
 pytestmark = pytest.mark.browser

@@ -101,3 +101,20 @@ async def to_numpy(value: Value) -> np.ndarray:
     if isinstance(value, np.ndarray):
         return value
     return await value.numpy()
+
+
+async def site_file(path: str) -> bytes:
+    """A file the site ships (e.g. "data/digits.npz"): fetched from the site in the browser (the
+    service worker serves it offline), read from static/ or dist/ on CPython."""
+    if IN_BROWSER:
+        from hearth.runtime.browser import fetch_bytes
+
+        return await fetch_bytes(path)
+    import os
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[3]
+    for root in (os.environ.get("HEARTH_SITE_DIR"), repo / "static", repo / "dist"):
+        if root and (Path(root) / path).is_file():
+            return (Path(root) / path).read_bytes()
+    raise FileNotFoundError(f"{path} is not among the site's files (looked in static/ and dist/)")

@@ -138,3 +138,13 @@ class BrowserRuntime:
 
     async def upload(self, array: np.ndarray) -> BrowserTensor:
         return BrowserTensor(await _js_tensor(array))
+
+
+async def fetch_bytes(path: str) -> bytes:
+    """A file of the site, relative to the site's root (the worker's folder)."""
+    from js import fetch
+
+    response = await fetch(path)
+    if not response.ok:
+        raise FileNotFoundError(f"{path}: HTTP {response.status} from the site")
+    return (await response.arrayBuffer()).to_bytes()

@@ -85,8 +85,8 @@ class Handler(SimpleHTTPRequestHandler):
 class SiteServer:
     """Serve a folder on 127.0.0.1 in a background thread: `with SiteServer(dist) as s: s.url`."""
 
-    def __init__(self, root: Path, port: int = 0, headers: bool = True) -> None:
-        handler = type("SiteHandler", (Handler,), {"send_security_headers": headers})
+    def __init__(self, root: Path, port: int = 0, headers: bool = True, handler: type[Handler] = Handler) -> None:
+        handler = type("SiteHandler", (handler,), {"send_security_headers": headers})
         self.httpd = ThreadingHTTPServer(("127.0.0.1", port), functools.partial(handler, directory=str(root)))
         self.httpd.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/"

@@ -44,7 +44,7 @@ CSP = "; ".join([
 WORKER_CSP = CSP.replace("script-src 'self'", "script-src 'self' 'unsafe-eval'")
 WORKER_SCRIPT = "worker.js"
 
-WEB_FILES = ["boot.js", "worker.js", "ort-bridge.js", "hearth.css"]
+WEB_FILES = ["boot.js", "worker.js", "ort-bridge.js", "model-store.js", "hearth.css"]
 NOT_PRECACHED = {"sw.js", "build.json"}
 
 
@@ -54,7 +54,7 @@ def load_sources() -> dict:
 
 def copy_npm_files(sources: dict, dist: Path) -> None:
     """Pyodide core and onnxruntime-web out of node_modules/, each checked against its pin."""
-    targets = {"pyodide": dist / "pyodide", "onnxruntime-web": dist / "ort"}
+    targets = {"pyodide": dist / "pyodide", "onnxruntime-web": dist / "ort", "hash-wasm": dist / "vendor" / "hash-wasm"}
     for package, files in sources["npm"].items():
         name = package.rsplit("@", 1)[0]
         for rel, sha in files.items():

@@ -61,9 +61,21 @@ export function dispose(t) {
   t.dispose?.();
 }
 
-/** Load a model from bytes. `keepOnGpu`: outputs stay in GPU buffers on WebGPU (KV caches). */
-export async function createSession(bytes, provider, keepOnGpu) {
+/**
+ * Load a model from bytes, from a URL of the site, or from the model store ({modelId, path}), so
+ * large models never pass through Python. `keepOnGpu`: outputs stay in GPU buffers on WebGPU.
+ */
+export async function createSession(source, provider, keepOnGpu) {
   const { InferenceSession } = await ort();
+  let bytes = source;
+  if (typeof source === "string") {
+    const response = await fetch(source);
+    if (!response.ok) throw new Error(`could not load the model ${source}: HTTP ${response.status}`);
+    bytes = new Uint8Array(await response.arrayBuffer());
+  } else if (source?.modelId) {
+    const { read } = await import("./model-store.js");
+    bytes = await read(source.modelId, source.path);
+  }
   const options = { executionProviders: [provider], graphOptimizationLevel: "all" };
   if (provider === "webgpu" && keepOnGpu) options.preferredOutputLocation = "gpu-buffer";
   const session = await InferenceSession.create(bytes, options);

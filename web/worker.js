@@ -3,8 +3,11 @@
 
 import { loadPyodide } from "./pyodide/pyodide.mjs";
 import * as hearthOrt from "./ort-bridge.js";
+import * as hearthModels from "./model-store.js";
 
-self.hearthOrt = hearthOrt; // Python reaches the ONNX Runtime bridge as `js.hearthOrt` (hearth.runtime.browser).
+// Python reaches these as `js.hearthOrt` and `js.hearthModels`, only from hearth/runtime/browser.py.
+self.hearthOrt = hearthOrt;
+self.hearthModels = hearthModels;
 
 const say = (text, fraction, step) => self.postMessage({ type: "status", text, fraction, step });
 let pyodide = null;

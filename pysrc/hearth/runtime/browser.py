@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 import numpy as np
-from js import hearthOrt  # set on the worker's global scope by web/worker.js
-from pyodide.ffi import to_js
+from js import hearthModels, hearthOrt  # set on the worker's global scope by web/worker.js
+from pyodide.ffi import JsException, create_proxy, to_js
 
 from hearth.runtime import Tensor, Value
 
@@ -129,11 +129,18 @@ class BrowserRuntime:
         self.providers = list((await hearthOrt.providers()).to_py())
         return self.providers
 
-    async def session(self, model: bytes, provider: str | None = None, *, keep_on_gpu: bool = False):
+    async def session(self, model: bytes | str, provider: str | None = None, *, keep_on_gpu: bool = False):
+        """`model`: bytes, a URL of the site, or "store:MODEL_ID/PATH" for a file in the model store
+        (large models then go from storage to ONNX Runtime without passing through Python)."""
         provider = provider or "wasm"
         if provider == "webgpu" and "webgpu" not in await self.detect():
             raise RuntimeError("WebGPU is not available in this browser; use provider 'wasm'")
-        created = await hearthOrt.createSession(to_js(model), provider, keep_on_gpu)
+        if isinstance(model, str) and model.startswith("store:"):
+            model_id, _, path = model.removeprefix("store:").partition("/")
+            source = to_js({"modelId": model_id, "path": path}, dict_converter=_object)
+        else:
+            source = model if isinstance(model, str) else to_js(model)
+        created = await hearthOrt.createSession(source, provider, keep_on_gpu)
         return BrowserSession(created)
 
     async def upload(self, array: np.ndarray) -> BrowserTensor:
@@ -148,3 +155,71 @@ async def fetch_bytes(path: str) -> bytes:
     if not response.ok:
         raise FileNotFoundError(f"{path}: HTTP {response.status} from the site")
     return (await response.arrayBuffer()).to_bytes()
+
+
+# ---------------------------------------------------------------- model store (web/model-store.js)
+
+def _object(entries):
+    from js import Object
+
+    return Object.fromEntries(entries)
+
+
+class StoreError(RuntimeError):
+    """A model store operation failed; `kind` is quota, integrity, network, missing or aborted."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+def _store_error(error: JsException) -> StoreError:
+    js_error = error.js_error
+    return StoreError(str(getattr(js_error, "kind", "") or "error"), str(js_error.message))
+
+
+class Download:
+    """A download the user can stop; `await run()` finishes it (or resumes it after a stop)."""
+
+    def __init__(self, model_id: str, base_url: str, files: list[dict], on_progress=None) -> None:
+        self.model_id, self.base_url, self.files, self.on_progress = model_id, base_url, files, on_progress
+        self._controller = None
+
+    async def run(self) -> list[dict]:
+        from js import AbortController
+
+        self._controller = AbortController.new()
+        callback = create_proxy(lambda p: self.on_progress and self.on_progress(p.to_py()))
+        try:
+            stored = await hearthModels.download(self.model_id, self.base_url,
+                                                 to_js(self.files, dict_converter=_object), callback,
+                                                 self._controller.signal)
+            return stored.to_py()
+        except JsException as error:
+            raise _store_error(error) from None
+        finally:
+            callback.destroy()
+
+    def stop(self) -> None:
+        if self._controller is not None:
+            self._controller.abort()
+
+
+async def store_list() -> list[dict]:
+    return (await hearthModels.list()).to_py()
+
+
+async def store_remove(model_id: str) -> None:
+    await hearthModels.remove(model_id)
+
+
+async def store_read(model_id: str, path: str) -> bytes:
+    try:
+        return (await hearthModels.read(model_id, path)).to_bytes()
+    except JsException as error:
+        raise _store_error(error) from None
+
+
+async def store_free_space() -> int | None:
+    free = await hearthModels.freeSpace()
+    return None if free is None else int(free)

@@ -1,0 +1,238 @@
+// Model files on this device: downloaded once (resumable, each file checked by size and sha256),
+// side-loaded from a local folder, listed and deleted. Lives in the worker; Python reaches it
+// through pysrc/hearth/runtime/browser.py. Files are kept in the origin private file system (OPFS),
+// which can grow a partial file across sessions, so an interrupted download resumes where it stopped.
+
+import { createSHA256 } from "./vendor/hash-wasm/index.esm.min.js";
+
+const ROOT = "hearth-models";
+const PART = ".part";
+
+export class StoreError extends Error {
+  constructor(kind, message) {
+    super(message);
+    this.kind = kind; // "quota" | "integrity" | "network" | "missing" | "aborted"
+  }
+}
+
+async function dirFor(modelId, path = "", create = true) {
+  let dir = await (await navigator.storage.getDirectory()).getDirectoryHandle(ROOT, { create });
+  for (const part of [modelId, ...path.split("/").slice(0, -1)].filter(Boolean)) {
+    dir = await dir.getDirectoryHandle(part, { create });
+  }
+  return dir;
+}
+
+const baseName = (path) => path.split("/").pop();
+
+async function fileOrNull(dir, name) {
+  try {
+    return await dir.getFileHandle(name);
+  } catch {
+    return null;
+  }
+}
+
+function gb(bytes) {
+  return bytes >= 1e9 ? `${(bytes / 1e9).toFixed(2)} GB` : `${(bytes / 1e6).toFixed(1)} MB`;
+}
+
+/** Free space the browser grants this site, in bytes (null where it cannot tell). */
+export async function freeSpace() {
+  if (!navigator.storage?.estimate) return null;
+  const { quota, usage } = await navigator.storage.estimate();
+  return quota - usage;
+}
+
+/** An ETag that is a sha256 (Hugging Face sends one for large files), or null. */
+function etagSha256(response) {
+  for (const name of ["x-linked-etag", "etag"]) {
+    const value = (response.headers.get(name) || "").replace(/^W\//, "").replace(/"/g, "");
+    if (/^[0-9a-f]{64}$/.test(value)) return value;
+  }
+  return null;
+}
+
+async function hashExisting(handle, hasher, onBytes) {
+  const file = await handle.getFile();
+  const reader = file.stream().getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    hasher.update(value);
+    onBytes(value.byteLength);
+  }
+  return file.size;
+}
+
+/**
+ * Download `files` ([{path, size, sha256}]) from `baseUrl` into the store under `modelId`.
+ * `onProgress({file, done, total, bytesPerSecond, secondsLeft})` is called as bytes arrive.
+ * Interrupted downloads resume from their partial file with an HTTP Range request.
+ */
+export async function download(modelId, baseUrl, files, onProgress = () => {}, signal = undefined) {
+  const total = files.reduce((a, f) => a + f.size, 0);
+  let have = 0;
+  for (const f of files) {
+    const dir = await dirFor(modelId, f.path);
+    const complete = await fileOrNull(dir, baseName(f.path));
+    const part = await fileOrNull(dir, baseName(f.path) + PART);
+    if (complete) have += (await complete.getFile()).size;
+    else if (part) have += (await part.getFile()).size;
+  }
+  const free = await freeSpace();
+  if (free !== null && free < (total - have) * 1.02) {
+    throw new StoreError("quota",
+      `Not enough storage for this model: it needs ${gb(total - have)} more, and this browser allows ` +
+      `${gb(Math.max(free, 0))} for this site. Free some space (delete other models, or clear site data), ` +
+      `or side-load the model from a folder.`);
+  }
+  let done = 0;
+  const started = performance.now();
+  let startedBytes = null;
+  const report = (file) => {
+    const elapsed = (performance.now() - started) / 1000;
+    const fresh = done - (startedBytes ?? done);
+    const rate = elapsed > 0.2 ? fresh / elapsed : 0;
+    onProgress({ file, done, total, bytesPerSecond: rate, secondsLeft: rate > 0 ? (total - done) / rate : null });
+  };
+  for (const f of files) {
+    const dir = await dirFor(modelId, f.path);
+    const name = baseName(f.path);
+    const existing = await fileOrNull(dir, name);
+    if (existing && (await existing.getFile()).size === f.size) {
+      done += f.size;
+      continue; // verified when it was stored
+    }
+    await fetchFile(dir, name, `${baseUrl.replace(/\/$/, "")}/${f.path}`, f, (n) => {
+      done += n;
+      if (startedBytes === null) startedBytes = done - n;
+      report(f.path);
+    }, signal);
+  }
+  report(null);
+  return list();
+}
+
+async function fetchFile(dir, name, url, expected, onBytes, signal) {
+  const partHandle = await dir.getFileHandle(name + PART, { create: true });
+  const hasher = await createSHA256();
+  hasher.init();
+  let offset = await hashExisting(partHandle, hasher, onBytes);
+  const headers = offset > 0 ? { Range: `bytes=${offset}-` } : {};
+  let response;
+  try {
+    response = await fetch(url, { headers, signal, cache: "no-store" });
+  } catch (error) {
+    if (signal?.aborted) throw new StoreError("aborted", "The download was stopped; start it again to resume.");
+    throw new StoreError("network", `Could not download ${url}: ${error.message}. Check the connection and ` +
+      "start again: the download resumes where it stopped.");
+  }
+  if (response.status === 200 && offset > 0) {
+    // The server ignored the Range request: start this file over.
+    hasher.init();
+    onBytes(-offset);
+    offset = 0;
+  } else if (!response.ok) {
+    throw new StoreError("network", `Downloading ${url} failed: HTTP ${response.status}.`);
+  }
+  const etag = etagSha256(response);
+  const writable = await partHandle.createWritable({ keepExistingData: offset > 0 });
+  await writable.seek(offset);
+  const reader = response.body.getReader();
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      hasher.update(value);
+      await writable.write(value);
+      offset += value.byteLength;
+      onBytes(value.byteLength);
+    }
+  } catch (error) {
+    await writable.close(); // keep what arrived: the next attempt resumes from here
+    if (signal?.aborted) throw new StoreError("aborted", "The download was stopped; start it again to resume.");
+    throw new StoreError("network", `The download of ${name} was interrupted (${error.message}). ` +
+      "Start it again: it resumes where it stopped.");
+  }
+  await writable.close();
+  const sha256 = hasher.digest("hex");
+  const problems = [];
+  if (offset !== expected.size) problems.push(`size ${offset} bytes, expected ${expected.size}`);
+  if (expected.sha256 && sha256 !== expected.sha256) problems.push(`sha256 ${sha256}, expected ${expected.sha256}`);
+  if (etag && sha256 !== etag && offset === expected.size) problems.push(`sha256 ${sha256}, server says ${etag}`);
+  if (problems.length) {
+    await dir.removeEntry(name + PART);
+    throw new StoreError("integrity", `${name} failed its check (${problems.join("; ")}): the file is corrupted or ` +
+      "was tampered with, and was deleted. Download it again.");
+  }
+  await partHandle.move(dir, name);
+}
+
+/** Copy a model picked from a local folder (File objects with webkitRelativePath) into the store. */
+export async function sideload(modelId, files, expected = null) {
+  const byPath = new Map(files.map((file) => [file.webkitRelativePath.split("/").slice(1).join("/") || file.name, file]));
+  const wanted = expected ?? [...byPath.keys()].map((path) => ({ path, size: byPath.get(path).size }));
+  const free = await freeSpace();
+  const total = wanted.reduce((a, f) => a + f.size, 0);
+  if (free !== null && free < total) {
+    throw new StoreError("quota", `Not enough storage to keep this model (${gb(total)}; ${gb(free)} allowed).`);
+  }
+  for (const f of wanted) {
+    const file = byPath.get(f.path);
+    if (!file) throw new StoreError("missing", `The folder has no ${f.path}, which this model needs.`);
+    const dir = await dirFor(modelId, f.path);
+    const handle = await dir.getFileHandle(baseName(f.path) + PART, { create: true });
+    const hasher = await createSHA256();
+    hasher.init();
+    const writable = await handle.createWritable();
+    const reader = file.stream().getReader();
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      hasher.update(value);
+      await writable.write(value);
+    }
+    await writable.close();
+    const sha256 = hasher.digest("hex");
+    if ((f.sha256 && sha256 !== f.sha256) || file.size !== f.size) {
+      await dir.removeEntry(baseName(f.path) + PART);
+      throw new StoreError("integrity", `${f.path} in that folder is not the expected file (sha256 ${sha256}).`);
+    }
+    await handle.move(dir, baseName(f.path));
+  }
+  return list();
+}
+
+async function walk(dir, prefix, out) {
+  for await (const [name, handle] of dir.entries()) {
+    if (handle.kind === "directory") await walk(handle, `${prefix}${name}/`, out);
+    else out.push({ path: prefix + name, size: (await handle.getFile()).size, partial: name.endsWith(PART) });
+  }
+  return out;
+}
+
+/** Stored models: [{id, files: [{path, size, partial}], bytes}]. */
+export async function list() {
+  const root = await (await navigator.storage.getDirectory()).getDirectoryHandle(ROOT, { create: true });
+  const models = [];
+  for await (const [id, handle] of root.entries()) {
+    if (handle.kind !== "directory") continue;
+    const files = await walk(handle, "", []);
+    models.push({ id, files, bytes: files.reduce((a, f) => a + f.size, 0) });
+  }
+  return models;
+}
+
+export async function remove(modelId) {
+  const root = await (await navigator.storage.getDirectory()).getDirectoryHandle(ROOT, { create: true });
+  await root.removeEntry(modelId, { recursive: true });
+}
+
+/** A stored file's bytes (for ONNX Runtime, which takes the model as one buffer). */
+export async function read(modelId, path) {
+  const dir = await dirFor(modelId, path, false);
+  const handle = await fileOrNull(dir, baseName(path));
+  if (!handle) throw new StoreError("missing", `${modelId} has no ${path} on this device: download it first.`);
+  return new Uint8Array(await (await handle.getFile()).arrayBuffer());
+}

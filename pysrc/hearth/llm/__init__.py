@@ -1,0 +1,1 @@
+"""The in-browser language model engine: tokenizer, chat template, sampling, generation."""

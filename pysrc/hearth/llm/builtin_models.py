@@ -98,6 +98,7 @@ def ensure_smollm2(quants: tuple[str, ...] = (DEFAULT_QUANT,), cache: Path | Non
     partial = Path(tempfile.mkdtemp(prefix=out.name + ".", suffix=".partial", dir=models))
     try:
         convert_gguf(gguf, partial, quants, generation_config=SMOLLM2_GENERATION_CONFIG)
+        partial.chmod(0o755)  # mkdtemp makes it private; the site build serves these files
         partial.replace(out)
     finally:
         if partial.exists():

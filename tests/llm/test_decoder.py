@@ -24,6 +24,7 @@ from hearth.llm.quantize import quantize
 from hearth.llm.weights import LlamaWeights
 
 MODES = ["fp32", "unpacked", "nbits"]
+VARIANTS = [(mode, "plain") for mode in MODES] + [(mode, "gqa") for mode in MODES]
 
 
 def quantized(weights: LlamaWeights) -> LlamaWeights:
@@ -40,13 +41,14 @@ def tiny():
 
 @pytest.fixture(scope="module")
 def graphs(tiny):
-    """mode -> (session, torch reference holding exactly the weights that graph stores)."""
+    """(mode, attention) -> (session, torch reference holding exactly the weights that graph stores)."""
     model, weights = tiny
     out = {}
     for mode in MODES:
         w = weights if mode == "fp32" else quantized(weights)
         reference = load_into(torch_llama(tiny_hf_config()), w)
-        out[mode] = (session(build_decoder(w, weights_mode=mode)), reference)
+        for attention in ("plain", "gqa"):
+            out[mode, attention] = (session(build_decoder(w, weights_mode=mode, attention=attention)), reference)
     return out
 
 
@@ -64,9 +66,9 @@ def test_graph_passes_onnx_checker_and_names_io_like_onnx_community(tiny):
     assert {p.key: p.value for p in model.metadata_props}["hearth.logits"] == "last"
 
 
-@pytest.mark.parametrize("mode", MODES)
-def test_prefill_logits_match_transformers(graphs, tiny, mode):
-    s, reference = graphs[mode]
+@pytest.mark.parametrize(("mode", "attention"), VARIANTS)
+def test_prefill_logits_match_transformers(graphs, tiny, mode, attention):
+    s, reference = graphs[mode, attention]
     config = tiny[1].config
     ids = torch.randint(0, config.vocab_size, (1, 120), generator=torch.Generator().manual_seed(1))
     with torch.no_grad():
@@ -77,9 +79,9 @@ def test_prefill_logits_match_transformers(graphs, tiny, mode):
     assert cache["past_key_values.1.key"].shape == (1, 2, 120, 16)
 
 
-@pytest.mark.parametrize("mode", MODES)
-def test_kv_cache_gives_the_same_logits_as_one_pass(graphs, tiny, mode):
-    s, reference = graphs[mode]
+@pytest.mark.parametrize(("mode", "attention"), VARIANTS)
+def test_kv_cache_gives_the_same_logits_as_one_pass(graphs, tiny, mode, attention):
+    s, reference = graphs[mode, attention]
     config = tiny[1].config
     ids = torch.randint(0, config.vocab_size, (1, 100), generator=torch.Generator().manual_seed(2))
     with torch.no_grad():
@@ -92,9 +94,9 @@ def test_kv_cache_gives_the_same_logits_as_one_pass(graphs, tiny, mode):
         np.testing.assert_allclose(logits[0, 0], expected[t], atol=2e-4, rtol=1e-4)
 
 
-@pytest.mark.parametrize("mode", MODES)
-def test_greedy_tokens_equal_transformers(graphs, tiny, mode):
-    s, reference = graphs[mode]
+@pytest.mark.parametrize(("mode", "attention"), VARIANTS)
+def test_greedy_tokens_equal_transformers(graphs, tiny, mode, attention):
+    s, reference = graphs[mode, attention]
     config = tiny[1].config
     prompt = [1, 17, 42, 99, 5, 250, 31]
     expected = torch_greedy(reference, prompt, 40)
@@ -103,7 +105,7 @@ def test_greedy_tokens_equal_transformers(graphs, tiny, mode):
 
 def test_left_padded_batch_matches_each_sequence_alone(graphs, tiny):
     """attention_mask zeros (left padding) hide those positions; position_ids restart after the padding."""
-    s, reference = graphs["fp32"]
+    s, reference = graphs["fp32", "plain"]  # GroupQueryAttention reads the mask as lengths: no left padding
     config = tiny[1].config
     long = [5, 6, 7, 8, 9, 10, 11, 12]
     short = [20, 21, 22]

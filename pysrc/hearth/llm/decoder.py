@@ -37,6 +37,7 @@ from hearth.llm.weights import EMBED, FINAL_NORM, BlockQuantized, LlamaWeights, 
 
 OPSET = 21  # Cast from uint4 needs 21
 WEIGHT_MODES = ("fp32", "unpacked", "nbits")
+ATTENTION_KINDS = ("plain", "gqa")
 MS = "com.microsoft"
 FLOAT_MIN = float(np.finfo(np.float32).min)
 
@@ -166,8 +167,15 @@ def _concat_rows(parts: list[Matrix]) -> Matrix | None:
 
 
 def build_decoder(weights: LlamaWeights, *, weights_mode: str = "unpacked", accuracy_level: int = 0,
-                  fuse: bool = True) -> bytes:
-    """The decoder as ONNX bytes, ready for `hearth.runtime`."""
+                  fuse: bool = True, attention: str = "plain") -> bytes:
+    """The decoder as ONNX bytes, ready for `hearth.runtime`.
+
+    attention="plain": standard ONNX ops (any backend, any padding). attention="gqa": onnxruntime's
+    com.microsoft RotaryEmbedding + GroupQueryAttention kernels (wasm, CPU and WebGPU have them);
+    they read the attention mask as per-row lengths, so batches must be unpadded or right-padded.
+    """
+    if attention not in ATTENTION_KINDS:
+        raise DecoderError(f"attention {attention!r} is not one of {', '.join(ATTENTION_KINDS)}")
     c = weights.config
     g = Graph("llama_decoder")
     w = _Weights(g, weights_mode, accuracy_level)
@@ -192,27 +200,35 @@ def build_decoder(weights: LlamaWeights, *, weights_mode: str = "unpacked", accu
         table = g.initializer(EMBED, as_float(embed))
         h = g.op("Gather", table, input_ids, axis=0)
 
-    # -- shared per call: RoPE cos/sin for these positions, and the causal + padding mask
-    freqs = g.op("Mul", g.op("Unsqueeze", g.op("Cast", position_ids, to=1), i64([-1], "axes")),
-                 g.initializer("rope.inv_freq", c.inv_freq()))
-    angles = g.op("Concat", freqs, freqs, axis=-1)  # [B, S, hd], rotate-half layout
-    cos = g.op("Unsqueeze", g.op("Cos", angles), i64([1], "axes"), name="rope.cos")  # [B, 1, S, hd]
-    sin = g.op("Unsqueeze", g.op("Sin", angles), i64([1], "axes"), name="rope.sin")
-
+    # -- shared per call: RoPE angles for these positions, and the causal + padding mask
+    inv_freq = g.initializer("rope.inv_freq", c.inv_freq())
     seq = g.op("Shape", input_ids, start=1, end=2)
     total = g.op("Shape", attention_mask, start=1, end=2)
-    past_len = g.op("Sub", total, seq)
 
     def scalar(v: str) -> str:
         return g.op("Squeeze", v, i64([0], "axes"))
 
     key_pos = g.op("Range", g.const(0, "int64", "zero"), scalar(total), g.const(1, "int64", "one"))
-    query_pos = g.op("Unsqueeze", g.op("Range", scalar(past_len), scalar(total), g.const(1, "int64", "one")),
-                     i64([1], "axes"))
-    causal = g.op("LessOrEqual", key_pos, query_pos)  # [S, T]
-    padding = g.op("Unsqueeze", g.op("Cast", attention_mask, to=9), i64([1, 2, 3], "axes"))  # [B,1,1,1,T]
-    allowed = g.op("And", causal, padding, name="attention.allowed")  # [B, 1, 1, S, T]
-    masked = g.const(np.float32(FLOAT_MIN), hint="masked")
+    if attention == "plain":
+        freqs = g.op("Mul", g.op("Unsqueeze", g.op("Cast", position_ids, to=1), i64([-1], "axes")), inv_freq)
+        angles = g.op("Concat", freqs, freqs, axis=-1)  # [B, S, hd], rotate-half layout
+        cos = g.op("Unsqueeze", g.op("Cos", angles), i64([1], "axes"), name="rope.cos")  # [B, 1, S, hd]
+        sin = g.op("Unsqueeze", g.op("Sin", angles), i64([1], "axes"), name="rope.sin")
+        past_len = g.op("Sub", total, seq)
+        query_pos = g.op("Unsqueeze", g.op("Range", scalar(past_len), scalar(total), g.const(1, "int64", "one")),
+                         i64([1], "axes"))
+        causal = g.op("LessOrEqual", key_pos, query_pos)  # [S, T]
+        padding = g.op("Unsqueeze", g.op("Cast", attention_mask, to=9), i64([1, 2, 3], "axes"))  # [B,1,1,1,T]
+        allowed = g.op("And", causal, padding, name="attention.allowed")  # [B, 1, 1, S, T]
+        masked = g.const(np.float32(FLOAT_MIN), hint="masked")
+        scale = g.const(np.float32(hd ** -0.5), hint="attention.scale")
+    else:  # cos/sin tables for positions 0..T-1, and each row's key count - 1, as GroupQueryAttention takes them
+        table_pos = g.op("Unsqueeze", g.op("Cast", key_pos, to=1), i64([1], "axes"))  # [T, 1]
+        angles_table = g.op("Mul", table_pos, inv_freq)  # [T, hd/2]
+        cos_cache, sin_cache = g.op("Cos", angles_table), g.op("Sin", angles_table)
+        lengths = g.op("ReduceSum", attention_mask, i64([1], "axes"), keepdims=0)
+        seqlens_k = g.op("Cast", g.op("Sub", lengths, g.const(1, "int64", "one")), to=6)
+        total_len = g.op("Cast", scalar(total), to=6)
 
     def rms_norm(x: str, weight: Matrix, name: str) -> str:
         var = g.op("ReduceMean", g.op("Mul", x, x), i64([-1], "axes"), keepdims=1)
@@ -230,8 +246,23 @@ def build_decoder(weights: LlamaWeights, *, weights_mode: str = "unpacked", accu
         rotated = g.op("Concat", g.op("Neg", x2), x1, axis=-1)
         return g.op("Add", g.op("Mul", x, cos), g.op("Mul", rotated, sin))
 
-    scale = g.const(np.float32(hd ** -0.5), hint="attention.scale")
-    presents = []
+    presents: list[tuple[str, str]] = []
+
+    def plain_attention(q: str, k: str, v: str, i: int) -> str:
+        """[B, S, heads*hd] out of q, k, v [B, S, n*hd]; appends this layer's present key/value."""
+        q = rope(heads_first(q, heads))
+        k = g.op("Concat", past[i][0], rope(heads_first(k, kv_heads)), axis=2, name=f"present.{i}.key")
+        v = g.op("Concat", past[i][1], heads_first(v, kv_heads), axis=2, name=f"present.{i}.value")
+        presents.append((k, v))
+        # grouped-query attention by broadcasting: q [B, kv, groups, S, hd] against k, v [B, kv, 1, T, hd]
+        q5 = g.op("Reshape", q, i64([0, kv_heads, c.groups, -1, hd]))
+        k5 = g.op("Unsqueeze", g.op("Transpose", k, perm=[0, 1, 3, 2]), i64([2], "axes"))
+        v5 = g.op("Unsqueeze", v, i64([2], "axes"))
+        scores = g.op("Mul", g.op("MatMul", q5, k5), scale)
+        probs = g.op("Softmax", g.op("Where", allowed, scores, masked), axis=-1)
+        attn = g.op("Reshape", g.op("MatMul", probs, v5), i64([0, heads, -1, hd]))
+        return g.op("Reshape", g.op("Transpose", attn, perm=[0, 2, 1, 3]), i64([0, 0, heads * hd]))
+
     for i in range(c.num_hidden_layers):
         n = layer_names(i)
         p = f"layers.{i}"
@@ -243,20 +274,16 @@ def build_decoder(weights: LlamaWeights, *, weights_mode: str = "unpacked", accu
             q, k, v = g.op("Split", w.linear(x, f"{p}.qkv_proj", qkv), i64(sizes, "split"), axis=-1, outputs=3)
         else:
             q, k, v = (w.linear(x, f"{p}.{r}_proj", weights[n[r]]) for r in ("q", "k", "v"))
-        q = rope(heads_first(q, heads))
-        k = rope(heads_first(k, kv_heads))
-        v = heads_first(v, kv_heads)
-        k = g.op("Concat", past[i][0], k, axis=2, name=f"present.{i}.key")
-        v = g.op("Concat", past[i][1], v, axis=2, name=f"present.{i}.value")
-        presents.append((k, v))
-        # grouped-query attention by broadcasting: q [B, kv, groups, S, hd] against k, v [B, kv, 1, T, hd]
-        q5 = g.op("Reshape", q, i64([0, kv_heads, c.groups, -1, hd]))
-        k5 = g.op("Unsqueeze", g.op("Transpose", k, perm=[0, 1, 3, 2]), i64([2], "axes"))
-        v5 = g.op("Unsqueeze", v, i64([2], "axes"))
-        scores = g.op("Mul", g.op("MatMul", q5, k5), scale)
-        probs = g.op("Softmax", g.op("Where", allowed, scores, masked), axis=-1)
-        attn = g.op("Reshape", g.op("MatMul", probs, v5), i64([0, heads, -1, hd]))
-        attn = g.op("Reshape", g.op("Transpose", attn, perm=[0, 2, 1, 3]), i64([0, 0, heads * hd]))
+        if attention == "gqa":
+            rotary = dict(domain=MS, interleaved=0)
+            q = g.op("RotaryEmbedding", q, position_ids, cos_cache, sin_cache, num_heads=heads, **rotary)
+            k = g.op("RotaryEmbedding", k, position_ids, cos_cache, sin_cache, num_heads=kv_heads, **rotary)
+            attn, k, v = g.op("GroupQueryAttention", q, k, v, past[i][0], past[i][1], seqlens_k, total_len,
+                              domain=MS, num_heads=heads, kv_num_heads=kv_heads, scale=float(hd ** -0.5),
+                              outputs=3, name=[f"{p}.attention", f"present.{i}.key", f"present.{i}.value"])
+            presents.append((k, v))
+        else:
+            attn = plain_attention(q, k, v, i)
         h = g.op("Add", h, w.linear(attn, f"{p}.o_proj", weights[n["o"]]))
         # -- SwiGLU MLP
         x = rms_norm(h, weights[n["mlp_norm"]], f"{p}.post_attention_layernorm")

@@ -90,3 +90,15 @@ def test_bad_sources_get_a_message_and_exit_code_2(tmp_path, capsys):
     (tmp_path / "empty").mkdir()
     assert cli("convert-model", str(tmp_path / "empty"), str(tmp_path / "out")) == 2
     assert "has no config.json" in capsys.readouterr().err
+
+
+def test_gqa_attention_option_writes_a_groupqueryattention_file_that_agrees(checkpoint, converted, tmp_path):
+    folder, _ = checkpoint
+    assert cli("convert-model", str(folder), str(tmp_path), "--quant", "q4-unpacked", "--attention", "gqa") == 0
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    assert manifest["default_onnx"] == "onnx/model_q4_unpacked_gqa.onnx"
+    data = (tmp_path / manifest["default_onnx"]).read_bytes()
+    assert "GroupQueryAttention" in {n.op_type for n in onnx.load_from_string(data).graph.node}
+    config = LlamaConfig.from_hf(json.loads((tmp_path / "config.json").read_text()))
+    plain = session((converted / "onnx" / "model_q4_unpacked.onnx").read_bytes())
+    assert greedy(session(data), config, [1, 2, 3, 4], 20) == greedy(plain, config, [1, 2, 3, 4], 20)

@@ -91,8 +91,9 @@ def _make_sampler(settings: GenerationSettings) -> Any:
 class Decoder:
     """One decoder session and the bookkeeping of its I/O names; generates token ids."""
 
-    def __init__(self, session: Session, config: LlamaConfig, runtime: Runtime) -> None:
+    def __init__(self, session: Session, config: LlamaConfig, runtime: Runtime, cache_dtype: str = "float32") -> None:
         self.session, self.config, self.runtime = session, config, runtime
+        self.cache_dtype = np.dtype(cache_dtype)  # onnx-community's *fp16/*q4f16 files keep a float16 cache
         layers = range(config.num_hidden_layers)
         self.past_names = [n for i in layers for n in (f"past_key_values.{i}.key", f"past_key_values.{i}.value")]
         self.present_names = [n for i in layers for n in (f"present.{i}.key", f"present.{i}.value")]
@@ -110,7 +111,7 @@ class Decoder:
 
     def _empty_cache(self) -> dict[str, Tensor | np.ndarray]:
         c = self.config
-        empty = np.zeros((1, c.num_key_value_heads, 0, c.head_dim), np.float32)
+        empty = np.zeros((1, c.num_key_value_heads, 0, c.head_dim), self.cache_dtype)
         return {name: empty for name in self.past_names}
 
     async def _step(self, ids: Sequence[int], start: int, cache: Mapping[str, Any]) -> tuple[np.ndarray, dict]:
@@ -123,7 +124,7 @@ class Decoder:
         if self.uses_position_ids:
             feeds["position_ids"] = np.arange(start, start + seq, dtype=np.int64)[None]
         out = await self.session.run(feeds, keep=self.present_names, fetch=["logits"])
-        logits = np.asarray(out["logits"])
+        logits = np.asarray(out["logits"], np.float32)
         for name in self.past_names:  # the old cache is superseded; free it on the runtime side
             old = cache.get(name)
             if old is not None and not isinstance(old, np.ndarray):
@@ -216,14 +217,16 @@ class LanguageModel:
     async def from_files(cls, config: dict[str, Any], tokenizer_json: dict[str, Any], tokenizer_config: dict[str, Any],
                          onnx_bytes: bytes, generation_config: dict[str, Any] | None = None,
                          provider: str | None = None, keep_on_gpu: bool = False,
-                         runtime: Runtime | None = None) -> LanguageModel:
-        """From the parsed files and the model bytes: what a browser gets out of its Cache API."""
+                         runtime: Runtime | None = None, cache_dtype: str = "float32") -> LanguageModel:
+        """From the parsed files and the model bytes: what a browser gets out of its Cache API.
+
+        cache_dtype: "float16" for onnx-community's fp16 / q4f16 exports (see `cache_dtype_for`)."""
         from hearth.llm.tokenizer import Tokenizer
 
         runtime = runtime or get_runtime()
         llama = LlamaConfig.from_hf(config)
         session = await runtime.session(onnx_bytes, provider, keep_on_gpu=keep_on_gpu)
-        decoder = Decoder(session, llama, runtime)
+        decoder = Decoder(session, llama, runtime, cache_dtype)
         return cls(decoder, Tokenizer.from_dict(tokenizer_json), tokenizer_config, generation_config or {})
 
     @classmethod
@@ -307,8 +310,13 @@ def _completion(text: str, ids: list[int], stats: dict[str, Any], begin: float) 
 
 # ---------------------------------------------------------------- reading a model directory
 
-ONNX_PREFERENCE = ("model_q4_unpacked.onnx", "model_q4.onnx", "model.onnx", "model_quantized.onnx",
-                   "model_q4f16.onnx", "model_fp16.onnx")
+ONNX_PREFERENCE = ("model_q4_unpacked.onnx", "model_q4.onnx", "model.onnx", "model_q4_unpacked_gqa.onnx",
+                   "model_q4_gqa.onnx", "model_quantized.onnx", "model_q4f16.onnx", "model_fp16.onnx")
+
+
+def cache_dtype_for(onnx_file: str) -> str:
+    """The KV cache's type from onnx-community's file naming: model_fp16 / model_q4f16 use float16."""
+    return "float16" if Path(onnx_file).stem.endswith(("fp16", "f16")) else "float32"
 
 
 def read_model_dir(model_dir: Path, onnx_file: str | None = None) -> dict[str, Any]:
@@ -341,4 +349,5 @@ def read_model_dir(model_dir: Path, onnx_file: str | None = None) -> dict[str, A
     if not path.is_file():
         raise ModelFilesError(f"{model_dir} has no {onnx_file}")
     files["onnx_bytes"] = path.read_bytes()
+    files["cache_dtype"] = cache_dtype_for(onnx_file)
     return files

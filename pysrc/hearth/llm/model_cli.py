@@ -36,6 +36,8 @@ def register_model_commands(subparsers: argparse._SubParsersAction) -> None:
     conv.add_argument("out_dir", type=Path)
     conv.add_argument("--quant", action="append", choices=sorted(QUANTS),
                       help=f"quantization(s) to write (repeatable; default {DEFAULT_QUANT})")
+    conv.add_argument("--attention", choices=["plain", "gqa"], default="plain",
+                      help="plain ONNX ops (default, fastest on wasm) or GroupQueryAttention (for WebGPU)")
     conv.set_defaults(run=run_convert)
 
 
@@ -85,9 +87,9 @@ def run_convert(args: argparse.Namespace) -> int:
     source: Path = args.source
     try:
         if source.is_file() and source.suffix == ".gguf":
-            manifest = convert_gguf(source, args.out_dir, quants)
+            manifest = convert_gguf(source, args.out_dir, quants, attention=args.attention)
         elif source.is_dir():
-            manifest = convert_checkpoint(source, args.out_dir, quants)
+            manifest = convert_checkpoint(source, args.out_dir, quants, attention=args.attention)
         else:
             raise ConvertError(f"{source} is neither a checkpoint directory nor a .gguf file")
     except (ConvertError, WeightsError, ValueError) as error:

@@ -148,3 +148,13 @@ def test_from_files_builds_the_same_model_from_bytes(smollm2_dir):
     assert model.stop_token_ids == [2]
     case = CASES["capital"]
     assert expected_ids(case, run(model.complete(case["prompt_ids"], GREEDY))) == case["greedy_ids"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("quant", ["q4", "fp32"])
+def test_other_quantizations_of_smollm2_also_equal_the_reference(quant):
+    """MatMulNBits (with the Q4_1 minimum as a block-sum matmul) and float32 give the same tokens."""
+    model = run(LanguageModel.load(ensure_smollm2((quant,))))
+    for case in REFERENCE["cases"]:
+        completion = run(model.complete(case["prompt_ids"], GenerationSettings(max_new_tokens=case["max_new_tokens"])))
+        assert expected_ids(case, completion) == case["greedy_ids"], case["name"]

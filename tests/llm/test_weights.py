@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -208,3 +209,21 @@ def test_quantizers_stay_within_half_a_step_and_keep_zero_exact():
         assert np.all(error <= step / 2 + 1e-6), levels
         assert np.all(q.dequantize()[0, :32] == 0.0)
         assert q.codes.max() <= (15 if levels == 15 else 255)
+
+
+def test_convert_model_command_takes_a_gguf(tiny_gguf, tmp_path):
+    import argparse
+
+    from hearth.llm.model_cli import register_model_commands
+
+    parser = argparse.ArgumentParser()
+    register_model_commands(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(["convert-model", str(tiny_gguf), str(tmp_path), "--quant", "q4"])
+    assert args.run(args) == 0
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    assert manifest["source"] == {"kind": "gguf", "file": "tiny.gguf",
+                                  "sha256": hashlib.sha256(tiny_gguf.read_bytes()).hexdigest()}
+    weights, _ = read_gguf(tiny_gguf)
+    expected = greedy(session(build_decoder(weights, weights_mode="fp32")), weights.config, [7, 8, 9], 16)
+    converted = session((tmp_path / "onnx" / "model_q4.onnx").read_bytes())
+    assert greedy(converted, weights.config, [7, 8, 9], 16) == expected

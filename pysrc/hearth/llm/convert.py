@@ -127,11 +127,12 @@ def convert_gguf(gguf_path: str | Path, out_dir: str | Path, quants: list[str] |
 
     gguf_path, out_dir = Path(gguf_path), Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    weights, _ = read_gguf(gguf_path)
+    weights, meta = read_gguf(gguf_path)
     config = weights.config.to_hf()
     _write_json(out_dir / "config.json", config)
     _write_json(out_dir / "generation_config.json", generation_config or generation_config_for(config))
-    write_gguf_tokenizer(gguf_path, out_dir)
+    if "tokenizer.ggml.model" in meta:  # a GGUF without a tokenizer still converts; add one by hand
+        write_gguf_tokenizer(gguf_path, out_dir)
     for quant in quants:
         write_decoder(weights, out_dir, quant, attention)
     source = {"kind": "gguf", "file": gguf_path.name, "sha256": sha256_file(gguf_path)}

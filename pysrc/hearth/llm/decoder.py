@@ -231,9 +231,10 @@ def build_decoder(weights: LlamaWeights, *, weights_mode: str = "unpacked", accu
         total_len = g.op("Cast", scalar(total), to=6)
 
     def rms_norm(x: str, weight: Matrix, name: str) -> str:
-        var = g.op("ReduceMean", g.op("Mul", x, x), i64([-1], "axes"), keepdims=1)
-        inv = g.op("Reciprocal", g.op("Sqrt", g.op("Add", var, g.const(np.float32(c.rms_norm_eps), hint="eps"))))
-        return g.op("Mul", g.initializer(name, as_float(weight)), g.op("Mul", x, inv))
+        """In the exact pattern onnxruntime fuses into one SimplifiedLayerNormalization kernel."""
+        var = g.op("ReduceMean", g.op("Pow", x, g.const(np.float32(2.0), hint="two")), i64([-1], "axes"), keepdims=1)
+        rms = g.op("Sqrt", g.op("Add", var, g.const(np.float32(c.rms_norm_eps), hint="eps")))
+        return g.op("Mul", g.op("Div", x, rms), g.initializer(name, as_float(weight)))
 
     def heads_first(x: str, n: int) -> str:
         """[B, S, n*hd] -> [B, n, S, hd]"""

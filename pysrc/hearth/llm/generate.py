@@ -103,7 +103,6 @@ class Decoder:
                 f"the ONNX model does not have the decoder inputs/outputs this config implies (missing {missing[:3]}); "
                 "export it with past_key_values.* inputs and present.* outputs")
         self.uses_position_ids = "position_ids" in session.input_names
-        self.returns_last_only: bool | None = None
 
     def context_length(self, settings: GenerationSettings) -> int:
         limit = self.config.max_position_embeddings
@@ -140,9 +139,10 @@ class Decoder:
         if not prompt_ids:
             raise ValueError("the prompt is empty; give the model at least one token")
         if len(prompt_ids) >= context:
+            which = "its context length" if context == self.config.max_position_embeddings else "the context set"
             raise ContextLengthError(
                 f"The prompt is {len(prompt_ids)} tokens, but this model reads at most {context} tokens "
-                f"(its context length) and needs room to answer. Shorten the input by at least "
+                f"({which}) and needs room to answer. Shorten the input by at least "
                 f"{len(prompt_ids) - context + 1} tokens, or split it into parts.")
         sampler = _make_sampler(settings)
         stops = set(stop_ids)

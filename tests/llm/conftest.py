@@ -9,8 +9,6 @@ import tokenizers
 from hearth.llm.gguf_tokenizer import read_metadata, write_tokenizer_files
 from hearth.llm.tokenizer import Tokenizer
 
-TOKENIZERS = ["llama3", "llama3.2", "smollm2"]
-
 
 @pytest.fixture(scope="session")
 def smollm2_gguf() -> Path:

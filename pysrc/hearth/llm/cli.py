@@ -11,7 +11,10 @@ from hearth.llm.tokenizer import Tokenizer, TokenizerError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
+    from hearth.llm.model_cli import register_model_commands
+
     register_tokenize(subparsers)
+    register_model_commands(subparsers)  # generate, convert-model
 
 
 # ---- tokenize ----------------------------------------------------------------------------------------

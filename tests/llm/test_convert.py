@@ -10,12 +10,12 @@ import numpy as np
 import onnx
 import pytest
 import torch
-from model_fixtures import greedy, session, tiny_hf_config, torch_greedy, torch_llama
 
 from hearth.llm.config import LlamaConfig
 from hearth.llm.convert import QUANTS, prepare_weights
 from hearth.llm.model_cli import register_model_commands
 from hearth.llm.safetensors import read_checkpoint
+from tests.llm.model_fixtures import greedy, session, tiny_hf_config, torch_greedy, torch_llama
 
 
 def cli(*argv: str) -> int:

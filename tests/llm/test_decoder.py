@@ -6,7 +6,12 @@ import numpy as np
 import onnx
 import pytest
 import torch
-from model_fixtures import (
+
+from hearth.llm.config import LlamaConfig
+from hearth.llm.decoder import build_decoder, io_names
+from hearth.llm.quantize import quantize
+from hearth.llm.weights import LlamaWeights
+from tests.llm.model_fixtures import (
     empty_cache,
     greedy,
     load_into,
@@ -17,11 +22,6 @@ from model_fixtures import (
     torch_llama,
     weights_of,
 )
-
-from hearth.llm.config import LlamaConfig
-from hearth.llm.decoder import build_decoder, io_names
-from hearth.llm.quantize import quantize
-from hearth.llm.weights import LlamaWeights
 
 MODES = ["fp32", "unpacked", "nbits"]
 VARIANTS = [(mode, "plain") for mode in MODES] + [(mode, "gqa") for mode in MODES]

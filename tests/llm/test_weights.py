@@ -13,7 +13,6 @@ from gguf import GGMLQuantizationType as Q
 from gguf import GGUFWriter
 from gguf.quants import dequantize
 from gguf.quants import quantize as gguf_quantize
-from model_fixtures import greedy, session, tiny_hf_config, torch_greedy, torch_llama
 
 from hearth.llm.config import LlamaConfig, ModelConfigError
 from hearth.llm.decoder import build_decoder
@@ -21,6 +20,7 @@ from hearth.llm.gguf_weights import decode_q4_0, decode_q4_1, decode_q8_0, read_
 from hearth.llm.quantize import quantize_q4, quantize_q8
 from hearth.llm.safetensors import read_checkpoint, read_safetensors
 from hearth.llm.weights import WeightsError, as_float
+from tests.llm.model_fixtures import greedy, session, tiny_hf_config, torch_greedy, torch_llama
 
 RNG = np.random.default_rng(0)
 

@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 from hearth.notes.drafting import DraftOptions, NoteDrafter, SectionFinished
+from hearth.notes.engine import EngineModel
 from hearth.notes.evaluate import NotesFileError, evaluate_files
 from hearth.notes.formats import FORMATS, get_format
 from hearth.notes.note import Note
@@ -25,7 +26,7 @@ from hearth.notes.transcript import TranscriptError, read_transcript_csv, transc
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     draft = subparsers.add_parser("draft-notes", help="draft a clinical note for every dialogue row of a CSV")
-    draft.add_argument("--model", required=True, help="the language model to load (as hearth.llm loads it)")
+    draft.add_argument("--model", required=True, help="'smollm2' (the built-in model) or a model directory")
     draft.add_argument("--data", required=True, type=Path, help="CSV with a 'dialogue' column")
     draft.add_argument("--out", required=True, type=Path, help="CSV to write (dataset, encounter_id, dialogue, note)")
     draft.add_argument("--format", default="aci", choices=sorted(FORMATS), help="note format (default: aci)")
@@ -47,14 +48,6 @@ def run_eval_notes(args: argparse.Namespace) -> int:
         return 2
     print(json.dumps(result, indent=2))
     return 0
-
-
-async def _load_model(name: str):  # noqa: ANN202 - the model type lives in hearth.llm
-    try:
-        from hearth.llm import LanguageModel  # type: ignore[attr-defined]
-    except ImportError as error:
-        raise RuntimeError(f"the language model engine (hearth.llm) is not available: {error}") from error
-    return await LanguageModel.load(name)
 
 
 async def draft_rows(drafter: NoteDrafter, args: argparse.Namespace) -> int:
@@ -99,12 +92,12 @@ async def draft_rows(drafter: NoteDrafter, args: argparse.Namespace) -> int:
 
 def run_draft_notes(args: argparse.Namespace) -> int:
     async def main() -> int:
-        model = await _load_model(args.model)
+        model = await EngineModel.load(args.model)
         drafter = NoteDrafter(model, DraftOptions(context_limit=args.context))
         return await draft_rows(drafter, args)
 
     try:
         return asyncio.run(main())
-    except (TranscriptError, RuntimeError, OSError) as error:
+    except (ValueError, RuntimeError, OSError) as error:  # bad input, no engine, no model files
         print(f"draft-notes: {error}", file=sys.stderr)
         return 2

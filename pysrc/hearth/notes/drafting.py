@@ -18,8 +18,8 @@ import asyncio
 import re
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import aclosing
-from dataclasses import dataclass
-from typing import Any, Protocol
+from dataclasses import dataclass, replace
+from typing import Protocol
 
 from hearth.notes.formats import NOT_STATED, NoteFormat, SectionSpec, heading_name
 from hearth.notes.note import Note, SectionState
@@ -48,29 +48,25 @@ class Tokenizer(Protocol):
     def encode(self, text: str) -> list[int]: ...
 
 
+@dataclass(frozen=True)
+class GenerationRequest:
+    """How much to write and how to pick tokens, for one model call."""
+
+    max_tokens: int
+    temperature: float = 0.0  # 0: greedy, the same text every time
+    seed: int | None = None
+
+
 class ChatModel(Protocol):
-    """What `hearth.llm.LanguageModel` offers; tests drive the pipeline with a scripted one."""
+    """What the drafter needs of a language model (`engine.EngineModel` adapts `hearth.llm`'s; tests
+    drive the pipeline with a scripted one). `cancel()` turning true asks the model to stop early."""
 
     context_length: int
     tokenizer: Tokenizer
 
-    def stream(self, messages: list[Message], settings: Any) -> AsyncIterator[str]: ...
-
-
-@dataclass(frozen=True)
-class GenerationRequest:
-    """Stand-in settings for models that do not bring `hearth.llm.GenerationSettings`."""
-
-    max_tokens: int
-    temperature: float = 0.0
-
-
-def default_settings(max_tokens: int, temperature: float) -> Any:
-    try:
-        from hearth.llm import GenerationSettings  # type: ignore[attr-defined]
-    except ImportError:
-        return GenerationRequest(max_tokens, temperature)
-    return GenerationSettings(max_tokens=max_tokens, temperature=temperature)
+    def stream(
+        self, messages: list[Message], request: GenerationRequest, cancel: Callable[[], bool]
+    ) -> AsyncIterator[str]: ...
 
 
 # SmolLM2-135M int8 in headless Chromium on 2 threads (shared/notes/models.md): 1,004 prompt tokens in
@@ -86,7 +82,6 @@ class DraftOptions:
     message_overhead_tokens: int = 8  # chat-template tokens around each message (role markers, separators)
     safety_tokens: int = 32  # slack for tokens merging differently across pieces counted apart
     regenerate_temperature: float = 0.7  # regenerating greedily would only give the same text back
-    settings_factory: Callable[[int, float], Any] = default_settings
 
 
 class DraftError(ValueError):
@@ -369,6 +364,7 @@ class NoteDrafter:
         self._count: _TokenCounter | None = None  # lives for one run only: it holds transcript text
         self._stop_requested = False
         self._running = False
+        self._regenerations = 0  # seeds successive regenerations differently
 
     @property
     def context(self) -> int:
@@ -448,9 +444,12 @@ class NoteDrafter:
     def regenerate(self, note: Note, key: str) -> AsyncIterator[DraftEvent]:
         """Draft one section again, sampling, so the clinician gets a different wording."""
         note[key]
-        return self._run(note, [key], temperature=self.options.regenerate_temperature)
+        self._regenerations += 1
+        return self._run(note, [key], temperature=self.options.regenerate_temperature, seed=self._regenerations)
 
-    async def _run(self, note: Note, keys: Sequence[str] | None, temperature: float) -> AsyncIterator[DraftEvent]:
+    async def _run(
+        self, note: Note, keys: Sequence[str] | None, temperature: float, seed: int | None = None
+    ) -> AsyncIterator[DraftEvent]:
         if note.transcript is None:
             raise NoTranscriptError("There is no transcript to draft from. Paste or load the visit transcript first.")
         if self._running:
@@ -464,7 +463,9 @@ class NoteDrafter:
             for index, spec in enumerate(specs):
                 if self._stop_requested:
                     break
-                section_events = self._draft_section(note, spec, plan, index, len(specs), temperature)
+                section_events = self._draft_section(
+                    note, spec, plan, index, len(specs), GenerationRequest(0, temperature, seed)
+                )
                 async with aclosing(section_events) as events:
                     async for event in events:
                         yield event
@@ -473,7 +474,7 @@ class NoteDrafter:
             self._running, self._count = False, None
 
     async def _draft_section(
-        self, note: Note, spec: SectionSpec, plan: DraftPlan, index: int, total: int, temperature: float
+        self, note: Note, spec: SectionSpec, plan: DraftPlan, index: int, total: int, sampling: GenerationRequest
     ) -> AsyncIterator[DraftEvent]:
         section = note[spec.key]
         section.text, section.state = "", SectionState.DRAFTING
@@ -489,19 +490,18 @@ class NoteDrafter:
                     )
                     got = await self._complete(
                         extract_messages(chunk, part, len(plan.chunks), note.format, spec),
-                        self.options.extract_max_tokens,
-                        temperature,
+                        replace(sampling, max_tokens=self.options.extract_max_tokens),
                     )
                     if self._stop_requested:
                         break
                     extracts.append(got)
                 found = [e for e in extracts if not is_not_stated(e)]
                 if not self._stop_requested and found:
-                    messages = await self._merge_down(found, note.format, spec, temperature)
+                    messages = await self._merge_down(found, note.format, spec, sampling)
             else:
                 messages = section_messages(note.transcript.text, note.format, spec)
             if messages is not None and not self._stop_requested:
-                async with aclosing(self._pieces(messages, spec.max_tokens, temperature)) as pieces:
+                async with aclosing(self._pieces(messages, replace(sampling, max_tokens=spec.max_tokens))) as pieces:
                     async for piece in pieces:
                         shown = stream.feed(piece)
                         if shown:
@@ -526,7 +526,7 @@ class NoteDrafter:
         yield SectionFinished(spec.key, section.text, section.state)
 
     async def _merge_down(
-        self, extracts: list[str], fmt: NoteFormat, spec: SectionSpec, temperature: float
+        self, extracts: list[str], fmt: NoteFormat, spec: SectionSpec, sampling: GenerationRequest
     ) -> list[Message] | None:
         """Merge facts in rounds until one request holds them all; returns that final request."""
         assert self._count is not None
@@ -550,20 +550,28 @@ class NoteDrafter:
                     merged.append(group[0])
                     continue
                 merged.append(
-                    await self._complete(merge_messages(group, fmt, spec), self.options.extract_max_tokens, temperature)
+                    await self._complete(
+                        merge_messages(group, fmt, spec), replace(sampling, max_tokens=self.options.extract_max_tokens)
+                    )
                 )
                 if self._stop_requested:
                     return None
-            if len(merged) == len(extracts):  # nothing could be combined: hand over what fits
-                return merge_messages(merged, fmt, spec)
+            if len(merged) == len(extracts):  # not even two lists fit one request: the plan ruled this out
+                raise ContextTooSmallError(
+                    f"The model's context ({self.context:,} tokens) cannot hold the notes for {spec.heading} from two "
+                    "parts of the transcript. Allow the model more context."
+                )
             extracts = merged
 
-    async def _complete(self, messages: list[Message], max_tokens: int, temperature: float) -> str:
-        async with aclosing(self._pieces(messages, max_tokens, temperature)) as pieces:
+    async def _complete(self, messages: list[Message], request: GenerationRequest) -> str:
+        async with aclosing(self._pieces(messages, request)) as pieces:
             return "".join([piece async for piece in pieces]).strip()
 
-    async def _pieces(self, messages: list[Message], max_tokens: int, temperature: float) -> AsyncIterator[str]:
-        stream = self.model.stream(messages, self.options.settings_factory(max_tokens, temperature))
+    def _cancelled(self) -> bool:
+        return self._stop_requested
+
+    async def _pieces(self, messages: list[Message], request: GenerationRequest) -> AsyncIterator[str]:
+        stream = self.model.stream(messages, request, self._cancelled)
         try:
             async for piece in stream:
                 yield piece

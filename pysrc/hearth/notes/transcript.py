@@ -156,7 +156,8 @@ def _describe_minutes(minutes: float) -> str:
 
 
 def _cap(source: str) -> str:
-    return source[:1].upper() + source[1:]
+    """ "the pasted text" opens a sentence as "The pasted text"; a file name keeps its own case."""
+    return "T" + source[1:] if source.startswith("the ") else source
 
 
 def transcript_from_text(text: str, source: str = "the pasted text") -> Transcript:

@@ -6,6 +6,7 @@ It answers by rule, so a test can tell what reached the model and what came back
   it answers with every fact word of that section found in its prompt, or "Not stated.";
 - it refuses (raises) any prompt that, with its token budget, does not fit its context, so an
   overflowing pipeline fails loudly; it writes at most `max_tokens` tokens;
+- merging, it condenses: whatever the lists said, it answers with their fact words alone;
 - it streams its answer in small pieces and records every call (kind, section, prompt size,
   temperature, pieces sent, whether it was closed before finishing).
 """
@@ -57,6 +58,7 @@ class ScriptedModel:
         run_on: str | None = None,
         echo_heading: bool = False,
         fail_on_call: int | None = None,
+        extract_padding: int = 0,
     ) -> None:
         self.fmt = fmt
         self.context_length = context_length
@@ -65,6 +67,7 @@ class ScriptedModel:
         self.run_on = run_on  # text appended after every section answer (a model running on)
         self.echo_heading = echo_heading
         self.fail_on_call = fail_on_call
+        self.extract_padding = extract_padding  # filler words after each part's facts: wordy lists to condense
         self.calls: list[Call] = []
 
     def prompt_tokens(self, messages: list[dict[str, str]]) -> int:
@@ -86,7 +89,8 @@ class ScriptedModel:
         if not facts:
             return "Not stated."
         if kind == "extract":
-            return "\n".join(f"- {f}" for f in facts)
+            filler = " ".join(["context"] * self.extract_padding)
+            return "\n".join(f"- {f}" for f in facts) + (f"\n({filler})" if filler else "")
         spec = self.fmt.section(key)
         body = "Reported: " + ", ".join(facts) + "."
         if self.echo_heading:
@@ -130,15 +134,13 @@ class ScriptedModel:
 
 
 def transcript_with_facts(dialogue: str, fmt: NoteFormat, per_section: int = 3) -> tuple[str, dict[str, list[str]]]:
-    """A real ACI-Bench dialogue with fact words spread over its turns, round-robin by section."""
+    """A real ACI-Bench dialogue with each section's fact words spread evenly over its turns."""
     lines = [line for line in dialogue.split("\n") if line.strip()]
     facts: dict[str, list[str]] = {spec.key: [] for spec in fmt.sections}
-    slot = 0
-    for spec in fmt.sections:
+    for s, spec in enumerate(fmt.sections):
         for n in range(per_section):
             word = fact_word(spec.key, n)
             facts[spec.key].append(word)
-            index = (slot * 7919) % len(lines)
+            index = (len(lines) * n // per_section + s) % len(lines)
             lines[index] = f"{lines[index]} {word}"
-            slot += 1
     return "\n".join(lines), facts

@@ -410,8 +410,10 @@ class NoteDrafter:
             count.messages(SYSTEM_PROMPT, part_block(99, 99, ""), extract_request(fmt, s)) for s in fmt.sections
         )
         budget = context - opts.safety_tokens - opts.extract_max_tokens - frame
-        merge_frame = max(count.messages(*_contents(merge_messages([], fmt, s))) + s.max_tokens for s in fmt.sections)
-        per_merge = (context - opts.safety_tokens - merge_frame) // (opts.extract_max_tokens + 8)  # + "From part N:"
+        merge_frame = max(count.messages(*_contents(merge_messages([], fmt, s))) for s in fmt.sections)
+        merge_out = max(opts.extract_max_tokens, *(s.max_tokens for s in fmt.sections))
+        # Lists per merge request, each list at most extract_max_tokens plus its "From part N:" line.
+        per_merge = (context - opts.safety_tokens - merge_frame - merge_out) // (opts.extract_max_tokens + 8)
         if budget < 64 or per_merge < 2:
             raise ContextTooSmallError(
                 f"The model's context ({context:,} tokens) is too small to draft notes from a transcript this long "
@@ -530,16 +532,17 @@ class NoteDrafter:
     ) -> list[Message] | None:
         """Merge facts in rounds until one request holds them all; returns that final request."""
         assert self._count is not None
-        budget = self.context - self.options.safety_tokens - spec.max_tokens
+        final_budget = self.context - self.options.safety_tokens - spec.max_tokens
+        round_budget = self.context - self.options.safety_tokens - self.options.extract_max_tokens
         while True:
             messages = merge_messages(extracts, fmt, spec)
-            if self._count.messages(*_contents(messages)) <= budget or len(extracts) == 1:
+            if self._count.messages(*_contents(messages)) <= final_budget or len(extracts) == 1:
                 return messages
             groups: list[list[str]] = []
             current: list[str] = []
             for text in extracts:
                 trial = merge_messages([*current, text], fmt, spec)
-                if current and self._count.messages(*_contents(trial)) > budget:
+                if current and self._count.messages(*_contents(trial)) > round_budget:
                     groups.append(current)
                     current = []
                 current.append(text)

@@ -53,8 +53,6 @@ def run_eval_notes(args: argparse.Namespace) -> int:
 async def draft_rows(drafter: NoteDrafter, args: argparse.Namespace) -> int:
     fmt = get_format(args.format)
     rows = read_transcript_csv(args.data.read_bytes(), args.data.name)
-    with args.data.open(newline="", encoding="utf-8-sig") as f:
-        extra = list(csv.DictReader(f))  # dataset / encounter_id, copied to the output for eval-notes
     if args.limit is not None:
         rows = rows[: args.limit]
     failed = 0
@@ -63,7 +61,7 @@ async def draft_rows(drafter: NoteDrafter, args: argparse.Namespace) -> int:
         writer = csv.DictWriter(out, fieldnames=["dataset", "encounter_id", "dialogue", "note"])
         writer.writeheader()
         for row in rows:
-            source = extra[row.index]
+            source = row.fields  # dataset / encounter_id are copied to the output for eval-notes
             started = time.perf_counter()
             try:
                 note = Note(fmt, transcript_from_text(row.dialogue, f"{args.data.name}, {row.label}"))

@@ -221,6 +221,7 @@ class CsvTranscript:
     index: int  # 0-based data row
     label: str
     dialogue: str
+    fields: dict[str, str]  # the whole row, for columns such as dataset and encounter_id
 
 
 _ID_COLUMNS = ("encounter_id", "id", "visit_id", "name")
@@ -250,7 +251,8 @@ def read_transcript_csv(data: bytes, name: str = "the CSV file") -> list[CsvTran
         rows = []
         for i, row in enumerate(reader):
             label = f"row {i + 1}" + (f" ({row[id_column]})" if id_column and row.get(id_column) else "")
-            rows.append(CsvTranscript(i, label, row.get(column) or ""))
+            fields = {k: v or "" for k, v in row.items() if k is not None}
+            rows.append(CsvTranscript(i, label, row.get(column) or "", fields))
     except csv.Error as error:
         raise UnreadableFileError(
             f"{name} is not a readable CSV file ({error}). Check that it is the right file."

@@ -222,7 +222,10 @@ def test_section_stream_is_the_same_whatever_the_piece_boundaries():
 
 def test_section_stream_shows_text_as_soon_as_it_cannot_be_a_heading():
     stream = SectionStream(SOAP, SOAP.section("assessment"))
-    assert stream.feed("Pla") == ""  # might become "Plan:", held back
+    assert stream.feed("Here is the") == ""  # the first line might be a preamble
+    assert stream.feed(" ASSESSMENT section:\n") == ""  # and was
+    assert stream.feed("Osteoarthritis of the knee. Early") == "Osteoarthritis of the knee. Early"
+    assert stream.feed(" changes.\nPla") == " changes.\n"  # might become "Plan:", held back
     assert stream.feed("nned surgery ") == "Planned surgery "
     assert stream.feed("next week.\n**Plan:** rest") == "next week.\n"
     assert stream.ended
@@ -297,3 +300,32 @@ def test_a_context_limit_below_the_models_own_is_kept(valid_rows):
     run(collect(drafter.draft(note)))
     assert max(c.prompt_tokens + c.request.max_tokens for c in model.calls) <= 1400
     assert all(facts_in(note[s.key].text) == set(facts[s.key]) for s in ACI.sections)
+
+
+def test_a_looping_model_is_cut_at_the_loop_and_told_to_stop(valid_rows):
+    note, facts = make_note(valid_rows[0]["dialogue"])
+    loop = "\n".join(["- Antihistamine", "- The patient has a history of high blood pressure since labor."] * 40)
+    model = ScriptedModel(ACI, run_on=loop)
+    run(collect(NoteDrafter(model).draft(note)))
+    for spec in ACI.sections:
+        text = note[spec.key].text
+        assert text.count("- Antihistamine") == 2 and text.count("high blood pressure") == 1, spec.key
+        assert facts_in(text) == set(facts[spec.key])
+    assert all(c.closed_early for c in model.calls if c.request.max_tokens > 32)  # CC's budget ends with the loop
+
+
+def test_section_stream_drops_a_preamble_and_an_echoed_heading_but_keeps_real_first_lines():
+    spec = ACI.section("chief_complaint")
+    for written, kept in [
+        ("The CHIEF COMPLAINT section of a clinical note is:\nKnee pain.", "Knee pain."),
+        ("**Chief complaint:** Knee pain.", "Knee pain."),
+        ("CC:\n\nKnee pain.", "Knee pain."),
+        ("Here is the note:\nKnee pain.", "Knee pain."),
+        (
+            "Knee pain for 2 weeks, worse on stairs:\n- right knee",
+            "Knee pain for 2 weeks, worse on stairs:\n- right knee",
+        ),
+    ]:
+        stream = SectionStream(ACI, spec)
+        shown = "".join(stream.feed(c) for c in written) + stream.finish()
+        assert stream.text == shown == kept, written

@@ -214,6 +214,7 @@ def split_into_chunks(lines: Sequence[str], budget: int, count: Callable[[str], 
 # ==================================================================================================
 
 _LEADING_MARKUP = re.compile(r"^\s*(?:#{1,6}\s*)?(?:\*\*|__)?\s*")
+_PREAMBLE = re.compile(r"\bsection\b|\bhere is\b|\bclinical note\b", re.IGNORECASE)
 _INLINE_LABEL = re.compile(r"^\s*(?:#{1,6}\s*)?(?:\*\*|__)?\s*([A-Za-z][A-Za-z /&-]*?)\s*(?:\*\*|__)?\s*:")
 
 
@@ -222,23 +223,39 @@ def _normal(name: str) -> str:
 
 
 class SectionStream:
-    """Text for one section as the model writes it. Drops an echoed heading ("HPI:") and ends the
-    section when the model starts another section's heading, as small models tend to run on into
-    the next section. A line that might still turn into a heading is held back until it can't."""
+    """Text for one section as the model writes it, cleaned of what small models add around it:
+
+    - an echoed heading ("HPI:") or a preamble line ("Here is the PLAN section of the note:");
+    - a run-on into another section: the section ends at that section's heading;
+    - a loop: the section ends when a line comes round again (a long line a second time, a short
+      one a third time), which also saves the tokens a looping model would burn to its budget.
+
+    A line that might still turn into a heading, and the start of a first line that might still be
+    a preamble (up to 80 characters, or its first sentence end), are held back until decided.
+    `text` is the section so far; when a loop is cut after part of a line was shown, `text` drops
+    that part, so callers take `text` as the truth."""
 
     def __init__(self, fmt: NoteFormat, spec: SectionSpec) -> None:
         self.fmt, self.spec = fmt, spec
         others = [s for s in fmt.sections if s.key != spec.key]
         self._foreign_labels = {_normal(n) for s in others for n in (s.heading, *s.aliases)}
         self._names = [_normal(n) for s in fmt.sections for n in (s.heading, *s.aliases, *s.absorbs)]
-        self.text = ""  # everything shown so far
-        self.ended = False  # the model began another section
+        self.text = ""  # the section so far
+        self.ended = False  # the model began another section, or looped
         self._pending = ""  # the start of a line not shown yet
         self._line_open = False  # part of the current line is shown, so it is not a heading
+        self._line_start = 0  # where the current line starts in `text`
+        self._seen: dict[str, int] = {}  # lines so far, for loop detection
 
     def _could_become_heading(self, partial: str) -> bool:
         rest = _normal(_LEADING_MARKUP.sub("", partial, count=1).rstrip("*_: "))
         return not rest or any(name.startswith(rest) for name in self._names)
+
+    def _might_be_preamble(self, partial: str) -> bool:
+        """The first line, still short of a sentence, could be "Here is the ... section:"."""
+        if self.text.strip() or re.search(r"[.!?](\s|$)", partial):
+            return False
+        return len(partial) < (200 if _PREAMBLE.search(partial) else 80)
 
     def _show(self, text: str) -> str:
         if not self.text:
@@ -258,8 +275,24 @@ class SectionStream:
         label = _INLINE_LABEL.match(line)
         if label and _normal(label.group(1)) in self._foreign_labels:
             return None
+        if complete and not self.text.strip() and _PREAMBLE.search(line) and line.rstrip(" *").endswith(":"):
+            return ""
         cut = own_heading_prefix(line, self.spec)
         return line[cut:] if cut else line
+
+    def _loops(self, line: str) -> bool:
+        """Count a finished line; True when it comes round once too often."""
+        key = " ".join(line.lower().split()).strip("-*• ")
+        if len(key) < 4:
+            return False
+        self._seen[key] = self._seen.get(key, 0) + 1
+        return self._seen[key] > (1 if len(key) >= 20 else 2)
+
+    def _end_line(self) -> None:
+        """Close the line just shown; on a loop, take it back and end the section."""
+        if self._loops(self.text[self._line_start :]):
+            self.text, self.ended, self._pending = self.text[: self._line_start], True, ""
+        self._line_start = len(self.text)
 
     def feed(self, piece: str) -> str:
         """Text to show now, from the next piece the model wrote."""
@@ -267,21 +300,28 @@ class SectionStream:
             return ""
         shown = []
         self._pending += piece
-        while True:
+        while not self.ended:
             if "\n" in self._pending:
                 line, self._pending = self._pending.split("\n", 1)
                 if self._line_open:
                     shown.append(self._show(line + "\n"))
                     self._line_open = False
+                else:
+                    judged = self._judge(line, complete=True)
+                    if judged is None:
+                        self.ended, self._pending = True, ""
+                        break
+                    if judged and self._loops(judged):
+                        self.ended, self._pending = True, ""
+                        break
+                    if judged or self.text:
+                        shown.append(self._show(judged + "\n"))
+                    self._line_start = len(self.text)
                     continue
-                judged = self._judge(line, complete=True)
-                if judged is None:
-                    self.ended, self._pending = True, ""
-                    break
-                if judged or self.text:
-                    shown.append(self._show(judged + "\n"))
+                self._end_line()
                 continue
-            if self._pending and (self._line_open or not self._could_become_heading(self._pending)):
+            undecided = self._could_become_heading(self._pending) or self._might_be_preamble(self._pending)
+            if self._pending and (self._line_open or not undecided):
                 judged = self._pending if self._line_open else self._judge(self._pending, complete=False)
                 if judged is None:
                     self.ended, self._pending = True, ""
@@ -297,10 +337,13 @@ class SectionStream:
             return ""
         line, self._pending = self._pending, ""
         judged = line if self._line_open else self._judge(line, complete=True)
-        if judged is None:
+        if judged is None or (not self._line_open and judged and self._loops(judged)):
             self.ended = True
             return ""
-        return self._show(judged)
+        shown = self._show(judged)
+        if self._line_open:
+            self._end_line()
+        return shown if not self.ended else ""
 
 
 # ==================================================================================================
@@ -506,14 +549,14 @@ class NoteDrafter:
                 async with aclosing(self._pieces(messages, replace(sampling, max_tokens=spec.max_tokens))) as pieces:
                     async for piece in pieces:
                         shown = stream.feed(piece)
+                        section.text = stream.text
                         if shown:
-                            section.text += shown
                             yield SectionText(spec.key, shown)
                         if stream.ended:
                             break
                 tail = stream.finish()
+                section.text = stream.text
                 if tail:
-                    section.text += tail
                     yield SectionText(spec.key, tail)
         except (GeneratorExit, asyncio.CancelledError):  # the UI dropped the stream or cancelled the task
             section.text, section.state = section.text.strip(), SectionState.STOPPED

@@ -32,6 +32,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     draft.add_argument("--format", default="aci", choices=sorted(FORMATS), help="note format (default: aci)")
     draft.add_argument("--limit", type=int, default=None, help="draft only the first N rows")
     draft.add_argument("--context", type=int, default=None, help="use at most this many tokens of context")
+    draft.add_argument("--repetition-penalty", type=float, default=1.0, help="> 1 discourages loops (default 1.0)")
     draft.set_defaults(run=run_draft_notes)
 
     score = subparsers.add_parser("eval-notes", help="ROUGE of drafted notes against reference notes, as ACI-Bench")
@@ -91,7 +92,9 @@ async def draft_rows(drafter: NoteDrafter, args: argparse.Namespace) -> int:
 def run_draft_notes(args: argparse.Namespace) -> int:
     async def main() -> int:
         model = await EngineModel.load(args.model)
-        drafter = NoteDrafter(model, DraftOptions(context_limit=args.context))
+        drafter = NoteDrafter(
+            model, DraftOptions(context_limit=args.context, repetition_penalty=args.repetition_penalty)
+        )
         return await draft_rows(drafter, args)
 
     try:

@@ -55,6 +55,7 @@ class GenerationRequest:
     max_tokens: int
     temperature: float = 0.0  # 0: greedy, the same text every time
     seed: int | None = None
+    repetition_penalty: float = 1.0  # > 1 discourages the loops small models fall into
 
 
 class ChatModel(Protocol):
@@ -82,6 +83,7 @@ class DraftOptions:
     message_overhead_tokens: int = 8  # chat-template tokens around each message (role markers, separators)
     safety_tokens: int = 32  # slack for tokens merging differently across pieces counted apart
     regenerate_temperature: float = 0.7  # regenerating greedily would only give the same text back
+    repetition_penalty: float = 1.0
 
 
 class DraftError(ValueError):
@@ -509,7 +511,12 @@ class NoteDrafter:
                 if self._stop_requested:
                     break
                 section_events = self._draft_section(
-                    note, spec, plan, index, len(specs), GenerationRequest(0, temperature, seed)
+                    note,
+                    spec,
+                    plan,
+                    index,
+                    len(specs),
+                    GenerationRequest(0, temperature, seed, self.options.repetition_penalty),
                 )
                 async with aclosing(section_events) as events:
                     async for event in events:

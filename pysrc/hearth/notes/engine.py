@@ -59,6 +59,7 @@ class EngineModel:
             max_new_tokens=request.max_tokens,
             temperature=request.temperature,
             seed=request.seed,
+            repetition_penalty=request.repetition_penalty,
             max_context=self.context_length,
         )
         return self.model.stream(messages, settings, cancel)

@@ -161,8 +161,8 @@ class DraftPlan:
 
 
 def _split_long_line(line: str, budget: int, count: Callable[[str], int]) -> list[str]:
-    """Pieces of one over-long turn, each within `budget` tokens, joined back by single spaces:
-    at sentence ends where possible, else between words, else between characters."""
+    """Pieces of one over-long turn, each within `budget` tokens, cut at sentence ends where possible,
+    else between words, else between characters (a part then shows them on separate lines)."""
     pieces: list[str] = []
     units = re.split(r"(?<=[.?!])\s+", line)
     if len(units) == 1:

@@ -83,3 +83,6 @@ def test_stop_ends_the_real_model_mid_section(smollm2, valid_rows):
     assert note["history_of_present_illness"].state is SectionState.STOPPED
     assert note["assessment_and_plan"].state is SectionState.EMPTY
     assert smollm2.model.last is not None and len(smollm2.model.last.token_ids) < 100  # of a 512-token budget
+    note.clear()
+    drafter.forget()
+    assert smollm2.model.last is None  # the engine's copy of the last text goes with the note

@@ -420,6 +420,13 @@ class NoteDrafter:
     def running(self) -> bool:
         return self._running
 
+    def forget(self) -> None:
+        """Have the model drop anything it kept of the last request (for the clinician's "clear",
+        with `Note.clear()`); the drafter itself keeps nothing of a visit between runs."""
+        forget = getattr(self.model, "forget", None)
+        if forget is not None:
+            forget()
+
     def stop(self) -> None:
         """End the running draft after the piece being written; what is written so far stays."""
         if self._running:

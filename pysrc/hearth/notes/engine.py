@@ -50,6 +50,11 @@ class EngineModel:
             raise EngineUnavailableError(f"the language model engine (hearth.llm) is not available: {error}") from error
         return cls(await LanguageModel.load(resolve_model(name_or_dir)))
 
+    def forget(self) -> None:
+        """Drop the engine's record of the last generation (its text is part of the visit)."""
+        if hasattr(self.model, "last"):
+            self.model.last = None
+
     def stream(
         self, messages: list[Message], request: GenerationRequest, cancel: Callable[[], bool]
     ) -> AsyncIterator[str]:

@@ -216,6 +216,8 @@ def split_into_chunks(lines: Sequence[str], budget: int, count: Callable[[str], 
 # ==================================================================================================
 
 _LEADING_MARKUP = re.compile(r"^\s*(?:#{1,6}\s*)?(?:\*\*|__)?\s*")
+_RULE = re.compile(r"^[\s\-*_=#~`]*$")  # an empty or decorative line
+_UNIT_END = re.compile(r"[.!?](?=\s)|\n")  # where a sentence (or a line) ends
 _PREAMBLE = re.compile(r"\bsection\b|\bhere is\b|\bclinical note\b", re.IGNORECASE)
 _INLINE_LABEL = re.compile(r"^\s*(?:#{1,6}\s*)?(?:\*\*|__)?\s*([A-Za-z][A-Za-z /&-]*?)\s*(?:\*\*|__)?\s*:")
 
@@ -227,27 +229,35 @@ def _normal(name: str) -> str:
 class SectionStream:
     """Text for one section as the model writes it, cleaned of what small models add around it:
 
-    - an echoed heading ("HPI:") or a preamble line ("Here is the PLAN section of the note:");
+    - an echoed heading ("HPI:"), a preamble line ("Here is the PLAN section of the note:", "The
+      patient's story:" echoing the instruction) or a rule ("---") before the text begins;
     - a run-on into another section: the section ends at that section's heading;
-    - a loop: the section ends when a line comes round again (a long line a second time, a short
-      one a third time), which also saves the tokens a looping model would burn to its budget.
+    - a loop: the section ends when a sentence or line comes round a fourth time (a short one a
+      fifth), which also saves the tokens a looping model would burn. Real notes do repeat a
+      sentence ("We discussed treatment options today." under each of three problems) but no
+      ACI-Bench reference note trips these limits.
 
     A line that might still turn into a heading, and the start of a first line that might still be
     a preamble (up to 80 characters, or its first sentence end), are held back until decided.
-    `text` is the section so far; when a loop is cut after part of a line was shown, `text` drops
-    that part, so callers take `text` as the truth."""
+    `text` is the section so far; when a loop is cut after part of it was shown, `text` drops that
+    part, so callers take `text` as the truth."""
 
     def __init__(self, fmt: NoteFormat, spec: SectionSpec) -> None:
         self.fmt, self.spec = fmt, spec
         others = [s for s in fmt.sections if s.key != spec.key]
-        self._foreign_labels = {_normal(n) for s in others for n in (s.heading, *s.aliases)}
+        # "Plan: ..." written inline starts another section; "Impression: ..." inside results does not.
+        self._foreign_labels = {
+            _normal(n) for s in others for n in (s.heading, *s.aliases) if " " in n or n == s.heading
+        }
         self._names = [_normal(n) for s in fmt.sections for n in (s.heading, *s.aliases, *s.absorbs)]
         self.text = ""  # the section so far
         self.ended = False  # the model began another section, or looped
         self._pending = ""  # the start of a line not shown yet
         self._line_open = False  # part of the current line is shown, so it is not a heading
-        self._line_start = 0  # where the current line starts in `text`
-        self._seen: dict[str, int] = {}  # lines so far, for loop detection
+        self._unit_start = 0  # where the sentence being written starts in `text`
+        self._seen: dict[str, int] = {}  # sentences so far, for loop detection
+
+    # --- deciding lines ---------------------------------------------------------------------------
 
     def _could_become_heading(self, partial: str) -> bool:
         rest = _normal(_LEADING_MARKUP.sub("", partial, count=1).rstrip("*_: "))
@@ -259,11 +269,13 @@ class SectionStream:
             return False
         return len(partial) < (200 if _PREAMBLE.search(partial) else 80)
 
-    def _show(self, text: str) -> str:
-        if not self.text:
-            text = text.lstrip()
-        self.text += text
-        return text
+    def _is_preamble(self, line: str) -> bool:
+        if _RULE.match(line):
+            return True
+        if not line.rstrip(" *_").endswith(":"):
+            return False
+        words = line.strip(" *_#:").lower()
+        return bool(_PREAMBLE.search(line)) or (len(words.split()) >= 3 and words in self.spec.guidance.lower())
 
     def _judge(self, line: str, complete: bool) -> str | None:
         """Text to show for a (complete or decided) line, or None when the section ends at it."""
@@ -277,50 +289,61 @@ class SectionStream:
         label = _INLINE_LABEL.match(line)
         if label and _normal(label.group(1)) in self._foreign_labels:
             return None
-        if complete and not self.text.strip() and _PREAMBLE.search(line) and line.rstrip(" *").endswith(":"):
+        if complete and not self.text.strip() and self._is_preamble(line):
             return ""
         cut = own_heading_prefix(line, self.spec)
         return line[cut:] if cut else line
 
-    def _loops(self, line: str) -> bool:
-        """Count a finished line; True when it comes round once too often."""
-        key = " ".join(line.lower().split()).strip("-*• ")
+    # --- loops ------------------------------------------------------------------------------------
+
+    def _loops(self, unit: str) -> bool:
+        """Count a finished sentence or line; True when it comes round once too often."""
+        key = " ".join(unit.lower().split()).strip("-*•#> ")
         if len(key) < 4:
             return False
         self._seen[key] = self._seen.get(key, 0) + 1
-        return self._seen[key] > (1 if len(key) >= 20 else 2)
+        return self._seen[key] > (3 if len(key) >= 20 else 4)
 
-    def _end_line(self) -> None:
-        """Close the line just shown; on a loop, take it back and end the section."""
-        if self._loops(self.text[self._line_start :]):
-            self.text, self.ended, self._pending = self.text[: self._line_start], True, ""
-        self._line_start = len(self.text)
+    def _check_loops(self, final: bool = False) -> None:
+        """Count the sentences finished since last time; on a loop, take it back and end."""
+        while not self.ended:
+            rest = self.text[self._unit_start :]
+            found = _UNIT_END.search(rest)
+            end = self._unit_start + found.end() if found else (len(self.text) if final and rest.strip() else None)
+            if end is None:
+                return
+            if self._loops(self.text[self._unit_start : end]):
+                self.text, self.ended, self._pending = self.text[: self._unit_start].rstrip(" "), True, ""
+                return
+            self._unit_start = end
+
+    # --- the stream -------------------------------------------------------------------------------
+
+    def _show(self, text: str) -> None:
+        if not self.text:
+            text = text.lstrip()
+        self.text += text
+        self._check_loops()
 
     def feed(self, piece: str) -> str:
         """Text to show now, from the next piece the model wrote."""
         if self.ended:
             return ""
-        shown = []
+        before = len(self.text)
         self._pending += piece
         while not self.ended:
             if "\n" in self._pending:
                 line, self._pending = self._pending.split("\n", 1)
                 if self._line_open:
-                    shown.append(self._show(line + "\n"))
                     self._line_open = False
-                else:
-                    judged = self._judge(line, complete=True)
-                    if judged is None:
-                        self.ended, self._pending = True, ""
-                        break
-                    if judged and self._loops(judged):
-                        self.ended, self._pending = True, ""
-                        break
-                    if judged or self.text:
-                        shown.append(self._show(judged + "\n"))
-                    self._line_start = len(self.text)
+                    self._show(line + "\n")
                     continue
-                self._end_line()
+                judged = self._judge(line, complete=True)
+                if judged is None:
+                    self.ended, self._pending = True, ""
+                    break
+                if judged or self.text:
+                    self._show(judged + "\n")
                 continue
             undecided = self._could_become_heading(self._pending) or self._might_be_preamble(self._pending)
             if self._pending and (self._line_open or not undecided):
@@ -328,24 +351,23 @@ class SectionStream:
                 if judged is None:
                     self.ended, self._pending = True, ""
                     break
-                shown.append(self._show(judged))
                 self._pending, self._line_open = "", True
+                self._show(judged)
             break
-        return "".join(shown)
+        return self.text[before:]
 
     def finish(self) -> str:
         """Text still held back when the model stopped."""
-        if self.ended or not self._pending:
-            return ""
-        line, self._pending = self._pending, ""
-        judged = line if self._line_open else self._judge(line, complete=True)
-        if judged is None or (not self._line_open and judged and self._loops(judged)):
-            self.ended = True
-            return ""
-        shown = self._show(judged)
-        if self._line_open:
-            self._end_line()
-        return shown if not self.ended else ""
+        before = len(self.text)
+        if not self.ended and self._pending:
+            line, self._pending = self._pending, ""
+            judged = line if self._line_open else self._judge(line, complete=True)
+            if judged is None:
+                self.ended = True
+            else:
+                self._show(judged)
+        self._check_loops(final=True)
+        return self.text[before:]
 
 
 # ==================================================================================================

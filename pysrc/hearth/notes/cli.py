@@ -1,0 +1,104 @@
+"""`python -m hearth draft-notes` and `python -m hearth eval-notes`.
+
+draft-notes runs the same pipeline as the browser's Notes page (transcript checks, prompts,
+streaming drafter) over every `dialogue` row of a CSV, writing ACI-Bench's layout (dataset,
+encounter_id, dialogue, note) one row at a time, so eval-notes can score it and a long run can be
+watched. eval-notes prints the benchmark's ROUGE as JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import json
+import sys
+import time
+from pathlib import Path
+
+from hearth.notes.drafting import DraftOptions, NoteDrafter, SectionFinished
+from hearth.notes.engine import EngineModel
+from hearth.notes.evaluate import NotesFileError, evaluate_files
+from hearth.notes.formats import FORMATS, get_format
+from hearth.notes.note import Note
+from hearth.notes.transcript import TranscriptError, read_transcript_csv, transcript_from_text
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    draft = subparsers.add_parser("draft-notes", help="draft a clinical note for every dialogue row of a CSV")
+    draft.add_argument("--model", required=True, help="'smollm2' (the built-in model) or a model directory")
+    draft.add_argument("--data", required=True, type=Path, help="CSV with a 'dialogue' column")
+    draft.add_argument("--out", required=True, type=Path, help="CSV to write (dataset, encounter_id, dialogue, note)")
+    draft.add_argument("--format", default="aci", choices=sorted(FORMATS), help="note format (default: aci)")
+    draft.add_argument("--limit", type=int, default=None, help="draft only the first N rows")
+    draft.add_argument("--context", type=int, default=None, help="use at most this many tokens of context")
+    draft.add_argument("--repetition-penalty", type=float, default=1.0, help="> 1 discourages loops (default 1.0)")
+    draft.set_defaults(run=run_draft_notes)
+
+    score = subparsers.add_parser("eval-notes", help="ROUGE of drafted notes against reference notes, as ACI-Bench")
+    score.add_argument("--gold", required=True, type=Path, help="CSV with the reference 'note' column")
+    score.add_argument("--pred", required=True, type=Path, help="CSV with the drafted 'note' column, same row order")
+    score.set_defaults(run=run_eval_notes)
+
+
+def run_eval_notes(args: argparse.Namespace) -> int:
+    try:
+        result = evaluate_files(args.gold, args.pred)
+    except NotesFileError as error:
+        print(f"eval-notes: {error}", file=sys.stderr)
+        return 2
+    print(json.dumps(result, indent=2))
+    return 0
+
+
+async def draft_rows(drafter: NoteDrafter, args: argparse.Namespace) -> int:
+    fmt = get_format(args.format)
+    rows = read_transcript_csv(args.data.read_bytes(), args.data.name)
+    if args.limit is not None:
+        rows = rows[: args.limit]
+    failed = 0
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    with args.out.open("w", newline="", encoding="utf-8") as out:
+        writer = csv.DictWriter(out, fieldnames=["dataset", "encounter_id", "dialogue", "note"])
+        writer.writeheader()
+        for row in rows:
+            source = row.fields  # dataset / encounter_id are copied to the output for eval-notes
+            started = time.perf_counter()
+            try:
+                note = Note(fmt, transcript_from_text(row.dialogue, f"{args.data.name}, {row.label}"))
+                parts = 0
+                async for event in drafter.draft(note):
+                    if isinstance(event, SectionFinished):
+                        parts += 1
+                text = note.to_text()
+                status = f"{parts} sections"
+            except TranscriptError as error:
+                failed += 1
+                text, status = "", f"skipped: {error}"
+            writer.writerow(
+                {
+                    "dataset": source.get("dataset", ""),
+                    "encounter_id": source.get("encounter_id", ""),
+                    "dialogue": row.dialogue,
+                    "note": text,
+                }
+            )
+            out.flush()
+            seconds = time.perf_counter() - started
+            print(f"{row.label} ({row.index + 1}/{len(rows)}): {status}, {seconds:.1f} s", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def run_draft_notes(args: argparse.Namespace) -> int:
+    async def main() -> int:
+        model = await EngineModel.load(args.model)
+        drafter = NoteDrafter(
+            model, DraftOptions(context_limit=args.context, repetition_penalty=args.repetition_penalty)
+        )
+        return await draft_rows(drafter, args)
+
+    try:
+        return asyncio.run(main())
+    except (ValueError, RuntimeError, OSError) as error:  # bad input, no engine, no model files
+        print(f"draft-notes: {error}", file=sys.stderr)
+        return 2

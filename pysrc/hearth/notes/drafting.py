@@ -1,0 +1,703 @@
+"""The drafting pipeline: a transcript in, a note streamed out section by section, on any chat model.
+
+Read top-down: the model it needs (a protocol), the plan (does the transcript fit the context, and
+if not, the parts it is read in), the stream filter that turns model pieces into section text, and
+the drafter that runs it all as an async stream of events the UI draws.
+
+Long transcripts are never cut. When a section's request would not fit the model's context, the
+transcript is split at speaker turns into parts that do; for each section the model lists that
+section's facts from every part, then writes the section from those lists (merging in rounds if the
+lists themselves do not fit). Tokens are counted with the model's own tokenizer.
+
+The same code runs in the browser (Pyodide) and on CPython: it only awaits the model's stream.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import aclosing
+from dataclasses import dataclass, replace
+from typing import Protocol
+
+from hearth.notes.formats import NOT_STATED, NoteFormat, SectionSpec, heading_name
+from hearth.notes.note import Note, SectionState
+from hearth.notes.prompts import (
+    SYSTEM_PROMPT,
+    Message,
+    clean_section_text,
+    extract_messages,
+    extract_request,
+    is_not_stated,
+    merge_messages,
+    own_heading_prefix,
+    part_block,
+    section_messages,
+    section_request,
+    transcript_block,
+)
+from hearth.notes.transcript import Transcript
+
+# ==================================================================================================
+# The model: anything with a context length, a tokenizer and a streaming chat call.
+# ==================================================================================================
+
+
+class Tokenizer(Protocol):
+    def encode(self, text: str) -> list[int]: ...
+
+
+@dataclass(frozen=True)
+class GenerationRequest:
+    """How much to write and how to pick tokens, for one model call."""
+
+    max_tokens: int
+    temperature: float = 0.0  # 0: greedy, the same text every time
+    seed: int | None = None
+    repetition_penalty: float = 1.0  # > 1 discourages the loops small models fall into
+
+
+class ChatModel(Protocol):
+    """What the drafter needs of a language model (`engine.EngineModel` adapts `hearth.llm`'s; tests
+    drive the pipeline with a scripted one). `cancel()` turning true asks the model to stop early."""
+
+    context_length: int
+    tokenizer: Tokenizer
+
+    def stream(
+        self, messages: list[Message], request: GenerationRequest, cancel: Callable[[], bool]
+    ) -> AsyncIterator[str]: ...
+
+
+# SmolLM2-135M int8 in headless Chromium on 2 threads (shared/notes/models.md): 1,004 prompt tokens in
+# 10.9 s, 7.3 new tokens/s. Used for time estimates until the engine reports its own speed.
+PREFILL_TOKENS_PER_S = 92.0
+DECODE_TOKENS_PER_S = 7.3
+
+
+@dataclass(frozen=True)
+class DraftOptions:
+    context_limit: int | None = None  # use less than the model's context (memory, speed in the browser)
+    extract_max_tokens: int = 192  # per part and section, when a long transcript is read in parts
+    message_overhead_tokens: int = 8  # chat-template tokens around each message (role markers, separators)
+    safety_tokens: int = 32  # slack for tokens merging differently across pieces counted apart
+    regenerate_temperature: float = 0.7  # regenerating greedily would only give the same text back
+    repetition_penalty: float = 1.0
+
+
+class DraftError(ValueError):
+    pass
+
+
+class NoTranscriptError(DraftError):
+    pass
+
+
+class DraftBusyError(DraftError):
+    pass
+
+
+class ContextTooSmallError(DraftError):
+    pass
+
+
+# ==================================================================================================
+# The plan: one request per section, or the transcript in parts.
+# ==================================================================================================
+
+
+class _TokenCounter:
+    def __init__(self, tokenizer: Tokenizer, overhead: int) -> None:
+        self._tokenizer = tokenizer
+        self._overhead = overhead
+        self._cache: dict[str, int] = {}
+
+    def text(self, text: str) -> int:
+        if text not in self._cache:
+            self._cache[text] = len(self._tokenizer.encode(text))
+        return self._cache[text]
+
+    def messages(self, *contents: str) -> int:
+        """Tokens of a chat whose message contents are `contents` (a message may be given in pieces
+        that are counted apart, so the transcript is encoded once however many requests use it)."""
+        return sum(self.text(c) for c in contents) + 3 * self._overhead  # system, user, assistant header
+
+
+@dataclass(frozen=True)
+class DraftPlan:
+    context: int  # tokens the pipeline may use per request
+    transcript_tokens: int
+    chunks: tuple[str, ...]  # the transcript's parts; empty when each section reads it whole
+    sections: int
+    requests: int  # model calls, at most
+    prompt_tokens: int  # tokens read, at most
+    new_tokens: int  # tokens written, at most
+
+    @property
+    def in_parts(self) -> bool:
+        return bool(self.chunks)
+
+    def estimate_seconds(
+        self, prefill_tokens_per_s: float = PREFILL_TOKENS_PER_S, decode_tokens_per_s: float = DECODE_TOKENS_PER_S
+    ) -> float:
+        """An upper bound: every request reads its whole prompt and writes its token budget."""
+        return self.prompt_tokens / prefill_tokens_per_s + self.new_tokens / decode_tokens_per_s
+
+    def notice(
+        self, prefill_tokens_per_s: float = PREFILL_TOKENS_PER_S, decode_tokens_per_s: float = DECODE_TOKENS_PER_S
+    ) -> str | None:
+        """What the clinician should know before starting a long draft; None when nothing unusual."""
+        if not self.chunks:
+            return None
+        minutes = self.estimate_seconds(prefill_tokens_per_s, decode_tokens_per_s) / 60
+        return (
+            f"This transcript ({self.transcript_tokens:,} tokens) is longer than the model can read at once "
+            f"({self.context:,} tokens), so it is read in {len(self.chunks)} parts: for each of the "
+            f"{self.sections} sections the model lists the facts from every part, then writes the section from "
+            f"them. That is up to {self.requests} model runs, up to about {max(1, round(minutes))} minutes on "
+            "this device. Nothing is left out."
+        )
+
+
+def _split_long_line(line: str, budget: int, count: Callable[[str], int]) -> list[str]:
+    """Pieces of one over-long turn, each within `budget` tokens, cut at sentence ends where possible,
+    else between words, else between characters (a part then shows them on separate lines)."""
+    pieces: list[str] = []
+    units = re.split(r"(?<=[.?!])\s+", line)
+    if len(units) == 1:
+        units = line.split(" ")
+    current = ""
+    for unit in units:
+        candidate = f"{current} {unit}" if current else unit
+        if count(candidate) <= budget:
+            current = candidate
+            continue
+        if current:
+            pieces.append(current)
+        if count(unit) <= budget:
+            current = unit
+        elif " " in unit:
+            sub = _split_long_line(unit, budget, count)
+            pieces.extend(sub[:-1])
+            current = sub[-1]
+        else:  # one enormous "word": cut it by characters
+            step = max(1, len(unit) * budget // max(1, count(unit)) // 2)
+            chars = [unit[i : i + step] for i in range(0, len(unit), step)]
+            pieces.extend(chars[:-1])
+            current = chars[-1]
+    if current:
+        pieces.append(current)
+    return pieces
+
+
+def split_into_chunks(lines: Sequence[str], budget: int, count: Callable[[str], int]) -> list[str]:
+    """Pack transcript lines into consecutive parts of at most `budget` tokens each, breaking only
+    between turns unless one turn alone is too long. Every character of every line is kept."""
+    chunks: list[str] = []
+    current: list[str] = []
+    used = 0
+    for line in lines:
+        pieces = [line] if count(line) + 1 <= budget else _split_long_line(line, budget - 1, count)
+        for piece in pieces:
+            size = count(piece) + 1  # the newline joining it to the next
+            if current and used + size > budget:
+                chunks.append("\n".join(current))
+                current, used = [], 0
+            current.append(piece)
+            used += size
+    if current:
+        chunks.append("\n".join(current))
+    return chunks
+
+
+# ==================================================================================================
+# The stream filter: model pieces -> section text.
+# ==================================================================================================
+
+_LEADING_MARKUP = re.compile(r"^\s*(?:#{1,6}\s*)?(?:\*\*|__)?\s*")
+_RULE = re.compile(r"^[\s\-*_=#~`]*$")  # an empty or decorative line
+_UNIT_END = re.compile(r"[.!?](?=\s)|\n")  # where a sentence (or a line) ends
+_PREAMBLE = re.compile(r"\bsection\b|\bhere is\b|\bclinical note\b", re.IGNORECASE)
+_INLINE_LABEL = re.compile(r"^\s*(?:#{1,6}\s*)?(?:\*\*|__)?\s*([A-Za-z][A-Za-z /&-]*?)\s*(?:\*\*|__)?\s*:")
+
+
+def _normal(name: str) -> str:
+    return " ".join(name.upper().split())
+
+
+class SectionStream:
+    """Text for one section as the model writes it, cleaned of what small models add around it:
+
+    - an echoed heading ("HPI:"), a preamble line ("Here is the PLAN section of the note:", "The
+      patient's story:" echoing the instruction) or a rule ("---") before the text begins;
+    - a run-on into another section: the section ends at that section's heading;
+    - a loop: the section ends when a sentence or line comes round a fourth time (a short one a
+      fifth), which also saves the tokens a looping model would burn. Real notes do repeat a
+      sentence ("We discussed treatment options today." under each of three problems) but no
+      ACI-Bench reference note trips these limits.
+
+    A line that might still turn into a heading, and the start of a first line that might still be
+    a preamble (up to 80 characters, or its first sentence end), are held back until decided.
+    `text` is the section so far; when a loop is cut after part of it was shown, `text` drops that
+    part, so callers take `text` as the truth."""
+
+    def __init__(self, fmt: NoteFormat, spec: SectionSpec) -> None:
+        self.fmt, self.spec = fmt, spec
+        others = [s for s in fmt.sections if s.key != spec.key]
+        # "Plan: ..." written inline starts another section; "Impression: ..." inside results does not.
+        self._foreign_labels = {
+            _normal(n) for s in others for n in (s.heading, *s.aliases) if " " in n or n == s.heading
+        }
+        self._names = [_normal(n) for s in fmt.sections for n in (s.heading, *s.aliases, *s.absorbs)]
+        self.text = ""  # the section so far
+        self.ended = False  # the model began another section, or looped
+        self._pending = ""  # the start of a line not shown yet
+        self._line_open = False  # part of the current line is shown, so it is not a heading
+        self._unit_start = 0  # where the sentence being written starts in `text`
+        self._seen: dict[str, int] = {}  # sentences so far, for loop detection
+
+    # --- deciding lines ---------------------------------------------------------------------------
+
+    def _could_become_heading(self, partial: str) -> bool:
+        rest = _normal(_LEADING_MARKUP.sub("", partial, count=1).rstrip("*_: "))
+        return not rest or any(name.startswith(rest) for name in self._names)
+
+    def _might_be_preamble(self, partial: str) -> bool:
+        """The first line, still short of a sentence, could be "Here is the ... section:"."""
+        if self.text.strip() or re.search(r"[.!?](\s|$)", partial):
+            return False
+        return len(partial) < (200 if _PREAMBLE.search(partial) else 80)
+
+    def _is_preamble(self, line: str) -> bool:
+        if _RULE.match(line):
+            return True
+        if not line.rstrip(" *_").endswith(":"):
+            return False
+        words = line.strip(" *_#:").lower()
+        return bool(_PREAMBLE.search(line)) or (len(words.split()) >= 3 and words in self.spec.guidance.lower())
+
+    def _judge(self, line: str, complete: bool) -> str | None:
+        """Text to show for a (complete or decided) line, or None when the section ends at it."""
+        if complete and heading_name(line) is not None:
+            owner = self.fmt.heading_owner(line)
+            if owner is not None:
+                spec, _ = owner
+                if spec.key != self.spec.key:
+                    return None
+                return "" if own_heading_prefix(line, self.spec) else line  # an echoed own heading goes
+        label = _INLINE_LABEL.match(line)
+        if label and _normal(label.group(1)) in self._foreign_labels:
+            return None
+        if complete and not self.text.strip() and self._is_preamble(line):
+            return ""
+        cut = own_heading_prefix(line, self.spec)
+        return line[cut:] if cut else line
+
+    # --- loops ------------------------------------------------------------------------------------
+
+    def _loops(self, unit: str) -> bool:
+        """Count a finished sentence or line; True when it comes round once too often."""
+        key = " ".join(unit.lower().split()).strip("-*•#> ")
+        if len(key) < 4:
+            return False
+        self._seen[key] = self._seen.get(key, 0) + 1
+        return self._seen[key] > (3 if len(key) >= 20 else 4)
+
+    def _check_loops(self, final: bool = False) -> None:
+        """Count the sentences finished since last time; on a loop, take it back and end."""
+        while not self.ended:
+            rest = self.text[self._unit_start :]
+            found = _UNIT_END.search(rest)
+            end = self._unit_start + found.end() if found else (len(self.text) if final and rest.strip() else None)
+            if end is None:
+                return
+            if self._loops(self.text[self._unit_start : end]):
+                self.text, self.ended, self._pending = self.text[: self._unit_start].rstrip(" "), True, ""
+                return
+            self._unit_start = end
+
+    # --- the stream -------------------------------------------------------------------------------
+
+    def _show(self, text: str) -> None:
+        if not self.text:
+            text = text.lstrip()
+        self.text += text
+        self._check_loops()
+
+    def feed(self, piece: str) -> str:
+        """Text to show now, from the next piece the model wrote."""
+        if self.ended:
+            return ""
+        before = len(self.text)
+        self._pending += piece
+        while not self.ended:
+            if "\n" in self._pending:
+                line, self._pending = self._pending.split("\n", 1)
+                if self._line_open:
+                    self._line_open = False
+                    self._show(line + "\n")
+                    continue
+                judged = self._judge(line, complete=True)
+                if judged is None:
+                    self.ended, self._pending = True, ""
+                    break
+                if judged or self.text:
+                    self._show(judged + "\n")
+                continue
+            undecided = self._could_become_heading(self._pending) or self._might_be_preamble(self._pending)
+            if self._pending and (self._line_open or not undecided):
+                judged = self._pending if self._line_open else self._judge(self._pending, complete=False)
+                if judged is None:
+                    self.ended, self._pending = True, ""
+                    break
+                self._pending, self._line_open = "", True
+                self._show(judged)
+            break
+        return self.text[before:]
+
+    def finish(self) -> str:
+        """Text still held back when the model stopped."""
+        before = len(self.text)
+        if not self.ended and self._pending:
+            line, self._pending = self._pending, ""
+            judged = line if self._line_open else self._judge(line, complete=True)
+            if judged is None:
+                self.ended = True
+            else:
+                self._show(judged)
+        self._check_loops(final=True)
+        return self.text[before:]
+
+
+# ==================================================================================================
+# Events: what the UI draws.
+# ==================================================================================================
+
+
+@dataclass(frozen=True)
+class DraftStarted:
+    plan: DraftPlan
+
+
+@dataclass(frozen=True)
+class SectionStarted:
+    key: str
+    heading: str
+    index: int
+    total: int
+
+
+@dataclass(frozen=True)
+class SectionProgress:
+    key: str
+    step: int
+    steps: int
+    message: str
+
+
+@dataclass(frozen=True)
+class SectionText:
+    key: str
+    text: str  # a piece to append to what is shown for the section
+
+
+@dataclass(frozen=True)
+class SectionFinished:
+    key: str
+    text: str  # the section's final text: replaces what was shown (it may have been cleaned up)
+    state: SectionState
+
+
+@dataclass(frozen=True)
+class DraftFinished:
+    stopped: bool
+
+
+DraftEvent = DraftStarted | SectionStarted | SectionProgress | SectionText | SectionFinished | DraftFinished
+
+
+# ==================================================================================================
+# The drafter.
+# ==================================================================================================
+
+
+class NoteDrafter:
+    """Drafts notes with one model. One draft at a time; `stop()` ends the one running."""
+
+    def __init__(self, model: ChatModel, options: DraftOptions | None = None) -> None:
+        self.model = model
+        self.options = options or DraftOptions()
+        self._count: _TokenCounter | None = None  # lives for one run only: it holds transcript text
+        self._stop_requested = False
+        self._running = False
+        self._regenerations = 0  # seeds successive regenerations differently
+
+    @property
+    def context(self) -> int:
+        limit = self.options.context_limit
+        return min(self.model.context_length, limit) if limit else self.model.context_length
+
+    @property
+    def running(self) -> bool:
+        return self._running
+
+    def forget(self) -> None:
+        """Have the model drop anything it kept of the last request (for the clinician's "clear",
+        with `Note.clear()`); the drafter itself keeps nothing of a visit between runs."""
+        forget = getattr(self.model, "forget", None)
+        if forget is not None:
+            forget()
+
+    def stop(self) -> None:
+        """End the running draft after the piece being written; what is written so far stays."""
+        if self._running:
+            self._stop_requested = True
+
+    # --- planning ---------------------------------------------------------------------------------
+
+    def _counter(self) -> _TokenCounter:
+        return _TokenCounter(self.model.tokenizer, self.options.message_overhead_tokens)
+
+    def plan(self, transcript: Transcript, fmt: NoteFormat) -> DraftPlan:
+        """How the transcript will be read: whole, or in parts (with a notice for the clinician)."""
+        return self._plan(transcript, fmt, self._count or self._counter())
+
+    def _plan(self, transcript: Transcript, fmt: NoteFormat, count: _TokenCounter) -> DraftPlan:
+        opts, context = self.options, self.context
+        text = transcript.text
+        transcript_tokens = count.text(text)
+        whole = count.text(SYSTEM_PROMPT) + count.text(transcript_block(text))
+        fits = all(
+            count.messages(SYSTEM_PROMPT, transcript_block(text), section_request(fmt, s)) + s.max_tokens
+            <= context - opts.safety_tokens
+            for s in fmt.sections
+        )
+        if fits:
+            prompt = sum(
+                whole + count.text(section_request(fmt, s)) + 3 * opts.message_overhead_tokens for s in fmt.sections
+            )
+            new = sum(s.max_tokens for s in fmt.sections)
+            return DraftPlan(context, transcript_tokens, (), len(fmt.sections), len(fmt.sections), prompt, new)
+
+        frame = max(
+            count.messages(SYSTEM_PROMPT, part_block(99, 99, ""), extract_request(fmt, s)) for s in fmt.sections
+        )
+        budget = context - opts.safety_tokens - opts.extract_max_tokens - frame
+        merge_frame = max(count.messages(*_contents(merge_messages([], fmt, s))) for s in fmt.sections)
+        merge_out = max(opts.extract_max_tokens, *(s.max_tokens for s in fmt.sections))
+        # Lists per merge request, each list at most extract_max_tokens plus its "From part N:" line.
+        per_merge = (context - opts.safety_tokens - merge_frame - merge_out) // (opts.extract_max_tokens + 8)
+        if budget < 64 or per_merge < 2:
+            raise ContextTooSmallError(
+                f"The model's context ({context:,} tokens) is too small to draft notes from a transcript this long "
+                f"({transcript_tokens:,} tokens). Use a model with a longer context, or allow it more context."
+            )
+        chunks = split_into_chunks(text.split("\n"), budget, count.text)
+        requests = prompt = new = 0
+        for spec in fmt.sections:
+            extract_prompt = count.messages(SYSTEM_PROMPT, extract_request(fmt, spec)) + count.text(
+                part_block(99, 99, "")
+            )
+            prompt += sum(extract_prompt + count.text(c) for c in chunks)
+            new += len(chunks) * opts.extract_max_tokens
+            merges = _merge_rounds(len(chunks), per_merge)
+            requests += len(chunks) + merges
+            prompt += merges * (context - spec.max_tokens)
+            new += merges * spec.max_tokens
+        return DraftPlan(context, transcript_tokens, tuple(chunks), len(fmt.sections), requests, prompt, new)
+
+    # --- running ----------------------------------------------------------------------------------
+
+    def draft(self, note: Note, keys: Sequence[str] | None = None) -> AsyncIterator[DraftEvent]:
+        """Draft the note's sections (all, or those in `keys`) in order, streaming as they are written.
+        Each section drafted replaces that section's text, and only that section's."""
+        if keys is not None:
+            for key in keys:
+                note[key]  # an unknown key fails now, before anything changes
+        return self._run(note, keys, temperature=0.0)
+
+    def regenerate(self, note: Note, key: str) -> AsyncIterator[DraftEvent]:
+        """Draft one section again, sampling, so the clinician gets a different wording."""
+        note[key]
+        self._regenerations += 1
+        return self._run(note, [key], temperature=self.options.regenerate_temperature, seed=self._regenerations)
+
+    async def _run(
+        self, note: Note, keys: Sequence[str] | None, temperature: float, seed: int | None = None
+    ) -> AsyncIterator[DraftEvent]:
+        if note.transcript is None:
+            raise NoTranscriptError("There is no transcript to draft from. Paste or load the visit transcript first.")
+        if self._running:
+            raise DraftBusyError("A note is already being drafted. Stop it first, or wait until it finishes.")
+        specs = [note[k].spec for k in keys] if keys is not None else list(note.format.sections)
+        self._running, self._stop_requested = True, False
+        self._count = self._counter()
+        try:
+            plan = self._plan(note.transcript, note.format, self._count)
+            yield DraftStarted(plan)
+            for index, spec in enumerate(specs):
+                if self._stop_requested:
+                    break
+                section_events = self._draft_section(
+                    note,
+                    spec,
+                    plan,
+                    index,
+                    len(specs),
+                    GenerationRequest(0, temperature, seed, self.options.repetition_penalty),
+                )
+                async with aclosing(section_events) as events:
+                    async for event in events:
+                        yield event
+            yield DraftFinished(stopped=self._stop_requested)
+        finally:
+            self._running, self._count = False, None
+
+    async def _draft_section(
+        self, note: Note, spec: SectionSpec, plan: DraftPlan, index: int, total: int, sampling: GenerationRequest
+    ) -> AsyncIterator[DraftEvent]:
+        section = note[spec.key]
+        section.text, section.state = "", SectionState.DRAFTING
+        yield SectionStarted(spec.key, spec.heading, index, total)
+        stream = SectionStream(note.format, spec)
+        try:
+            if plan.in_parts:
+                messages = None
+                extracts = []
+                for part, chunk in enumerate(plan.chunks, 1):
+                    yield SectionProgress(
+                        spec.key, part, len(plan.chunks), f"Reading part {part} of {len(plan.chunks)}"
+                    )
+                    got = await self._complete(
+                        extract_messages(chunk, part, len(plan.chunks), note.format, spec),
+                        replace(sampling, max_tokens=self.options.extract_max_tokens),
+                    )
+                    if self._stop_requested:
+                        break
+                    extracts.append(got)
+                found = [e for e in extracts if not is_not_stated(e)]
+                if not self._stop_requested and found:
+                    messages = await self._merge_down(found, note.format, spec, sampling)
+            else:
+                messages = section_messages(note.transcript.text, note.format, spec)
+            if messages is not None and not self._stop_requested:
+                async with aclosing(self._pieces(messages, replace(sampling, max_tokens=spec.max_tokens))) as pieces:
+                    async for piece in pieces:
+                        shown = stream.feed(piece)
+                        section.text = stream.text
+                        if shown:
+                            yield SectionText(spec.key, shown)
+                        if stream.ended:
+                            break
+                tail = stream.finish()
+                section.text = stream.text
+                if tail:
+                    yield SectionText(spec.key, tail)
+        except (GeneratorExit, asyncio.CancelledError):  # the UI dropped the stream or cancelled the task
+            section.text, section.state = section.text.strip(), SectionState.STOPPED
+            raise
+        except Exception:
+            section.state = SectionState.FAILED
+            raise
+        if self._stop_requested:
+            section.text, section.state = section.text.strip(), SectionState.STOPPED
+        else:
+            section.text, section.state = clean_section_text(section.text), SectionState.DONE
+        yield SectionFinished(spec.key, section.text, section.state)
+
+    async def _merge_down(
+        self, extracts: list[str], fmt: NoteFormat, spec: SectionSpec, sampling: GenerationRequest
+    ) -> list[Message] | None:
+        """Merge facts in rounds until one request holds them all; returns that final request."""
+        assert self._count is not None
+        final_budget = self.context - self.options.safety_tokens - spec.max_tokens
+        round_budget = self.context - self.options.safety_tokens - self.options.extract_max_tokens
+        while True:
+            messages = merge_messages(extracts, fmt, spec)
+            if self._count.messages(*_contents(messages)) <= final_budget or len(extracts) == 1:
+                return messages
+            groups: list[list[str]] = []
+            current: list[str] = []
+            for text in extracts:
+                trial = merge_messages([*current, text], fmt, spec)
+                if current and self._count.messages(*_contents(trial)) > round_budget:
+                    groups.append(current)
+                    current = []
+                current.append(text)
+            groups.append(current)
+            merged = []
+            for group in groups:
+                if len(group) == 1:
+                    merged.append(group[0])
+                    continue
+                merged.append(
+                    await self._complete(
+                        merge_messages(group, fmt, spec), replace(sampling, max_tokens=self.options.extract_max_tokens)
+                    )
+                )
+                if self._stop_requested:
+                    return None
+            if len(merged) == len(extracts):  # not even two lists fit one request: the plan ruled this out
+                raise ContextTooSmallError(
+                    f"The model's context ({self.context:,} tokens) cannot hold the notes for {spec.heading} from two "
+                    "parts of the transcript. Allow the model more context."
+                )
+            extracts = merged
+
+    async def _complete(self, messages: list[Message], request: GenerationRequest) -> str:
+        async with aclosing(self._pieces(messages, request)) as pieces:
+            return "".join([piece async for piece in pieces]).strip()
+
+    def _cancelled(self) -> bool:
+        return self._stop_requested
+
+    async def _pieces(self, messages: list[Message], request: GenerationRequest) -> AsyncIterator[str]:
+        stream = self.model.stream(messages, request, self._cancelled)
+        try:
+            async for piece in stream:
+                yield piece
+                if self._stop_requested:
+                    return
+        finally:
+            close = getattr(stream, "aclose", None)
+            if close is not None:
+                await close()
+
+
+def _contents(messages: list[Message]) -> list[str]:
+    return [m["content"] for m in messages]
+
+
+def _merge_rounds(parts: int, per_merge: int) -> int:
+    """Merge requests needed to bring `parts` lists down to one section, at most."""
+    rounds = 0
+    while parts > 1:
+        groups = -(-parts // per_merge)
+        rounds += groups
+        parts = groups
+    return max(rounds, 1)
+
+
+__all__ = [
+    "NOT_STATED",
+    "ChatModel",
+    "ContextTooSmallError",
+    "DraftBusyError",
+    "DraftError",
+    "DraftEvent",
+    "DraftFinished",
+    "DraftOptions",
+    "DraftPlan",
+    "DraftStarted",
+    "GenerationRequest",
+    "NoTranscriptError",
+    "NoteDrafter",
+    "SectionFinished",
+    "SectionProgress",
+    "SectionStarted",
+    "SectionStream",
+    "SectionText",
+    "Tokenizer",
+    "split_into_chunks",
+]

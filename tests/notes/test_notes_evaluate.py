@@ -1,0 +1,123 @@
+"""eval-notes against the reference: pandas reading, the `rouge-score` package and numpy's mean, the
+way ACI-Bench's evaluate_fullnote.py combines them, on the authors' baseline predictions."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from rouge_score import rouge_scorer
+
+from hearth.__main__ import main
+from hearth.notes.divisions import DIVISIONS, split_divisions
+from hearth.notes.evaluate import evaluate_notes
+
+KINDS = ["rouge1", "rouge2", "rougeL", "rougeLsum"]
+
+
+def _reference(gold_csv, pred_csv) -> dict:
+    gold = pd.read_csv(gold_csv)
+    pred = pd.read_csv(pred_csv)
+    references = list(gold["note"])
+    predictions = [str(p) for p in pred["note"]]
+    scorer = rouge_scorer.RougeScorer(KINDS, use_stemmer=False)
+
+    def mean(refs, preds):
+        scores = [scorer.score(r, p) for r, p in zip(refs, preds, strict=True)]
+        return {k: float(np.mean([s[k].fmeasure for s in scores])) for k in KINDS}
+
+    out = {"num_test": len(references), "ALL": mean(references, predictions)}
+    gold_parts = [split_divisions(r) for r in references]
+    pred_parts = [split_divisions(p) for p in predictions]
+    assert all(set(p) == {"subjective"} for p in pred_parts)  # the baselines are transcript text, no headers
+    for division in DIVISIONS:
+        refs = [p.get(division, "#####EMPTY#####").replace("\n", "__lf1__") for p in gold_parts]
+        preds = (
+            [p[division].replace("\n", "__lf1__") for p in pred_parts] if division == "subjective" else [""] * len(refs)
+        )
+        out[f"division-{division}"] = mean(refs, preds)
+    for name in dict.fromkeys(gold["dataset"]):
+        rows = [i for i, d in enumerate(gold["dataset"]) if d == name]
+        out[f"dataset-{name}"] = mean([references[i] for i in rows], [predictions[i] for i in rows])
+    return out
+
+
+def _eval_cli(capsys, gold, pred) -> tuple[int, dict | str]:
+    code = main(["eval-notes", "--gold", str(gold), "--pred", str(pred)])
+    captured = capsys.readouterr()
+    return code, (json.loads(captured.out) if code == 0 else captured.err)
+
+
+@pytest.mark.parametrize(
+    "baseline",
+    [
+        "longest_speaker_turn_valid.csv",
+        "12_speaker_turns_valid.csv",
+        pytest.param("transcript_valid.csv", marks=pytest.mark.slow),
+    ],
+)
+def test_eval_notes_equals_rouge_score_on_the_authors_baselines(aci_bench, capsys, baseline):
+    gold, pred = aci_bench / "valid.csv", aci_bench / "baseline-predictions" / baseline
+    code, result = _eval_cli(capsys, gold, pred)
+    assert code == 0
+    assert result == _reference(gold, pred)  # every float, to the last bit
+
+
+def test_quirks_of_the_benchmark_script():
+    gold = ["CHIEF COMPLAINT\n\nKnee pain.\n\nPHYSICAL EXAM\n\nSwollen knee.", "CHIEF COMPLAINT\n\nCough."]
+    # Row 2 lacks an exam on both sides: "#####EMPTY#####" on both, which ROUGE counts as a match.
+    pred = ["CHIEF COMPLAINT\n\nKnee pain.\n\nEXAM\n\nSwollen knee.", "CHIEF COMPLAINT\n\nCough."]
+    result = evaluate_notes(gold, pred)
+    # Row 1: "physical exam lf1 lf1 swollen knee" vs "exam lf1 lf1 swollen knee": P 5/5, R 5/6, F 10/11.
+    assert result["division-objective_exam"]["rouge1"] == pytest.approx((10 / 11 + 1.0) / 2)
+    # No prediction has results: that side is "" for every note, which never matches (not even "empty").
+    assert result["division-objective_results"] == dict.fromkeys(KINDS, 0.0)
+    # Inside a division line breaks are the word "lf1": rougeL and rougeLsum agree there.
+    assert result["division-subjective"]["rougeL"] == result["division-subjective"]["rougeLsum"]
+    assert result["ALL"]["rouge1"] < 1.0
+
+
+def test_a_note_scored_against_itself_is_perfect_but_for_the_empty_division_bigram(aci_bench, capsys, valid_rows):
+    gold = aci_bench / "valid.csv"
+    code, result = _eval_cli(capsys, gold, gold)
+    assert code == 0 and result["num_test"] == 20
+    for key, scores in result.items():
+        if key == "num_test":
+            continue
+        assert scores["rouge1"] == scores["rougeL"] == scores["rougeLsum"] == pytest.approx(1.0), key
+        if key.startswith("division-"):
+            # A note without the division reads "#####EMPTY#####": one word, so no bigram to match.
+            having = sum(key[len("division-") :] in split_divisions(r["note"]) for r in valid_rows) / len(valid_rows)
+            assert scores["rouge2"] == pytest.approx(having), key
+        else:
+            assert scores["rouge2"] == pytest.approx(1.0), key
+
+
+def test_empty_or_missing_looking_predictions_read_as_nan_like_pandas(tmp_path, capsys):
+    gold = tmp_path / "gold.csv"
+    gold.write_text('encounter_id,note\nA,"CC:\n\nnan"\nB,"CC:\n\nnan"\n')
+    pred = tmp_path / "pred.csv"
+    pred.write_text("encounter_id,note\nA,\nB,N/A\n")
+    code, result = _eval_cli(capsys, gold, pred)
+    assert code == 0
+    scorer = rouge_scorer.RougeScorer(["rouge1"], use_stemmer=False)
+    assert result["ALL"]["rouge1"] == scorer.score("CC:\n\nnan", "nan")["rouge1"].fmeasure > 0
+
+
+def test_bad_files_get_a_clear_message(tmp_path, capsys, aci_bench):
+    gold = aci_bench / "valid.csv"
+    no_note = tmp_path / "no_note.csv"
+    no_note.write_text("encounter_id,summary\nD2N068,x\n")
+    code, err = _eval_cli(capsys, gold, no_note)
+    assert code == 2 and "has no 'note' column (its columns: encounter_id, summary)" in err
+    code, err = _eval_cli(capsys, gold, aci_bench / "train.csv")
+    assert code == 2 and "has 20 notes but" in err and "has 67" in err
+    shuffled = tmp_path / "shuffled.csv"
+    rows = pd.read_csv(gold)
+    rows.iloc[::-1].to_csv(shuffled, index=False)
+    code, err = _eval_cli(capsys, gold, shuffled)
+    assert code == 2 and "Row 1:" in err and "keep the predictions in the gold file's order" in err
+    code, err = _eval_cli(capsys, gold, tmp_path / "missing.csv")
+    assert code == 2 and "Cannot read" in err

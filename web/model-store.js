@@ -53,15 +53,20 @@ function etagSha256(response) {
   return null;
 }
 
-async function hashExisting(handle, hasher, onBytes) {
-  const file = await handle.getFile();
-  const reader = file.stream().getReader();
+/** Feed a stream through the hasher, and on to `sink` (e.g. a file) if given. */
+async function pump(stream, hasher, sink = async () => {}) {
+  const reader = stream.getReader();
   for (;;) {
     const { done, value } = await reader.read();
-    if (done) break;
+    if (done) return;
     hasher.update(value);
-    onBytes(value.byteLength);
+    await sink(value);
   }
+}
+
+async function hashExisting(handle, hasher, onBytes) {
+  const file = await handle.getFile();
+  await pump(file.stream(), hasher, async (chunk) => onBytes(chunk.byteLength));
   return file.size;
 }
 
@@ -190,13 +195,7 @@ export async function sideload(modelId, files, expected = null) {
     const hasher = await createSHA256();
     hasher.init();
     const writable = await handle.createWritable();
-    const reader = file.stream().getReader();
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      hasher.update(value);
-      await writable.write(value);
-    }
+    await pump(file.stream(), hasher, (chunk) => writable.write(chunk));
     await writable.close();
     const sha256 = hasher.digest("hex");
     if ((f.sha256 && sha256 !== f.sha256) || file.size !== f.size) {

@@ -7,16 +7,18 @@ with Adam (lr 1e-3) on the same bytes: sklearn's 1,797 digits upscaled from 8x8 
 
 - Hearth: the app's own worker (web/worker.js: Pyodide, Panel, Hearth, onnxruntime-web wasm) runs
   `Trainer.fit` — Python in the loop, exactly what the app's Train button does. One epoch per
-  measurement, timed in Python.
+  measurement, timed in Python. "hearth" uses the app's wasm thread count (min(4, cores));
+  "hearth-1t" is a second app worker told `hearthOrt.setThreads(1)` before its first session.
 - TensorFlow.js: `model.fit` (the Layers API a TF.js user writes) in a worker per backend: wasm with
-  1 and with 2 threads, cpu, webgl (SwiftShader here: software, so slow). One epoch over as many
-  samples as fill about `--seconds` (a prefix of the same data), timed in the worker.
+  1 and with 2 threads, cpu, webgl (SwiftShader here: software, so slow). One epoch per
+  measurement, timed in the worker; a backend too slow for whole epochs (over 3 x `--seconds`)
+  trains on a prefix of the data that takes about `--seconds`.
 
 All contenders live on one page (bench/pages/train.html) served from a throwaway copy of dist/
 with TF.js's files beside it (never in dist/); every request leaving 127.0.0.1 is blocked and
 reported. After one warm-up epoch each (sessions, wasm compilation, kernel caches), the rounds run
-interleaved — Hearth, wasm-1, wasm-2, cpu, webgl, Hearth, ... — so that the load of this shared
-machine hits every contender alike. Reported: the median samples/s of each, and the median of the
+interleaved — hearth, hearth-1t, wasm-1, wasm-2, cpu, webgl, hearth, ... — so that the load of a
+shared machine hits every contender alike. Reported: the median samples/s of each, and the median of the
 per-round ratios Hearth / TF.js-wasm. Results also go to bench/results/train_throughput.json.
 """
 
@@ -69,7 +71,11 @@ MODELS = {
         {"type": "dense", "units": 84, "activation": "relu"},
         {"type": "dense", "units": 10, "activation": "softmax"}]},
 }
-TFJS = {  # contender -> (backend, wasm threads)
+HEARTH = {  # contender -> onnxruntime-web wasm threads (None: the app's default)
+    "hearth": None,
+    "hearth-1t": 1,
+}
+TFJS = {  # contender -> (backend, wasm threads asked for)
     "tfjs-wasm-1t": ("wasm", 1),
     "tfjs-wasm-2t": ("wasm", 2),
     "tfjs-cpu": ("cpu", None),
@@ -134,7 +140,6 @@ import time
 import numpy as np
 from hearth.runtime import site_file
 from hearth.train import Dataset, ModelSpec, Trainer
-from js import hearthOrt
 
 _x = np.frombuffer(await site_file("bench/data/x.f32"), np.float32).reshape({samples}, *{input})
 _y = np.frombuffer(await site_file("bench/data/y.f32"), np.float32).reshape({samples}, {classes})
@@ -154,12 +159,18 @@ async for _m in bench_trainer.fit(1):
 
 
 # ------------------------------------------------------------------------------------------ running
+def python(page, who: str, code: str):
+    return page.evaluate("([who, code]) => bench.python(who, code)", [who, code])
+
+
+def tfjs(page, who: str, msg: dict):
+    return page.evaluate("([who, msg]) => bench.tfjs(who, msg)", [who, msg])
+
+
 def measure(page, who: str, model: str, samples: int) -> dict:
-    batch = MODELS[model]["batch"]
-    if who == "hearth":
-        return page.evaluate("code => bench.python(code)", HEARTH_EPOCH)
-    return page.evaluate("([who, msg]) => bench.tfjs(who, msg)", [who, {"type": "epoch", "samples": samples,
-                                                                           "batch": batch}])
+    if who in HEARTH:
+        return python(page, who, HEARTH_EPOCH)
+    return tfjs(page, who, {"type": "epoch", "samples": samples, "batch": MODELS[model]["batch"]})
 
 
 def run(args: argparse.Namespace) -> dict:
@@ -171,8 +182,9 @@ def run(args: argparse.Namespace) -> dict:
 
         build()
     x, y = digits_28x28()
-    contenders = ["hearth", *[c for c in TFJS if c in args.contenders]]
-    results: dict = {"contenders": contenders, "models": {}, "foreign_requests": []}
+    contenders = [c for c in [*HEARTH, *TFJS] if c in args.contenders]
+    hearths = [c for c in contenders if c in HEARTH]
+    results: dict = {"contenders": contenders, "models": {}, "foreign_requests": [], "setup": {}}
     with tempfile.TemporaryDirectory(prefix="hearth-bench-") as tmp, sync_playwright() as pw:
         root = Path(tmp)
         stage_site(dist, root, x, y)
@@ -197,37 +209,48 @@ def run(args: argparse.Namespace) -> dict:
                                                                                file=sys.stderr))
         page.goto(server.url + "bench/train.html")
         page.wait_for_function("() => window.bench !== undefined")
-        results["cross_origin_isolated"] = page.evaluate("bench.isolated")
-        page.evaluate("bench.startHearth()")
-        for who in contenders[1:]:
-            backend, threads = TFJS[who]
-            info = page.evaluate("([n, b, t]) => bench.startTfjs(n, b, t)", [who, backend, threads])
-            print(f"{who}: {info}", flush=True)
         page.set_default_timeout(BOOT_WAIT_MS)
-        started = time.perf_counter()
-        page.evaluate("code => bench.python(code)", "1")
-        print(f"hearth: worker booted in {time.perf_counter() - started:.1f} s", flush=True)
+        results["cross_origin_isolated"] = page.evaluate("bench.isolated")
+        results["hardware_concurrency"] = page.evaluate("navigator.hardwareConcurrency")
+        for who in hearths:
+            page.evaluate("name => bench.startHearth(name)", who)
+        for who in contenders:
+            if who in TFJS:
+                results["setup"][who] = tfjs_info = page.evaluate("([n, b, t]) => bench.startTfjs(n, b, t)",
+                                                                  [who, *TFJS[who]])
+                print(f"{who}: {tfjs_info}", flush=True)
+        for who in hearths:
+            started = time.perf_counter()
+            if HEARTH[who] is not None:  # before onnxruntime-web starts: its wasm fixes the thread count
+                python(page, who, f"from js import hearthOrt\nhearthOrt.setThreads({HEARTH[who]})")
+            threads = python(page, who, "from js import hearthOrt\nawait hearthOrt.threads()")
+            results["setup"][who] = {"threads": threads}
+            print(f"{who}: worker booted in {time.perf_counter() - started:.1f} s, {results['setup'][who]}", flush=True)
 
         for model in args.models:
             m = MODELS[model]
             n, classes = len(x), y.shape[1]
             shape = m["input"]
             kwargs = f", steps_per_call={args.steps_per_call}" if args.steps_per_call else ""
-            info = page.evaluate("code => bench.python(code)", HEARTH_SETUP.format(
-                samples=n, input=shape, classes=classes, layers=json.dumps(m["layers"]), optimizer=OPTIMIZER,
-                lr=LEARNING_RATE, batch=m["batch"], kwargs=kwargs))
-            print(f"\n{m['title']}, batch {m['batch']}: hearth {info}", flush=True)
-            for who in contenders[1:]:
-                page.evaluate("([who, msg]) => bench.tfjs(who, msg)", [who, {
-                    "type": "model", "name": model, "inputShape": shape, "optimizer": OPTIMIZER,
-                    "learningRate": LEARNING_RATE, "dataUrl": "data/", "samples": n, "classes": classes}])
-            # warm-up epoch: also sizes each TF.js epoch to about args.seconds
+            print(f"\n{m['title']}, batch {m['batch']}", flush=True)
+            for who in contenders:
+                if who in HEARTH:
+                    python(page, who, HEARTH_SETUP.format(
+                        samples=n, input=shape, classes=classes, layers=json.dumps(m["layers"]), optimizer=OPTIMIZER,
+                        lr=LEARNING_RATE, batch=m["batch"], kwargs=kwargs))
+                else:
+                    tfjs(page, who, {"type": "model", "name": model, "inputShape": shape, "optimizer": OPTIMIZER,
+                                     "learningRate": LEARNING_RATE, "dataUrl": "data/", "samples": n,
+                                     "classes": classes})
+            # Warm-up (a few batches for TF.js). Every contender then trains whole epochs of the same
+            # n samples, except one too slow for that (cpu, webgl): it gets a prefix that takes ~args.seconds.
             sizes = {}
             for who in contenders:
-                warm = measure(page, who, model, min(n, 8 * m["batch"]) if who != "hearth" else n)
+                warm = measure(page, who, model, n if who in HEARTH else 4 * m["batch"])
                 rate = warm["samples"] / warm["seconds"]
-                sizes[who] = int(min(n, max(4 * m["batch"], args.seconds * rate // m["batch"] * m["batch"])))
-                print(f"  warm-up {who}: {rate:.0f} samples/s", flush=True)
+                whole = n / rate <= 3 * args.seconds
+                sizes[who] = n if whole else int(max(4, args.seconds * rate // m["batch"]) * m["batch"])
+                print(f"  warm-up {who}: {rate:.0f} samples/s; measuring epochs of {sizes[who]} samples", flush=True)
             rounds: list[dict[str, dict]] = []
             for r in range(args.rounds):
                 row = {}
@@ -237,35 +260,41 @@ def run(args: argparse.Namespace) -> dict:
                 rounds.append(row)
                 print(f"  round {r + 1}: " + "  ".join(f"{w} {row[w]['samples_per_s']:.0f}" for w in contenders),
                       flush=True)
-            results["models"][model] = summarize(model, contenders, rounds, info)
+            results["models"][model] = summarize(model, contenders, rounds)
         browser.close()
         server.stop()
     return results
 
 
-def summarize(model: str, contenders: list[str], rounds: list[dict], info: dict) -> dict:
-    out = {"title": MODELS[model]["title"], "batch": MODELS[model]["batch"], "hearth": info,
+def summarize(model: str, contenders: list[str], rounds: list[dict]) -> dict:
+    out = {"title": MODELS[model]["title"], "batch": MODELS[model]["batch"],
            "samples_per_s": {w: statistics.median(r[w]["samples_per_s"] for r in rounds) for w in contenders},
            "rounds": rounds, "ratios": {}}
-    for who in contenders[1:]:
-        out["ratios"][who] = statistics.median(r["hearth"]["samples_per_s"] / r[who]["samples_per_s"] for r in rounds)
+    for ours in (c for c in contenders if c in HEARTH):
+        for theirs in (c for c in contenders if c in TFJS):
+            out["ratios"][f"{ours} / {theirs}"] = statistics.median(
+                r[ours]["samples_per_s"] / r[theirs]["samples_per_s"] for r in rounds)
     return out
 
 
 def report(results: dict) -> str:
     contenders = results["contenders"]
-    lines = ["", "samples/s (median of rounds); ratio = median over rounds of Hearth / contender", "",
+    models = list(results["models"].values())
+    lines = ["", "Training samples/s, median of the rounds:", "",
              "| model | " + " | ".join(contenders) + " |", "|---|" + "---:|" * len(contenders)]
-    for model in results["models"].values():
+    for model in models:
         lines.append(f"| {model['title']} (batch {model['batch']}) | "
                      + " | ".join(f"{model['samples_per_s'][w]:.0f}" for w in contenders) + " |")
-    lines.append("| Hearth / contender | - | " + " | ".join("" for _ in contenders[1:]) + " |")
-    for model in results["models"].values():
-        lines.append(f"| {model['title']} | 1 | "
-                     + " | ".join(f"{model['ratios'][w]:.2f}x" for w in contenders[1:]) + " |")
-    lines.append("")
-    lines.append(f"cross-origin isolated: {results['cross_origin_isolated']}; requests that left 127.0.0.1: "
-                 f"{len(results['foreign_requests'])} {results['foreign_requests'][:5]}")
+    pairs = list(models[0]["ratios"]) if models else []
+    lines += ["", "Hearth / TF.js, median over rounds of the ratio within a round:", "",
+              "| ratio | " + " | ".join(m["title"] for m in models) + " |", "|---|" + "---:|" * len(models)]
+    for pair in pairs:
+        lines.append(f"| {pair} | " + " | ".join(f"{m['ratios'][pair]:.2f}x" for m in models) + " |")
+    setup = ", ".join(f"{w}: {info.get('threads')} thread(s)" for w, info in results["setup"].items()
+                      if info.get("threads") is not None)
+    lines += ["", f"threads as each reports them: {setup}; navigator.hardwareConcurrency "
+              f"{results['hardware_concurrency']}; cross-origin isolated: {results['cross_origin_isolated']}",
+              f"requests that left 127.0.0.1: {len(results['foreign_requests'])} {results['foreign_requests'][:5]}"]
     return "\n".join(lines)
 
 
@@ -273,13 +302,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--models", default="mlp,lenet")
-    parser.add_argument("--contenders", default=",".join(TFJS), help=f"TF.js contenders: {', '.join(TFJS)}")
+    parser.add_argument("--contenders", default=",".join([*HEARTH, *TFJS]),
+                        help=f"any of {', '.join([*HEARTH, *TFJS])}")
     parser.add_argument("--seconds", type=float, default=3.0, help="about how long each TF.js epoch runs")
     parser.add_argument("--steps-per-call", type=int, default=0, help="Hearth's Trainer(steps_per_call=); 0: default")
     args = parser.parse_args(argv)
     args.models = [m for m in args.models.split(",") if m]
     args.contenders = [c for c in args.contenders.split(",") if c]
-    unknown = [m for m in args.models if m not in MODELS] + [c for c in args.contenders if c not in TFJS]
+    unknown = [m for m in args.models if m not in MODELS] + [c for c in args.contenders if c not in {**HEARTH, **TFJS}]
     if unknown:
         parser.error(f"unknown model/contender {unknown}")
     results = run(args)

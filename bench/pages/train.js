@@ -32,16 +32,16 @@ function call(worker, msg) {
 window.bench = {
   isolated: self.crossOriginIsolated,
 
-  /** Start Hearth's app worker (Pyodide, Panel, Hearth), exactly as index.html's boot.js does. */
-  startHearth() {
+  /** Start one of Hearth's app workers (Pyodide, Panel, Hearth), exactly as index.html's boot.js does. */
+  startHearth(name) {
     const worker = listen(new Worker(new URL("worker.js", site), { type: "module" }));
     worker.postMessage({ type: "start", origin: site });
-    workers.set("hearth", worker);
+    workers.set(name, worker);
   },
 
-  /** Run Python in Hearth's worker; the last expression's value comes back. */
-  python(code) {
-    return call(workers.get("hearth"), { type: "python", code });
+  /** Run Python in Hearth worker `name`; the last expression's value comes back. */
+  python(name, code) {
+    return call(workers.get(name), { type: "python", code });
   },
 
   /** A TF.js worker on `backend` ("wasm", "cpu", "webgl"); `threads` for wasm. */

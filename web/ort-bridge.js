@@ -3,6 +3,7 @@
 // here (JS heap, or GPU buffers on WebGPU) between calls unless Python asks for their data.
 
 let ortModule = null;
+let wantedThreads = null;
 
 /** onnxruntime-web, loaded on first use so that start-up does not pay for its 28 MB wasm. */
 async function ort() {
@@ -11,7 +12,7 @@ async function ort() {
     const env = ortModule.env;
     env.wasm.wasmPaths = new URL("./ort/", import.meta.url).href; // never the CDN default
     // Threads need cross-origin isolation (COOP/COEP); without it ORT would warn and use one.
-    env.wasm.numThreads = self.crossOriginIsolated ? Math.min(4, navigator.hardwareConcurrency || 1) : 1;
+    env.wasm.numThreads = self.crossOriginIsolated ? wantedThreads ?? Math.min(4, navigator.hardwareConcurrency || 1) : 1;
     env.wasm.proxy = false; // we already are in a worker
     env.logLevel = "error";
   }
@@ -34,6 +35,12 @@ export async function providers() {
 
 export async function threads() {
   return (await ort()).env.wasm.numThreads;
+}
+
+/** Use `n` wasm threads instead of the default; only before ORT's first use (its wasm fixes them at start). */
+export function setThreads(n) {
+  if (ortModule) throw new Error("onnxruntime-web has already started; set its threads before the first session");
+  wantedThreads = Math.max(1, Math.floor(n));
 }
 
 const ARRAYS = {

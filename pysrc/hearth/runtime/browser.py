@@ -97,6 +97,7 @@ class BrowserSession:
         # Each run of same-shaped batches crosses into JS once, stacked; JS slices it per step.
         names = list(fetch)
         current = dict(state)
+        made_here: set[str] = set()  # names whose current value is a state between two runs
         steps: list[dict[str, np.ndarray]] = []
         for group in _same_shape_runs(batches):
             batch_names = list(group[0])
@@ -108,7 +109,10 @@ class BrowserSession:
                 to_js(list(carry)), to_js(list(carry.values())), to_js(names),
             )
             for name, t in zip(carry.values(), out.state, strict=True):
+                if name in made_here:  # nobody else holds it
+                    current[name].dispose()
                 current[name] = BrowserTensor(t)
+                made_here.add(name)
             steps += [{n: await _to_numpy(raw) for n, raw in zip(names, step, strict=True)} for step in out.steps]
         return {name: current[name] for name in carry.values()}, steps
 

@@ -1,9 +1,11 @@
 """The runtime side of one model: its graphs' sessions, and its weights kept as runtime handles.
 
 Python hands the engine whole chunks of batches (`train`); the weights, batchnorm statistics and
-optimizer slots go from one step to the next inside the runtime (`Session.run_steps`) and only the
-per-step loss and correct count come back. In the browser this is what keeps a step near the cost
-of the graph itself rather than of copying every weight through Python.
+optimizer slots go from one step to the next inside the runtime and only the per-step loss and
+correct count come back. On CPU (CPython, wasm) a chunk is one run of a Loop graph
+(`build_train_chunk`): onnxruntime-web copies every input and output between JS and wasm memory on
+each run, so this pays that copy of the weights once per chunk instead of once per step. On WebGPU
+it is one `Session.run_steps` call over the single-step graph.
 """
 
 from __future__ import annotations
@@ -16,7 +18,14 @@ from hearth.runtime import Runtime, Session, Value, get_runtime, to_numpy
 from hearth.train.losses import Loss, get_loss
 from hearth.train.optimizers import Optimizer, get_optimizer
 from hearth.train.spec import ModelSpec, TrainConfig
-from hearth.train.step_graph import TrainStep, build_activations, build_eval, build_predict, build_train_step
+from hearth.train.step_graph import (
+    TrainStep,
+    build_activations,
+    build_eval,
+    build_predict,
+    build_train_chunk,
+    build_train_step,
+)
 
 
 class Engine:
@@ -50,7 +59,8 @@ class Engine:
     @property
     def step_graph(self) -> TrainStep:
         if self._step_graph is None:
-            self._step_graph = build_train_step(self.spec, self.loss, self.optimizer, self.config.l2)
+            build = build_train_step if self.provider == "webgpu" else build_train_chunk
+            self._step_graph = build(self.spec, self.loss, self.optimizer, self.config.l2)
         return self._step_graph
 
     async def _session(self, kind: str) -> Session:
@@ -71,24 +81,38 @@ class Engine:
 
     # ------------------------------------------------------------------ training
     async def train(self, batches: Sequence[Mapping[str, np.ndarray]], lr: float | Sequence[float]) -> list[dict]:
-        """Run one optimizer step per batch (x, y and any dropout masks) in a single runtime call.
+        """Run one optimizer step per batch (x, y and any dropout masks) in as few runtime calls as the
+        batch shapes allow (one per run of same-shaped batches).
 
         Returns each step's fetched outputs (loss, correct) as numpy scalars."""
         session = await self._session("train")
         graph = self.step_graph
         rates = [lr] * len(batches) if isinstance(lr, int | float) else list(lr)
-        feeds = []
-        for i, batch in enumerate(batches):
-            feeds.append({**batch, "schedule": np.asarray([rates[i], self.step + i + 1], np.float32)})
-        previous = self.state
-        final, per_step = await session.run_steps({k: previous[k] for k in graph.state}, feeds,
-                                                  graph.carry, graph.fetch)
-        self.state = {**previous, **final}
-        self.step += len(batches)
-        for key, value in previous.items():
-            if not isinstance(value, np.ndarray) and self.state[key] is not value:
-                value.dispose()
+        feeds = [{**batch, "schedule": np.asarray([rates[i], self.step + i + 1], np.float32)}
+                 for i, batch in enumerate(batches)]
+        if not graph.stacked:
+            final, per_step = await session.run_steps({k: self.state[k] for k in graph.state}, feeds,
+                                                      graph.carry, graph.fetch)
+            self._replace_state(final)
+            self.step += len(batches)
+            return per_step
+        per_step = []
+        for group in _same_shape_runs(feeds):
+            stacked = {name: np.stack([f[name] for f in group]) for name in group[0]}
+            out = await session.run({**{k: self.state[k] for k in graph.state}, **stacked}, keep=list(graph.carry),
+                                    fetch=graph.fetch)
+            self._replace_state({graph.carry[o]: out[o] for o in graph.carry})
+            self.step += len(group)
+            per_step += [{name: out[name][i] for name in graph.fetch} for i in range(len(group))]
         return per_step
+
+    def _replace_state(self, new: Mapping[str, Value]) -> None:
+        """Take the next carried values; runtime handles they replace are released at once."""
+        for key, value in new.items():
+            old = self.state[key]
+            if not isinstance(old, np.ndarray) and old is not value:
+                old.dispose()
+            self.state[key] = value
 
     # ------------------------------------------------------------------ inference
     async def evaluate(self, x: np.ndarray, y: np.ndarray, batch_size: int = 512) -> tuple[float, float | None,
@@ -133,3 +157,16 @@ class Engine:
         for session in self._sessions.values():
             session.release()
         self._sessions.clear()
+
+
+def _same_shape_runs(feeds: Sequence[Mapping[str, np.ndarray]]) -> list[list[Mapping[str, np.ndarray]]]:
+    """Consecutive feeds whose arrays have the same shapes (a short last batch starts a new run)."""
+    runs: list[list[Mapping[str, np.ndarray]]] = []
+    key = None
+    for feed in feeds:
+        k = tuple((name, np.shape(v)) for name, v in feed.items())
+        if k != key:
+            runs.append([])
+            key = k
+        runs[-1].append(feed)
+    return runs

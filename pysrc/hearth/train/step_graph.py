@@ -7,6 +7,10 @@ without Python touching the weights:
     inputs   x (batch, *input HWC), y (batch, classes), schedule = [lr, t], dropout masks,
              every parameter, buffer and optimizer slot
     outputs  loss, correct, and "<name>.next" for each of those carried tensors
+
+`build_train_chunk` wraps that same step in an ONNX Loop over stacked batches, so one run is a whole
+chunk of steps (how CPython and wasm train); `build_train_step` is the single step (WebGPU, where a
+Loop would run on the CPU).
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ class TrainStep:
     carry: dict[str, str]  # output -> the input it feeds next step
     fetch: list[str]  # per-step outputs Python reads: loss (and correct)
     dropouts: list[Dropout]  # whose masks each batch must carry
+    stacked: bool = False  # one run takes many steps' feeds stacked (build_train_chunk)
 
 
 def _inputs(g: Graph, spec: ModelSpec, weights: dict[str, np.ndarray] | None) -> dict[str, str]:
@@ -80,18 +85,38 @@ def _batch_size_inverse(b: Build, y: str) -> str:
     return g.op("Reciprocal", b.reduce_sum(ones, [0, 1], keepdims=False))
 
 
-def build_train_step(spec: ModelSpec, loss: Loss, optimizer: Optimizer, l2: float = 0.0) -> TrainStep:
-    g = Graph(f"{spec.name}_train_step")
-    b = Build(g, training=True)
-    names = _inputs(g, spec, None)
-    x = _batch_input(g, b, spec)
-    y = g.input("y", "float32", ["batch", spec.units_out])
+def state_names(spec: ModelSpec, optimizer: Optimizer) -> list[str]:
+    """Everything a step carries to the next: each parameter followed by its optimizer slots, then buffers."""
+    names = []
+    for name in spec.param_names():
+        names += [name, *(f"{name}.{slot}" for slot in optimizer.state_slots())]
+    return names + list(spec.buffer_names())
+
+
+def _state_shapes(spec: ModelSpec, optimizer: Optimizer) -> dict[str, list[int]]:
+    shapes = spec.shapes()
+    out = {}
+    for name in state_names(spec, optimizer):
+        param = name.rsplit(".", 1)[0] if name not in shapes else name
+        out[name] = list(shapes[param])
+    return out
+
+
+def _train_body(b: Build, spec: ModelSpec, loss: Loss, optimizer: Optimizer, l2: float,
+                state_in: dict[str, str], out_name) -> tuple[dict[str, str], str, str | None, list[Layer]]:
+    """The nodes of one step: forward, loss, backward, update. Per-step feeds come through
+    `b.step_input`, carried values from `state_in`; returns the next value of each carried name
+    (final ops named by `out_name`), the loss, the correct count (or None) and the trained units."""
+    g = b.g
+    x = to_internal(b, b.step_input("x", ["batch", *spec.input_shape]), len(spec.input_shape))
+    y = b.step_input("y", ["batch", spec.units_out])
     # one small per-step tensor instead of two: each feed is an awaited JS call in the browser
-    schedule = g.input("schedule", "float32", [2])  # [learning rate, step number t (1-based)]
+    schedule = b.step_input("schedule", [2])  # [learning rate, step number t (1-based)]
     lr = g.op("Slice", schedule, b.ints([0]), b.ints([1]), name="lr")
     t = g.op("Slice", schedule, b.ints([1]), b.ints([2]), name="t")
     b.inv_n = _batch_size_inverse(b, y)
 
+    names = {full: state_in[full] for full in [*spec.param_names(), *spec.buffer_names()]}
     units = _trained_units(spec, loss)
     out, saved = _forward(b, spec, units, x, names)
     loss_value, correct = loss.value(b, out, y)
@@ -112,25 +137,82 @@ def build_train_step(spec: ModelSpec, loss: Loss, optimizer: Optimizer, l2: floa
         grad = dx
 
     optimizer.prepare(b, lr, t)
-    shapes = spec.shapes()
-    state, carry = [], {}
+    following: dict[str, str] = {}
     for name in spec.param_names():
-        shape = list(shapes[name])
-        slots = {slot: g.input(f"{name}.{slot}", "float32", shape) for slot in optimizer.state_slots()}
-        out = {"param": next_name(name), **{slot: next_name(f"{name}.{slot}") for slot in slots}}
-        new_param, new_slots = optimizer.update(b, name, grads[name], slots, out)
-        for local, value in [(name, new_param), *((f"{name}.{s}", v) for s, v in new_slots.items())]:
-            state.append(local)
-            carry[g.output(value, "float32", shape)] = local
+        slots = {slot: state_in[f"{name}.{slot}"] for slot in optimizer.state_slots()}
+        out_names = {"param": out_name(name), **{slot: out_name(f"{name}.{slot}") for slot in slots}}
+        following[name], new_slots = optimizer.update(b, names[name], grads[names[name]], slots, out_names)
+        following.update({f"{name}.{slot}": value for slot, value in new_slots.items()})
     for name in spec.buffer_names():
-        state.append(name)
-        carry[g.output(b.buffer_updates[name], "float32", list(shapes[name]), name=next_name(name))] = name
+        following[name] = b.buffer_updates[names[name]]
+    return following, loss_value, correct, units
 
+
+def _dropouts(units: list[Layer]) -> list[Dropout]:
+    return [u for u in units if isinstance(u, Dropout) and u.rate > 0]
+
+
+def build_train_step(spec: ModelSpec, loss: Loss, optimizer: Optimizer, l2: float = 0.0) -> TrainStep:
+    """One optimizer step per run; the runtime chains runs with `Session.run_steps`."""
+    g = Graph(f"{spec.name}_train_step")
+    b = Build(g, training=True)
+    shapes = _state_shapes(spec, optimizer)
+    state = state_names(spec, optimizer)
+    state_in = {name: g.input(name, "float32", shapes[name]) for name in state}
+    following, loss_value, correct, units = _train_body(b, spec, loss, optimizer, l2, state_in, next_name)
+    carry = {g.output(following[name], "float32", shapes[name], name=next_name(name)): name for name in state}
     fetch = [g.output(loss_value, "float32", [], name="loss")]
     if correct is not None:
         fetch.append(g.output(correct, "float32", [], name="correct"))
-    dropouts = [u for u in units if isinstance(u, Dropout) and u.rate > 0]
-    return TrainStep(g.to_bytes(opset=OPSET), state, carry, fetch, dropouts)
+    return TrainStep(g.to_bytes(opset=OPSET), state, carry, fetch, _dropouts(units))
+
+
+def build_train_chunk(spec: ModelSpec, loss: Loss, optimizer: Optimizer, l2: float = 0.0) -> TrainStep:
+    """Many optimizer steps per run: an ONNX Loop whose body is the step of `build_train_step`.
+
+    Per-step feeds arrive stacked ("x" is (steps, batch, ...), "schedule" (steps, 2), ...); step i
+    reads slice i. Weights and optimizer slots pass from step to step inside the runtime, so one
+    run costs one copy of them in and out (onnxruntime-web copies every input and output between
+    JS and wasm memory on each run) and one JS<->wasm crossing, whatever the number of steps.
+    Outputs: each carried "<name>.next" after the last step, and "loss"/"correct" of every step.
+    """
+    g = Graph(f"{spec.name}_train_chunk")
+    body = Graph(f"{spec.name}_train_step")
+    b = Build(body, training=True)
+    step = body.input("loop.step", "int64", [])
+    cond = body.input("loop.cond", "bool", [])
+
+    def feed(name: str, shape: list) -> str:
+        g.input(name, "float32", ["steps", *shape])
+        return body.op("Gather", name, step, axis=0)  # an outer-scope value, sliced for this step
+
+    b.feed = feed
+    shapes = _state_shapes(spec, optimizer)
+    state = state_names(spec, optimizer)
+    for name in state:
+        g.input(name, "float32", shapes[name])
+    state_in = {name: body.input(f"loop.{name}", "float32", shapes[name]) for name in state}
+    following, loss_value, correct, units = _train_body(b, spec, loss, optimizer, l2, state_in,
+                                                        lambda name: f"loop.{next_name(name)}")
+    body.output(body.op("Identity", cond), "bool", [])
+    for name in state:
+        body.output(following[name], "float32", shapes[name], name=f"loop.{next_name(name)}")
+    body.output(loss_value, "float32", [], name="loop.loss")
+    fetch = ["loss"]
+    if correct is not None:
+        body.output(correct, "float32", [], name="loop.correct")
+        fetch.append("correct")
+
+    steps = g.op("Gather", g.op("Shape", "schedule", name="chunk.schedule_shape"),
+                 g.const(np.asarray(0, np.int64), hint="chunk.zero"), axis=0, name="chunk.steps")
+    outputs = [next_name(name) for name in state] + fetch
+    g.op("Loop", steps, "", *state, outputs=len(outputs), name=outputs, body=body.subgraph())
+    for name in state:
+        g.output(next_name(name), "float32", shapes[name])
+    for name in fetch:
+        g.output(name, "float32", ["steps"])
+    return TrainStep(g.to_bytes(opset=OPSET), state, {next_name(n): n for n in state}, fetch, _dropouts(units),
+                     stacked=True)
 
 
 def build_eval(spec: ModelSpec, loss: Loss) -> bytes:

@@ -8,6 +8,7 @@ the graph a 3-D sample is CHW (NCHW with the batch), as ONNX Conv wants. `Layer.
 from __future__ import annotations
 
 import difflib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -54,7 +55,14 @@ class Build:
     inv_n: str | None = None  # 1 / batch size, a float scalar (training graphs only)
     buffer_updates: dict[str, str] = field(default_factory=dict)  # buffer input -> its new value
     step_inputs: list[tuple[str, tuple[int, ...]]] = field(default_factory=list)  # per-batch feeds (masks)
+    # How a per-step feed (x, y, schedule, masks) enters the graph: a graph input by default; a
+    # training chunk (an ONNX Loop) reads that step's slice of a stacked outer input instead.
+    feed: Callable[[str, list], str] | None = None
     _consts: dict[tuple, str] = field(default_factory=dict)
+
+    def step_input(self, name: str, shape: list) -> str:
+        """A float32 value fed anew each step, shaped `shape` (e.g. ["batch", 10])."""
+        return self.feed(name, shape) if self.feed is not None else self.g.input(name, "float32", shape)
 
     def scalar(self, value: float) -> str:
         """A float32 scalar constant, shared by every node that uses the same value."""

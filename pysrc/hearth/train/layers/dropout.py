@@ -34,7 +34,7 @@ class Dropout(Layer):
     def forward(self, b: Build, x, p):
         if not b.training or self.rate == 0.0:
             return x, {}
-        mask = b.g.input(self.mask_name, "float32", ["batch", *self.mask_shape()])
+        mask = b.step_input(self.mask_name, ["batch", *self.mask_shape()])
         b.step_inputs.append((mask, self.mask_shape()))
         return b.g.op("Mul", x, mask), {"mask": mask}
 

@@ -1,9 +1,12 @@
 """Max and average pooling ('valid' windows), with backward passes that need no pooling indices.
 
 MaxPool's index output is not on every onnxruntime-web EP, so max pooling's backward re-reads each
-window with a one-hot grouped Conv ("unfold"), marks the first position equal to the max (the one
-PyTorch routes the gradient to on ties), and scatters the gradient back with the transposed Conv.
-Average pooling's backward is a grouped ConvTranspose with a constant 1/K kernel.
+window, marks the first position equal to the max (the one PyTorch routes the gradient to on ties)
+and puts the gradient there. When square windows tile the input (stride = size, the usual 2x2
+pool), SpaceToDepth lines each window's cells up on one axis and DepthToSpace puts the gradient
+back, with a few elementwise ops between. Other windows are gathered with a one-hot grouped Conv
+("unfold") and scattered back with the transposed Conv, several times slower on wasm.
+Average pooling's backward spreads dy/K over each window the same two ways.
 """
 
 from __future__ import annotations
@@ -37,6 +40,35 @@ class Pool2D(Layer):
     def _attrs(self) -> dict:
         return {"kernel_shape": list(self.size), "strides": list(self.stride)}
 
+    @property
+    def tiles(self) -> bool:
+        """Square windows that tile the input (stride = size): each input cell is in at most one."""
+        return self.stride == self.size and self.size[0] == self.size[1]
+
+    def _windows(self, b: Build, x: str) -> str:
+        """x (N, C, H, W) as (N, K, C, Ho, Wo): the K cells of each window on axis 1, in row-major
+        window order (SpaceToDepth), after cropping the rows/columns no window covers."""
+        g = b.g
+        k, (ho, wo) = self.size[0], self.out_shape[:2]
+        if tuple(self.in_shape[:2]) != (ho * k, wo * k):
+            x = g.op("Slice", x, b.ints([0, 0]), b.ints([ho * k, wo * k]), b.ints([2, 3]))
+        return g.op("Reshape", g.op("SpaceToDepth", x, blocksize=k), b.ints([0, self.window, self.channels, ho, wo]))
+
+    def _untile(self, b: Build, grad: str) -> str:
+        """(N, K, C, Ho, Wo) back onto (N, C, H, W) (DepthToSpace), zeros where no window reached."""
+        g = b.g
+        k, (ho, wo) = self.size[0], self.out_shape[:2]
+        h, w = self.in_shape[:2]
+        flat = g.op("Reshape", grad, b.ints([0, self.window * self.channels, ho, wo]))
+        dx = g.op("DepthToSpace", flat, blocksize=k, mode="DCR")
+        if (h, w) != (ho * k, wo * k):
+            dx = g.op("Pad", dx, b.ints([0, 0, 0, 0, 0, 0, h - ho * k, w - wo * k]))
+        return dx
+
+    def _per_window(self, b: Build, v: str) -> str:
+        """A (N, C, Ho, Wo) value as (N, 1, C, Ho, Wo), to broadcast over the window axis."""
+        return b.g.op("Unsqueeze", v, b.ints([1]))
+
     def _scatter(self, b: Build, grad: str, kernel: str) -> str:
         """Sum per-window gradients back onto the input grid (overlapping windows add up)."""
         return b.g.op("ConvTranspose", grad, kernel, group=self.channels, output_padding=self.output_padding,
@@ -58,6 +90,8 @@ class MaxPool2D(Pool2D):
     def backward(self, b, dy, saved, p, need_dx):
         if not need_dx:
             return None, {}
+        if self.tiles:
+            return self._tiled_backward(b, dy, saved), {}
         g = b.g
         c, k = self.channels, self.window
         ho, wo = self.out_shape[:2]
@@ -72,6 +106,17 @@ class MaxPool2D(Pool2D):
         grad = g.op("Reshape", grad, b.ints([0, c * k, ho, wo]))
         return self._scatter(b, grad, kernel), {}
 
+    def _tiled_backward(self, b, dy, saved):
+        # Elementwise ops on (N, K, C, Ho, Wo): broadcasting over axis 1 keeps long inner runs, which
+        # onnxruntime's kernels need to be fast (a 6-D view with the window innermost was 10x slower).
+        g = b.g
+        k = self.window
+        rank = b.array("rank", np.arange(k, 0, -1, dtype=np.float32).reshape(1, k, 1, 1, 1))
+        is_max = g.op("Cast", g.op("Equal", self._windows(b, saved["x"]), self._per_window(b, saved["y"])), to=1)
+        score = g.op("Mul", is_max, rank)  # K..1 where the max is, else 0
+        first = g.op("Cast", g.op("Equal", score, b.reduce_max(score, [1])), to=1)  # the first max wins
+        return self._untile(b, g.op("Mul", first, self._per_window(b, dy)))
+
 
 class AvgPool2D(Pool2D):
     type = "avgpool2d"
@@ -82,5 +127,8 @@ class AvgPool2D(Pool2D):
     def backward(self, b, dy, saved, p, need_dx):
         if not need_dx:
             return None, {}
+        if self.tiles:
+            share = b.array("avg", np.full((1, self.window, 1, 1, 1), 1.0 / self.window, np.float32))
+            return self._untile(b, b.g.op("Mul", self._per_window(b, dy), share)), {}
         kernel = b.array("avg", np.full((self.channels, 1, *self.size), 1.0 / self.window, np.float32))
         return self._scatter(b, dy, kernel), {}

@@ -1,0 +1,324 @@
+"""Training throughput in headless Chromium: Hearth's whole engine against TensorFlow.js 4.22.
+
+    python bench/train_throughput.py [--rounds 5] [--models mlp,lenet] [--seconds 4]
+
+Two models, the issue's: an MLP 784-128-10 at batch 64 and LeNet-5 on 28x28 at batch 32, trained
+with Adam (lr 1e-3) on the same bytes: sklearn's 1,797 digits upscaled from 8x8 to 28x28.
+
+- Hearth: the app's own worker (web/worker.js: Pyodide, Panel, Hearth, onnxruntime-web wasm) runs
+  `Trainer.fit` — Python in the loop, exactly what the app's Train button does. One epoch per
+  measurement, timed in Python. "hearth" uses the app's wasm thread count (min(4, cores));
+  "hearth-1t" is a second app worker told `hearthOrt.setThreads(1)` before its first session.
+- TensorFlow.js: `model.fit` (the Layers API a TF.js user writes) in a worker per backend: wasm with
+  1 and with 2 threads, cpu, webgl (SwiftShader here: software, so slow). One epoch per
+  measurement, timed in the worker; a backend too slow for whole epochs (over 3 x `--seconds`)
+  trains on a prefix of the data that takes about `--seconds`.
+
+All contenders live on one page (bench/pages/train.html) served from a throwaway copy of dist/
+with TF.js's files beside it (never in dist/); every request leaving 127.0.0.1 is blocked and
+reported. After one warm-up epoch each (sessions, wasm compilation, kernel caches), the rounds run
+interleaved — hearth, hearth-1t, wasm-1, wasm-2, cpu, webgl, hearth, ... — so that the load of a
+shared machine hits every contender alike. Reported: the median samples/s of each, and the median of the
+per-round ratios Hearth / TF.js-wasm. Results also go to bench/results/train_throughput.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import json
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from sitebuild.server import Handler, SiteServer  # noqa: E402
+from sitebuild.site import CSP  # noqa: E402
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu-sandbox", "--disable-background-networking", "--disable-component-update",
+    "--disable-sync", "--disable-quic", "--no-first-run", "--disable-default-apps", "--disable-extensions",
+    # WebGL (TF.js webgl) on the SwiftShader software rasterizer: there is no GPU here.
+    "--use-angle=swiftshader", "--enable-unsafe-swiftshader",
+]
+TFJS_FILES = {
+    "@tensorflow/tfjs/dist/tf.min.js": "tf.min.js",
+    "@tensorflow/tfjs-backend-wasm/dist/tf-backend-wasm.min.js": "tf-backend-wasm.min.js",
+    "@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm": "tfjs-backend-wasm.wasm",
+    "@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm": "tfjs-backend-wasm-simd.wasm",
+    "@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-threaded-simd.wasm": "tfjs-backend-wasm-threaded-simd.wasm",
+}
+MODELS = {
+    "mlp": {"title": "MLP 784-128-10", "batch": 64, "input": [784], "layers": [
+        {"type": "dense", "units": 128, "activation": "relu"},
+        {"type": "dense", "units": 10, "activation": "softmax"}]},
+    "lenet": {"title": "LeNet-5 28x28", "batch": 32, "input": [28, 28, 1], "layers": [
+        {"type": "conv2d", "filters": 6, "kernel": 5, "padding": "same", "activation": "relu"},
+        {"type": "maxpool2d", "size": 2},
+        {"type": "conv2d", "filters": 16, "kernel": 5, "activation": "relu"},
+        {"type": "maxpool2d", "size": 2},
+        {"type": "flatten"},
+        {"type": "dense", "units": 120, "activation": "relu"},
+        {"type": "dense", "units": 84, "activation": "relu"},
+        {"type": "dense", "units": 10, "activation": "softmax"}]},
+}
+HEARTH = {  # contender -> onnxruntime-web wasm threads (None: the app's default)
+    "hearth": None,
+    "hearth-1t": 1,
+}
+TFJS = {  # contender -> (backend, wasm threads asked for)
+    "tfjs-wasm-1t": ("wasm", 1),
+    "tfjs-wasm-2t": ("wasm", 2),
+    "tfjs-cpu": ("cpu", None),
+    "tfjs-webgl": ("webgl", None),
+}
+OPTIMIZER, LEARNING_RATE = "adam", 0.001
+BOOT_WAIT_MS = 300_000
+
+
+# ------------------------------------------------------------------------------------------ data
+def digits_28x28() -> tuple[np.ndarray, np.ndarray]:
+    """The built-in digits, each 8x8 image upscaled to 28x28 (nearest), with one-hot targets."""
+    from hearth.train import load_builtin
+
+    data = load_builtin("digits", REPO / "static" / "data")
+    images = data.x.reshape(len(data), 8, 8)
+    rows = (np.arange(28) * 8) // 28
+    x = images[:, rows][:, :, rows].reshape(len(data), 28, 28, 1)
+    return np.ascontiguousarray(x, np.float32), np.ascontiguousarray(data.y, np.float32)
+
+
+# ---------------------------------------------------------------------------------------- serving
+# The site's policy, except that scripts may come from blob: (TF.js's threaded wasm build starts its
+# pthread workers that way) and may eval (tf.min.js's globalThis polyfill does), and connections may
+# go nowhere but this origin.
+BENCH_CSP = "; ".join("script-src 'self' blob: 'unsafe-eval' 'wasm-unsafe-eval'" if d.startswith("script-src") else
+                      "connect-src 'self'" if d.startswith("connect-src") else d for d in CSP.split("; "))
+
+
+class BenchHandler(Handler):
+    """dist/'s headers (COOP/COEP for threads), with BENCH_CSP on the bench's own pages."""
+
+    def end_headers(self) -> None:
+        if self.path.split("?")[0].startswith("/bench/"):
+            self.send_security_headers = False
+            self.send_header("Cross-Origin-Opener-Policy", "same-origin")
+            self.send_header("Cross-Origin-Embedder-Policy", "require-corp")
+            self.send_header("Cross-Origin-Resource-Policy", "same-origin")
+            self.send_header("Content-Security-Policy", BENCH_CSP)
+        super().end_headers()
+
+
+def stage_site(dist: Path, root: Path, x: np.ndarray, y: np.ndarray) -> None:
+    """dist/ plus bench/ (pages, TF.js, data) in a throwaway folder."""
+    shutil.copytree(dist, root, dirs_exist_ok=True)
+    bench = root / "bench"
+    shutil.copytree(REPO / "bench" / "pages", bench, dirs_exist_ok=True)
+    (bench / "tfjs").mkdir(parents=True, exist_ok=True)
+    for src, name in TFJS_FILES.items():
+        path = REPO / "node_modules" / src
+        if not path.exists():
+            sys.exit(f"{path} is missing: run `npm ci` (TF.js is a devDependency for this benchmark)")
+        shutil.copy2(path, bench / "tfjs" / name)
+    (bench / "data").mkdir(exist_ok=True)
+    (bench / "data" / "x.f32").write_bytes(x.tobytes())
+    (bench / "data" / "y.f32").write_bytes(y.tobytes())
+
+
+# ---------------------------------------------------------------------------------- Hearth's side
+HEARTH_SETUP = """
+import time
+import numpy as np
+from hearth.runtime import site_file
+from hearth.train import Dataset, ModelSpec, Trainer
+
+_x = np.frombuffer(await site_file("bench/data/x.f32"), np.float32).reshape({samples}, *{input})
+_y = np.frombuffer(await site_file("bench/data/y.f32"), np.float32).reshape({samples}, {classes})
+_spec = {{"version": 1, "input": {input}, "layers": {layers},
+         "training": {{"optimizer": "{optimizer}", "learning_rate": {lr}, "batch_size": {batch},
+                      "validation_split": 0, "seed": 0}}}}
+bench_trainer = Trainer(ModelSpec(_spec), Dataset(_x, _y, [str(i) for i in range({classes})]){kwargs})
+{{"threads": int(await hearthOrt.threads()), "steps_per_call": bench_trainer.steps_per_call}}
+"""
+
+HEARTH_EPOCH = """
+_started = time.perf_counter()
+async for _m in bench_trainer.fit(1):
+    pass
+{"samples": len(bench_trainer.train_data), "seconds": time.perf_counter() - _started, "loss": _m.loss}
+"""
+
+
+# ------------------------------------------------------------------------------------------ running
+def python(page, who: str, code: str):
+    return page.evaluate("([who, code]) => bench.python(who, code)", [who, code])
+
+
+def tfjs(page, who: str, msg: dict):
+    return page.evaluate("([who, msg]) => bench.tfjs(who, msg)", [who, msg])
+
+
+def measure(page, who: str, model: str, samples: int) -> dict:
+    if who in HEARTH:
+        return python(page, who, HEARTH_EPOCH)
+    return tfjs(page, who, {"type": "epoch", "samples": samples, "batch": MODELS[model]["batch"]})
+
+
+def run(args: argparse.Namespace) -> dict:
+    from playwright.sync_api import sync_playwright
+
+    dist = REPO / "dist"
+    if not (dist / "index.html").exists():
+        from sitebuild.site import build
+
+        build()
+    x, y = digits_28x28()
+    contenders = [c for c in [*HEARTH, *TFJS] if c in args.contenders]
+    hearths = [c for c in contenders if c in HEARTH]
+    results: dict = {"contenders": contenders, "models": {}, "foreign_requests": [], "setup": {}}
+    with tempfile.TemporaryDirectory(prefix="hearth-bench-") as tmp, sync_playwright() as pw:
+        root = Path(tmp)
+        stage_site(dist, root, x, y)
+        server = SiteServer(root)
+        server.httpd.RequestHandlerClass = functools.partial(BenchHandler, directory=str(root))
+        server.start()
+        origin = server.url.rstrip("/")
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        context = browser.new_context()
+
+        def route(r) -> None:
+            parts = urlsplit(r.request.url)
+            if parts.scheme in ("data", "blob") or f"{parts.scheme}://{parts.netloc}" == origin:
+                r.continue_()
+            else:
+                results["foreign_requests"].append(r.request.url)
+                r.abort()
+
+        context.route("**/*", route)
+        page = context.new_page()
+        page.on("console", lambda m: m.type in ("error", "warning") and print(f"  [page {m.type}] {m.text}",
+                                                                               file=sys.stderr))
+        page.goto(server.url + "bench/train.html")
+        page.wait_for_function("() => window.bench !== undefined")
+        page.set_default_timeout(BOOT_WAIT_MS)
+        results["cross_origin_isolated"] = page.evaluate("bench.isolated")
+        results["hardware_concurrency"] = page.evaluate("navigator.hardwareConcurrency")
+        for who in hearths:
+            page.evaluate("name => bench.startHearth(name)", who)
+        for who in contenders:
+            if who in TFJS:
+                results["setup"][who] = tfjs_info = page.evaluate("([n, b, t]) => bench.startTfjs(n, b, t)",
+                                                                  [who, *TFJS[who]])
+                print(f"{who}: {tfjs_info}", flush=True)
+        for who in hearths:
+            started = time.perf_counter()
+            if HEARTH[who] is not None:  # before onnxruntime-web starts: its wasm fixes the thread count
+                python(page, who, f"from js import hearthOrt\nhearthOrt.setThreads({HEARTH[who]})")
+            threads = python(page, who, "from js import hearthOrt\nawait hearthOrt.threads()")
+            results["setup"][who] = {"threads": threads}
+            print(f"{who}: worker booted in {time.perf_counter() - started:.1f} s, {results['setup'][who]}", flush=True)
+
+        for model in args.models:
+            m = MODELS[model]
+            n, classes = len(x), y.shape[1]
+            shape = m["input"]
+            kwargs = f", steps_per_call={args.steps_per_call}" if args.steps_per_call else ""
+            print(f"\n{m['title']}, batch {m['batch']}", flush=True)
+            for who in contenders:
+                if who in HEARTH:
+                    python(page, who, HEARTH_SETUP.format(
+                        samples=n, input=shape, classes=classes, layers=json.dumps(m["layers"]), optimizer=OPTIMIZER,
+                        lr=LEARNING_RATE, batch=m["batch"], kwargs=kwargs))
+                else:
+                    tfjs(page, who, {"type": "model", "name": model, "inputShape": shape, "optimizer": OPTIMIZER,
+                                     "learningRate": LEARNING_RATE, "dataUrl": "data/", "samples": n,
+                                     "classes": classes})
+            # Warm-up (a few batches for TF.js). Every contender then trains whole epochs of the same
+            # n samples, except one too slow for that (cpu, webgl): it gets a prefix that takes ~args.seconds.
+            sizes = {}
+            for who in contenders:
+                warm = measure(page, who, model, n if who in HEARTH else 4 * m["batch"])
+                rate = warm["samples"] / warm["seconds"]
+                whole = n / rate <= 3 * args.seconds
+                sizes[who] = n if whole else int(max(4, args.seconds * rate // m["batch"]) * m["batch"])
+                print(f"  warm-up {who}: {rate:.0f} samples/s; measuring epochs of {sizes[who]} samples", flush=True)
+            rounds: list[dict[str, dict]] = []
+            for r in range(args.rounds):
+                row = {}
+                for who in contenders:
+                    row[who] = measure(page, who, model, sizes[who])
+                    row[who]["samples_per_s"] = row[who]["samples"] / row[who]["seconds"]
+                rounds.append(row)
+                print(f"  round {r + 1}: " + "  ".join(f"{w} {row[w]['samples_per_s']:.0f}" for w in contenders),
+                      flush=True)
+            results["models"][model] = summarize(model, contenders, rounds)
+        browser.close()
+        server.stop()
+    return results
+
+
+def summarize(model: str, contenders: list[str], rounds: list[dict]) -> dict:
+    out = {"title": MODELS[model]["title"], "batch": MODELS[model]["batch"],
+           "samples_per_s": {w: statistics.median(r[w]["samples_per_s"] for r in rounds) for w in contenders},
+           "rounds": rounds, "ratios": {}}
+    for ours in (c for c in contenders if c in HEARTH):
+        for theirs in (c for c in contenders if c in TFJS):
+            out["ratios"][f"{ours} / {theirs}"] = statistics.median(
+                r[ours]["samples_per_s"] / r[theirs]["samples_per_s"] for r in rounds)
+    return out
+
+
+def report(results: dict) -> str:
+    contenders = results["contenders"]
+    models = list(results["models"].values())
+    lines = ["", "Training samples/s, median of the rounds:", "",
+             "| model | " + " | ".join(contenders) + " |", "|---|" + "---:|" * len(contenders)]
+    for model in models:
+        lines.append(f"| {model['title']} (batch {model['batch']}) | "
+                     + " | ".join(f"{model['samples_per_s'][w]:.0f}" for w in contenders) + " |")
+    pairs = list(models[0]["ratios"]) if models else []
+    lines += ["", "Hearth / TF.js, median over rounds of the ratio within a round:", "",
+              "| ratio | " + " | ".join(m["title"] for m in models) + " |", "|---|" + "---:|" * len(models)]
+    for pair in pairs:
+        lines.append(f"| {pair} | " + " | ".join(f"{m['ratios'][pair]:.2f}x" for m in models) + " |")
+    setup = ", ".join(f"{w}: {info.get('threads')} thread(s)" for w, info in results["setup"].items()
+                      if info.get("threads") is not None)
+    lines += ["", f"threads as each reports them: {setup}; navigator.hardwareConcurrency "
+              f"{results['hardware_concurrency']}; cross-origin isolated: {results['cross_origin_isolated']}",
+              f"requests that left 127.0.0.1: {len(results['foreign_requests'])} {results['foreign_requests'][:5]}"]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--models", default="mlp,lenet")
+    parser.add_argument("--contenders", default=",".join([*HEARTH, *TFJS]),
+                        help=f"any of {', '.join([*HEARTH, *TFJS])}")
+    parser.add_argument("--seconds", type=float, default=3.0, help="about how long each TF.js epoch runs")
+    parser.add_argument("--steps-per-call", type=int, default=0, help="Hearth's Trainer(steps_per_call=); 0: default")
+    args = parser.parse_args(argv)
+    args.models = [m for m in args.models.split(",") if m]
+    args.contenders = [c for c in args.contenders.split(",") if c]
+    unknown = [m for m in args.models if m not in MODELS] + [c for c in args.contenders if c not in {**HEARTH, **TFJS}]
+    if unknown:
+        parser.error(f"unknown model/contender {unknown}")
+    results = run(args)
+    print(report(results))
+    out = REPO / "bench" / "results"
+    out.mkdir(exist_ok=True)
+    (out / "train_throughput.json").write_text(json.dumps(results, indent=1))
+    return 1 if results["foreign_requests"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -95,13 +95,14 @@ async function serviceWorkerReady() {
 const worker = new Worker(new URL("worker.js", import.meta.url), { type: "module" });
 worker.busy = false;
 worker.queue = [];
-let patching = 0;
 let jsdoc = null;
 const pending = new Map();
 let nextCall = 1;
 
 function sendChange(event) {
-  if ((event.setter_id != null && event.setter_id === "py") || patching > 0) return;
+  // Changes that came from Python (applied with sync: false) go no further; changes the page makes
+  // while applying them (a VideoStream answering a snapshot request) are the page's and do.
+  if (event.sync === false || (event.setter_id != null && event.setter_id === "py")) return;
   if (worker.busy && event.model && event.attr) {
     worker.queue = worker.queue.filter((old) => !(old.model === event.model && old.attr === event.attr));
     worker.queue.push(event);
@@ -163,12 +164,7 @@ worker.onmessage = async (event) => {
       document.documentElement.dataset.backends = msg.backends;
       break;
     case "patch":
-      try {
-        patching += 1;
-        jsdoc.apply_json_patch(msg.patch, msg.buffers);
-      } finally {
-        patching -= 1;
-      }
+      jsdoc.apply_json_patch(msg.patch, msg.buffers);
       break;
     case "idle":
       if (worker.queue.length) {

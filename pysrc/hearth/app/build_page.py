@@ -53,7 +53,7 @@ class BuildPage:
         if state.spec is not None:
             self.show_spec(state.spec)
         else:
-            self.use_preset("mlp")
+            self.use_preset("mlp", quiet=True)
 
     @property
     def expert(self) -> bool:
@@ -72,7 +72,7 @@ class BuildPage:
         self.layer_list.objects = [editor.view for editor in self.editors]
         self.refresh()
 
-    def use_preset(self, name: str) -> None:
+    def use_preset(self, name: str, quiet: bool = False) -> None:
         outputs = self.state.outputs or 10
         classification = self.state.dataset is None or self.state.dataset.is_classification
         try:
@@ -80,7 +80,7 @@ class BuildPage:
         except ValueError as error:
             self.message.object = notice(str(error), "error")
             return
-        self.message.object = notice(f"{PRESETS[name]} for {self._data_words()}.", "info")
+        self.message.object = "" if quiet else notice(f"{PRESETS[name]} for {self._data_words()}.", "info")
         self.set_layers(layers)
 
     def add_layer(self, layer_type: str) -> None:

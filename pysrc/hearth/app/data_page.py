@@ -38,31 +38,32 @@ class DataPage:
         self.csv_file = pn.widgets.FileInput(name="CSV file (a header row, then one row per sample)",
                                              accept=".csv,.tsv,.txt,text/csv")
         self.csv_file.param.watch(lambda _e: self._read_header(), "value")
-        self.csv_label = pn.widgets.Select(name="Label column (what to predict)", options=[])
+        self.csv_label = pn.widgets.Select(name="Label column (what to predict)", options=[], width=230)
         self.csv_normalize = pn.widgets.Select(name="Scale the features", value="standard", options={
-            "Standardise (mean 0, spread 1)": "standard", "Min-max to 0..1": "minmax", "Leave as they are": "none"})
+            "Standardise (mean 0, spread 1)": "standard", "Min-max to 0..1": "minmax", "Leave as they are": "none"},
+            width=240)
         self.csv_task = pn.widgets.Select(name="Task", value="auto", options={
             "Decide from the label": "auto", "Classification (labels are classes)": "classification",
-            "Regression (labels are numbers to predict)": "regression"})
+            "Regression (labels are numbers to predict)": "regression"}, width=300)
         self.csv_button = pn.widgets.Button(name="Use this table", button_type="primary")
         self.csv_button.on_click(lambda _e: self.use_csv())
 
         self.zip_file = pn.widgets.FileInput(name="ZIP with one folder of images per class", accept=".zip")
-        self.image_height = pn.widgets.IntInput(name="Height (pixels)", value=28, start=4, end=128)
-        self.image_width = pn.widgets.IntInput(name="Width (pixels)", value=28, start=4, end=128)
-        self.image_channels = pn.widgets.Select(name="Colour", value=1, options={"Grey": 1, "Colour": 3})
+        self.image_height = pn.widgets.IntInput(name="Height (pixels)", value=28, start=4, end=128, width=140)
+        self.image_width = pn.widgets.IntInput(name="Width (pixels)", value=28, start=4, end=128, width=140)
+        self.image_channels = pn.widgets.Select(name="Colour", value=1, options={"Grey": 1, "Colour": 3}, width=140)
         self.zip_button = pn.widgets.Button(name="Use these images", button_type="primary")
         self.zip_button.on_click(lambda _e: self.use_zip())
 
         self.webcam: Webcam | None = None  # the camera starts only when this section is opened
         self.collection = ImageCollection(size=(32, 32), channels=3)
-        self.class_name = pn.widgets.TextInput(name="New class name", placeholder="e.g. thumbs up")
-        self.add_class_button = pn.widgets.Button(name="Add class")
+        self.class_name = pn.widgets.TextInput(name="New class name", placeholder="e.g. thumbs up", width=220)
+        self.add_class_button = pn.widgets.Button(name="Add class", width=120, margin=(22, 10, 5, 10))
         self.add_class_button.on_click(lambda _e: self.add_class())
-        self.shot_class = pn.widgets.Select(name="Class to add shots to", options=[])
-        self.shot_button = pn.widgets.Button(name="Take a shot")
+        self.shot_class = pn.widgets.Select(name="Class to add shots to", options=[], width=220)
+        self.shot_button = pn.widgets.Button(name="Take a shot", width=120, margin=(22, 10, 5, 10))
         self.shot_button.on_click(lambda _e: self._start(self.take_shots(1)))
-        self.burst_button = pn.widgets.Button(name="Take 10 shots")
+        self.burst_button = pn.widgets.Button(name="Take 10 shots", width=130, margin=(22, 10, 5, 10))
         self.burst_button.on_click(lambda _e: self._start(self.take_shots(10)))
         self.shots = pn.pane.HTML("", sizing_mode="stretch_width")
         self.shots_button = pn.widgets.Button(name="Use these shots", button_type="primary")
@@ -80,10 +81,8 @@ class DataPage:
             pn.pane.HTML('<span id="data-source-label">Where the data comes from:</span>'),
             self.source, self.source_area, self.message,
             pn.pane.HTML(heading("Loaded data")), self.summary,
-            wrap_row(pn.Column(pn.pane.HTML(heading("Samples per class", 4)), self.counts, min_width=260,
-                                 sizing_mode="stretch_width"),
-                       pn.Column(pn.pane.HTML(heading("Samples", 4)), self.samples, min_width=260,
-                                 sizing_mode="stretch_width"), sizing_mode="stretch_width"),
+            pn.pane.HTML(heading("Samples per class", 4)), self.counts,
+            pn.pane.HTML(heading("Samples", 4)), self.samples,
             self.preview, sizing_mode="stretch_width")
         state.param.watch(lambda _e: self.show_dataset(), "dataset")
         self.show_dataset()

@@ -47,7 +47,7 @@ class LayerEditor:
         for button, action in ((self.up, "up"), (self.down, "down"), (self.remove, "remove")):
             button.on_click(lambda _e, a=action: self._on_action(self, a))
         self.explain = pn.pane.HTML("", sizing_mode="stretch_width", margin=(0, 8))
-        self.options_box = wrap_row(sizing_mode="stretch_width")
+        self.options_box = wrap_row()
         self.result = pn.pane.HTML("", sizing_mode="stretch_width", margin=(0, 8))
         self.error = pn.pane.HTML("", sizing_mode="stretch_width", margin=(0, 8))
         self.view = pn.Column(wrap_row(self.title, self.type_select, self.up, self.down, self.remove),
@@ -86,7 +86,7 @@ class LayerEditor:
         value = self._current(option)
         label = option.label
         if option.kind == "bool":
-            widget = pn.widgets.Checkbox(name=label, value=True if value is None else bool(value),
+            widget = pn.widgets.Checkbox(name=label, value=True if value is None else bool(value), width=130,
                                          margin=(28, 10, 5, 10))
         elif option.kind == "choice":
             current = "none" if value in (None, "linear") else value

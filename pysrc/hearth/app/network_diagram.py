@@ -30,24 +30,27 @@ def _shape_text(shape: Sequence[int] | None) -> str:
     return " × ".join(str(d) for d in shape)
 
 
-def _figure(x: float, shape: Sequence[int] | None, stroke: str, dash: str) -> str:
+def _figure(x: float, shape: Sequence[int] | None, stroke: str, dash: str) -> tuple[str, float, float]:
+    """(SVG of one layer's output, its left edge, its right edge)."""
     centre = TOP + 60
     if shape is None:
         return (f'<rect x="{x + 36}" y="{centre - 20}" width="40" height="40" fill="none" stroke="{stroke}" '
-                f'stroke-dasharray="4 3"{dash}/>')
+                f'stroke-dasharray="4 3"{dash}/>', x + 36, x + 76)
     if len(shape) == 3:
         h, w, c = shape
         side = _size(h * w, 80)
         depth = min(c, 6)
+        width = side * w / max(h, w)
+        left = x + 56 - (width + 5 * (depth - 1)) / 2
         parts = []
         for i in reversed(range(depth)):
-            ox, oy = x + 30 + i * 5, centre - side / 2 - i * 4
-            parts.append(f'<rect x="{ox:.1f}" y="{oy:.1f}" width="{side * w / max(h, w):.1f}" '
+            ox, oy = left + i * 5, centre - side / 2 - i * 4
+            parts.append(f'<rect x="{ox:.1f}" y="{oy:.1f}" width="{width:.1f}" '
                          f'height="{side * h / max(h, w):.1f}" fill="{FILL}" stroke="{stroke}"{dash}/>')
-        return "".join(parts)
+        return "".join(parts), left, left + width + 5 * (depth - 1)
     bar = _size(int(shape[0]))
     return (f'<rect x="{x + 48}" y="{centre - bar / 2:.1f}" width="16" height="{bar:.1f}" rx="3" fill="{FILL}" '
-            f'stroke="{stroke}"{dash}/>')
+            f'stroke="{stroke}"{dash}/>', x + 48, x + 64)
 
 
 def svg(input_shape: Sequence[int], layers: Sequence[LayerReport]) -> str:
@@ -61,6 +64,7 @@ def svg(input_shape: Sequence[int], layers: Sequence[LayerReport]) -> str:
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{HEIGHT}" viewBox="0 0 {width} '
              f'{HEIGHT}" role="img" aria-label="Network diagram: the input and {len(layers)} layers" '
              'style="font-family:system-ui,sans-serif;font-size:11px">']
+    previous_right = 0.0
     for i, (label, shape, params, error, waiting) in enumerate(items):
         x = 5 + i * STEP
         stroke = ERROR if error else (MUTED if waiting else INK)
@@ -68,10 +72,12 @@ def svg(input_shape: Sequence[int], layers: Sequence[LayerReport]) -> str:
         title = f"{label}: output {_shape_text(shape)}, {params:,} parameters" + (f". Problem: {error}" if error
                                                                                   else "")
         parts.append(f"<g><title>{escape(title)}</title>")
-        parts.append(_figure(x, shape, stroke, dash))
+        figure, left, right = _figure(x, shape, stroke, dash)
+        parts.append(figure)
         if i:
-            parts.append(f'<line x1="{x - STEP + 86}" y1="{TOP + 60}" x2="{x + 24}" y2="{TOP + 60}" stroke="{MUTED}" '
-                         'marker-end="url(#arrow)"/>')
+            parts.append(f'<line x1="{previous_right + 4:.1f}" y1="{TOP + 60}" x2="{left - 4:.1f}" y2="{TOP + 60}" '
+                         f'stroke="{MUTED}" marker-end="url(#arrow)"/>')
+        previous_right = right
         parts.append(f'<text x="{x + 56}" y="{TOP + 140}" text-anchor="middle" fill="{stroke}" '
                      f'font-weight="600">{escape(label)}</text>')
         parts.append(f'<text x="{x + 56}" y="{TOP + 155}" text-anchor="middle" fill="{INK}">'

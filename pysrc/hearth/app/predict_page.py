@@ -36,12 +36,12 @@ class PredictPage:
         self.live = pn.widgets.Toggle(name="Predict live from the camera", value=False, width=260)
         self.live.param.watch(lambda e: self._live(e.new), "value")
         self.feature_inputs: list[pn.widgets.FloatInput] = []
-        self.features_box = wrap_row(sizing_mode="stretch_width")
+        self.features_box = wrap_row()
         self.features_button = pn.widgets.Button(name="Predict", button_type="primary", width=120)
         self.features_button.on_click(lambda _e: background(self.predict_values()))
         self.input_area = pn.Column(sizing_mode="stretch_width")
         self.seen = pn.pane.HTML("", width=150, sizing_mode="fixed")
-        self.result = pn.pane.HTML("", sizing_mode="stretch_width", min_width=240)
+        self.result = pn.pane.HTML("", width=320, sizing_mode="fixed")
         self.message = pn.pane.HTML("", sizing_mode="stretch_width")
         self.last: np.ndarray | None = None  # the last probabilities shown
         self._busy = False
@@ -49,9 +49,9 @@ class PredictPage:
             pn.pane.HTML(heading("5. Predict", 2) + "<p>Give the trained model something new and see what it "
                          "thinks, with how sure it is of each class.</p>"),
             pn.pane.HTML("<span>Input:</span>"), self.mode, self.input_area, self.message,
-            wrap_row(pn.Column(pn.pane.HTML(heading("What the model sees", 4)), self.seen, width=170),
-                       pn.Column(pn.pane.HTML(heading("Prediction", 4)), self.result, min_width=240,
-                                 sizing_mode="stretch_width"), sizing_mode="stretch_width"),
+            wrap_row(pn.Column(pn.pane.HTML(heading("What the model sees", 4)), self.seen, width=170,
+                               sizing_mode="fixed"),
+                     pn.Column(pn.pane.HTML(heading("Prediction", 4)), self.result, width=330, sizing_mode="fixed")),
             sizing_mode="stretch_width")
         state.param.watch(lambda _e: self._trainer_changed(), "trainer")
         self._trainer_changed()

@@ -23,7 +23,7 @@ from hearth.app.train_page import TrainPage
 from hearth.runtime import IN_BROWSER, get_runtime
 
 TAB_CSS = """
-:host .bk-header { flex-wrap: wrap; }
+:host .bk-headers-wrapper { flex-wrap: wrap; overflow: visible; }
 :host .bk-tab { padding: 6px 12px; font-size: 0.95rem; }
 :host .bk-tab:focus-visible { outline: 2px solid #b4532a; outline-offset: -2px; }
 """

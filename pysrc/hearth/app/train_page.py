@@ -83,7 +83,7 @@ class TrainPage:
                          "weights to lower the loss. The validation share is kept aside to check it on data it "
                          "never trained on.</p>"),
             wrap_row(self.optimizer, self.loss, self.learning_rate, self.batch_size, self.epochs,
-                       self.validation_split, self.backend, sizing_mode="stretch_width"),
+                     self.validation_split, self.backend),
             wrap_row(self.start_button, self.pause_button, self.resume_button, self.stop_button, self.more_button),
             self.message, self.progress, self.progress_text, self.backend_info, self.curves.view,
             self.history, sizing_mode="stretch_width")

@@ -15,8 +15,6 @@ import panel as pn
 from bokeh.models import ColumnDataSource, Range1d
 from bokeh.plotting import figure
 
-from hearth.app.widgets.html import wrap_row
-
 BATCH, TRAIN, VALIDATION = "#e3b99c", "#b4532a", "#1d4e89"
 
 
@@ -30,14 +28,13 @@ class Curves:
         self.epochs = ColumnDataSource({"epoch": [], "loss": [], "accuracy": [], "val_loss": [], "val_accuracy": []})
         self.loss_plot = self._plot("Loss (lower is better)", "loss", None)
         self.accuracy_plot = self._plot("Accuracy (higher is better)", "accuracy", Range1d(0, 1.02))
-        self.view = wrap_row(
-            pn.pane.Bokeh(self.loss_plot, min_width=300, sizing_mode="stretch_width", height=260),
-            pn.pane.Bokeh(self.accuracy_plot, min_width=300, sizing_mode="stretch_width", height=260),
-            sizing_mode="stretch_width")
+        self.view = pn.Column(pn.pane.Bokeh(self.loss_plot, sizing_mode="stretch_width", height=260),
+                              pn.pane.Bokeh(self.accuracy_plot, sizing_mode="stretch_width", height=260),
+                              sizing_mode="stretch_width")
 
     def _plot(self, title: str, key: str, y_range) -> figure:
         kwargs = {"y_range": y_range} if y_range is not None else {}
-        plot = figure(title=title, height=250, sizing_mode="stretch_width", tools="", toolbar_location=None,
+        plot = figure(title=title, height=250, width=300, sizing_mode="stretch_width", tools="", toolbar_location=None,
                       x_axis_label="epoch", min_border_left=40, **kwargs)
         plot.line("x", key, source=self.batches, color=BATCH, line_width=1, legend_label="each batch")
         plot.line("epoch", key, source=self.epochs, color=TRAIN, line_width=2, legend_label="training")

@@ -64,7 +64,7 @@ def bars(items: Sequence[tuple[str, float]], *, maximum: float | None = None, pe
             "</span></span>"
             f'<span style="flex:0 0 4rem;text-align:right;font-variant-numeric:tabular-nums">{text}</span></div>')
     aria = f' aria-label="{escape(label)}"' if label else ""
-    return f'<div role="list"{aria} class="hearth-bars">' + "".join(
+    return f'<div role="list"{aria} class="hearth-bars" style="max-width:40rem">' + "".join(
         f'<div role="listitem">{row}</div>' for row in rows) + "</div>"
 
 
@@ -72,13 +72,12 @@ def heading(text: str, level: int = 3) -> str:
     return f"<h{level} style='margin:.6rem 0 .2rem'>{escape(text)}</h{level}>"
 
 
-def wrap_row(*objects, **kwargs) -> pn.Row:
-    """A row whose items wrap onto new lines on a narrow screen (a phone).
+def wrap_row(*objects: pn.viewable.Viewable) -> pn.Row:
+    """A row whose items (each of a fixed width) wrap onto new lines on a narrow screen (a phone).
 
     Panel's FlexBox would do this, but it is a ReactiveHTML component, whose page-side code needs
-    eval (the page's CSP forbids it) and an HTML sanitizer Hearth does not ship; a Bokeh Row with
-    `flex-wrap` is plain CSS.
+    eval (the page's CSP forbids it) and an HTML sanitizer Hearth does not ship. A Bokeh Row with
+    `flex-wrap` is plain CSS; it must not be "stretch_width", or Panel gives it the sum of its
+    items' widths as a minimum width, and the whole page would be that wide on a phone.
     """
-    kwargs.setdefault("sizing_mode", "stretch_width")
-    styles = {"flex-wrap": "wrap", **kwargs.pop("styles", {})}
-    return pn.Row(*objects, styles=styles, **kwargs)
+    return pn.Row(*objects, sizing_mode=None, styles={"flex-wrap": "wrap", "width": "100%"})

@@ -197,6 +197,15 @@ function python(code) {
 }
 
 window.hearth = { version: VERSION, python, worker };
+
+// Bokeh's tab headers take keyboard focus but answer only to clicks: let Enter and Space open them.
+document.addEventListener("keydown", (event) => {
+  const target = event.composedPath()[0];
+  if ((event.key === "Enter" || event.key === " ") && target?.classList?.contains("bk-tab")) {
+    event.preventDefault();
+    target.click();
+  }
+});
 window.addEventListener("offline", () => $("device-badge").classList.add("offline"));
 window.addEventListener("online", () => $("device-badge").classList.remove("offline"));
 

@@ -25,14 +25,14 @@ class BuildPage:
         self.state = state
         self.editors: list[LayerEditor] = []
         self.report: StackReport | None = None
-        self.mode = pn.widgets.RadioButtonGroup(name="Mode", options=["Beginner", "Expert"], value="Beginner")
+        self.mode = pn.widgets.RadioButtonGroup(label="Mode", options=["Beginner", "Expert"], value="Beginner")
         self.mode.param.watch(lambda _e: self._mode_changed(), "value")
-        self.preset_buttons = {name: pn.widgets.Button(name=title, width=150, sizing_mode="fixed")
+        self.preset_buttons = {name: pn.widgets.Button(label=title, width=150, sizing_mode="fixed")
                                for name, title in PRESETS.items()}
         for name, button in self.preset_buttons.items():
             button.on_click(lambda _e, n=name: self.use_preset(n))
-        self.new_type = pn.widgets.Select(name="New layer", width=220, sizing_mode="fixed")
-        self.add_button = pn.widgets.Button(name="Add layer", button_type="primary", width=120, sizing_mode="fixed",
+        self.new_type = pn.widgets.Select(label="New layer", width=220, sizing_mode="fixed")
+        self.add_button = pn.widgets.Button(label="Add layer", color="primary", width=120, sizing_mode="fixed",
                                             margin=(22, 10, 5, 10))
         self.add_button.on_click(lambda _e: self.add_layer(self.new_type.value))
         self.input_info = pn.pane.HTML("", sizing_mode="stretch_width")

@@ -26,47 +26,47 @@ class DataPage:
     def __init__(self, state: AppState) -> None:
         self.state = state
         self.message = message_pane()
-        self.source = pn.widgets.RadioButtonGroup(name="Where the data comes from", options=SOURCES,
-                                                  value="Built-in", button_type="default")
+        self.source = pn.widgets.RadioButtonGroup(label="Where the data comes from", options=SOURCES,
+                                                  value="Built-in", color="default")
         self.source.param.watch(lambda _e: self._show_source(), "value")
 
-        self.builtin = pn.widgets.Select(name="Built-in dataset", value="digits",
+        self.builtin = pn.widgets.Select(label="Built-in dataset", value="digits",
                                          options={f"{name}: {text}": name for name, text in BUILTIN_DATASETS.items()})
-        self.builtin_button = pn.widgets.Button(name="Use this dataset", button_type="primary")
+        self.builtin_button = pn.widgets.Button(label="Use this dataset", color="primary")
         self.builtin_button.on_click(lambda _e: self._start(self.use_builtin()))
 
-        self.csv_file = pn.widgets.FileInput(name="CSV file (a header row, then one row per sample)",
+        self.csv_file = pn.widgets.FileInput(label="CSV file (a header row, then one row per sample)",
                                              accept=".csv,.tsv,.txt,text/csv")
         self.csv_file.param.watch(lambda _e: self._read_header(), "value")
-        self.csv_label = pn.widgets.Select(name="Label column (what to predict)", options=[], width=230)
-        self.csv_normalize = pn.widgets.Select(name="Scale the features", value="standard", options={
+        self.csv_label = pn.widgets.Select(label="Label column (what to predict)", options=[], width=230)
+        self.csv_normalize = pn.widgets.Select(label="Scale the features", value="standard", options={
             "Standardise (mean 0, spread 1)": "standard", "Min-max to 0..1": "minmax", "Leave as they are": "none"},
             width=240)
-        self.csv_task = pn.widgets.Select(name="Task", value="auto", options={
+        self.csv_task = pn.widgets.Select(label="Task", value="auto", options={
             "Decide from the label": "auto", "Classification (labels are classes)": "classification",
             "Regression (labels are numbers to predict)": "regression"}, width=300)
-        self.csv_button = pn.widgets.Button(name="Use this table", button_type="primary")
+        self.csv_button = pn.widgets.Button(label="Use this table", color="primary")
         self.csv_button.on_click(lambda _e: self.use_csv())
 
-        self.zip_file = pn.widgets.FileInput(name="ZIP with one folder of images per class", accept=".zip")
-        self.image_height = pn.widgets.IntInput(name="Height (pixels)", value=28, start=4, end=128, width=140)
-        self.image_width = pn.widgets.IntInput(name="Width (pixels)", value=28, start=4, end=128, width=140)
-        self.image_channels = pn.widgets.Select(name="Colour", value=1, options={"Grey": 1, "Colour": 3}, width=140)
-        self.zip_button = pn.widgets.Button(name="Use these images", button_type="primary")
+        self.zip_file = pn.widgets.FileInput(label="ZIP with one folder of images per class", accept=".zip")
+        self.image_height = pn.widgets.IntInput(label="Height (pixels)", value=28, start=4, end=128, width=140)
+        self.image_width = pn.widgets.IntInput(label="Width (pixels)", value=28, start=4, end=128, width=140)
+        self.image_channels = pn.widgets.Select(label="Colour", value=1, options={"Grey": 1, "Colour": 3}, width=140)
+        self.zip_button = pn.widgets.Button(label="Use these images", color="primary")
         self.zip_button.on_click(lambda _e: self.use_zip())
 
         self.webcam: Webcam | None = None  # the camera starts only when this section is opened
         self.collection = ImageCollection(size=(32, 32), channels=3)
-        self.class_name = pn.widgets.TextInput(name="New class name", placeholder="e.g. thumbs up", width=220)
-        self.add_class_button = pn.widgets.Button(name="Add class", width=120, margin=(22, 10, 5, 10))
+        self.class_name = pn.widgets.TextInput(label="New class name", placeholder="e.g. thumbs up", width=220)
+        self.add_class_button = pn.widgets.Button(label="Add class", width=120, margin=(22, 10, 5, 10))
         self.add_class_button.on_click(lambda _e: self.add_class())
-        self.shot_class = pn.widgets.Select(name="Class to add shots to", options=[], width=220)
-        self.shot_button = pn.widgets.Button(name="Take a shot", width=120, margin=(22, 10, 5, 10))
+        self.shot_class = pn.widgets.Select(label="Class to add shots to", options=[], width=220)
+        self.shot_button = pn.widgets.Button(label="Take a shot", width=120, margin=(22, 10, 5, 10))
         self.shot_button.on_click(lambda _e: self._start(self.take_shots(1)))
-        self.burst_button = pn.widgets.Button(name="Take 10 shots", width=130, margin=(22, 10, 5, 10))
+        self.burst_button = pn.widgets.Button(label="Take 10 shots", width=130, margin=(22, 10, 5, 10))
         self.burst_button.on_click(lambda _e: self._start(self.take_shots(10)))
         self.shots = pn.pane.HTML("", sizing_mode="stretch_width")
-        self.shots_button = pn.widgets.Button(name="Use these shots", button_type="primary")
+        self.shots_button = pn.widgets.Button(label="Use these shots", color="primary")
         self.shots_button.on_click(lambda _e: self.use_shots())
 
         self.summary = pn.pane.HTML("", sizing_mode="stretch_width")
@@ -139,6 +139,8 @@ class DataPage:
         name = name or self.builtin.value
         self.builtin.value = name
         try:
+            if name not in BUILTIN_DATASETS:
+                load_builtin(name)  # says which names there are
             data = load_builtin(name, await site_file(f"data/{name}.npz"))
         except (DataError, FileNotFoundError) as error:
             self._failed(error)

@@ -51,8 +51,8 @@ class EvaluatePage:
         self.matrix = pn.pane.HTML("", sizing_mode="stretch_width")
         self.per_class = pn.pane.HTML("", sizing_mode="stretch_width")
         self.mistakes = pn.pane.HTML("", sizing_mode="stretch_width")
-        self.sample = pn.widgets.IntInput(name="Validation sample number", value=1, start=1, width=180)
-        self.maps_button = pn.widgets.Button(name="Show feature maps", width=170, margin=(22, 10, 5, 10))
+        self.sample = pn.widgets.IntInput(label="Validation sample number", value=1, start=1, width=180)
+        self.maps_button = pn.widgets.Button(label="Show feature maps", width=170, margin=(22, 10, 5, 10))
         self.maps_button.on_click(lambda _e: background(self.show_feature_maps(self.sample.value - 1)))
         self.maps = pn.pane.HTML("", sizing_mode="stretch_width")
         self.view = pn.Column(

@@ -27,12 +27,12 @@ class ExportPage:
     def __init__(self, state: AppState) -> None:
         self.state = state
         self.onnx = pn.widgets.FileDownload(callback=self._onnx_file, filename="hearth_model.onnx",
-                                            label="Download the ONNX model", button_type="primary", width=260)
+                                            label="Download the ONNX model", color="primary", width=260)
         self.pytorch = pn.widgets.FileDownload(callback=self._pytorch_file, filename="hearth_model.py",
                                                label="Download the PyTorch script", width=260)
         self.project = pn.widgets.FileDownload(callback=self._project_file, filename="hearth_model.hearth",
                                                label="Download the project file", width=260)
-        self.open = pn.widgets.FileInput(name="Open a project file (.hearth)", accept=".hearth,.zip")
+        self.open = pn.widgets.FileInput(label="Open a project file (.hearth)", accept=".hearth,.zip")
         self.open.param.watch(lambda _e: background(self.open_project()), "value")
         self.info = pn.pane.HTML("", sizing_mode="stretch_width")
         self.message = pn.pane.HTML("", sizing_mode="stretch_width")

@@ -38,12 +38,12 @@ class LayerEditor:
         self._on_change = on_change
         self._on_action = on_action
         self.title = pn.pane.HTML("", width=36, sizing_mode="fixed", margin=(12, 4, 0, 4))
-        self.type_select = pn.widgets.Select(name="Layer type", width=170, sizing_mode="fixed")
+        self.type_select = pn.widgets.Select(label="Layer type", width=170, sizing_mode="fixed")
         self.type_select.param.watch(self._type_changed, "value")
-        self.up = pn.widgets.Button(name="Move up", width=90, sizing_mode="fixed", margin=(22, 4, 4, 4))
-        self.down = pn.widgets.Button(name="Move down", width=100, sizing_mode="fixed", margin=(22, 4, 4, 4))
-        self.remove = pn.widgets.Button(name="Remove", width=90, sizing_mode="fixed", button_type="danger",
-                                        button_style="outline", margin=(22, 4, 4, 4))
+        self.up = pn.widgets.Button(label="Move up", width=90, sizing_mode="fixed", margin=(22, 4, 4, 4))
+        self.down = pn.widgets.Button(label="Move down", width=100, sizing_mode="fixed", margin=(22, 4, 4, 4))
+        self.remove = pn.widgets.Button(label="Remove", width=90, sizing_mode="fixed", color="danger",
+                                        variant="outline", margin=(22, 4, 4, 4))
         for button, action in ((self.up, "up"), (self.down, "down"), (self.remove, "remove")):
             button.on_click(lambda _e, a=action: self._on_action(self, a))
         self.explain = pn.pane.HTML("", sizing_mode="stretch_width", margin=(0, 8))
@@ -86,29 +86,29 @@ class LayerEditor:
         value = self._current(option)
         label = option.label
         if option.kind == "bool":
-            widget = pn.widgets.Checkbox(name=label, value=True if value is None else bool(value), width=130,
+            widget = pn.widgets.Checkbox(label=label, value=True if value is None else bool(value), width=130,
                                          margin=(28, 10, 5, 10))
         elif option.kind == "choice":
             current = "none" if value in (None, "linear") else value
             choices = {str(c): c for c in (option.choices if self.expert or not option.beginner else option.beginner)}
             choices.setdefault(str(current), current)  # a value from a project file stays choosable
-            widget = pn.widgets.Select(name=label, options=choices, value=current, width=150)
+            widget = pn.widgets.Select(label=label, options=choices, value=current, width=150)
         elif not self.expert and option.beginner and option.kind in ("int", "float", "size") and not isinstance(
                 value, list):
             choices = list(option.beginner)
             if value is not None and value not in choices:
                 choices = sorted([*choices, value])
-            widget = pn.widgets.Select(name=label, options={str(v): v for v in choices},
+            widget = pn.widgets.Select(label=label, options={str(v): v for v in choices},
                                        value=value if value is not None else choices[0], width=110)
         elif option.kind == "int":
-            widget = pn.widgets.IntInput(name=label, value=value, start=1, width=110)
+            widget = pn.widgets.IntInput(label=label, value=value, start=1, width=110)
         elif option.kind == "float":
-            widget = pn.widgets.FloatInput(name=label, value=value, width=110)
+            widget = pn.widgets.FloatInput(label=label, value=value, width=110)
         else:  # size or shape, typed
             text = "" if value is None else ", ".join(map(str, value)) if isinstance(value, list) else str(value)
             placeholder = "same as the window" if option.blank_is_none else "e.g. 3 or 3, 5" if option.kind == "size" \
                 else "e.g. 8, 8, 1"
-            widget = pn.widgets.TextInput(name=label, value=text, placeholder=placeholder, width=140)
+            widget = pn.widgets.TextInput(label=label, value=text, placeholder=placeholder, width=140)
         widget.param.watch(lambda event, o=option: self._edited(o, event.new), "value")
         return widget
 

@@ -27,17 +27,17 @@ LIVE_EVERY_MS = 500
 class PredictPage:
     def __init__(self, state: AppState) -> None:
         self.state = state
-        self.mode = pn.widgets.RadioButtonGroup(name="Input", options=MODES, value="Draw")
+        self.mode = pn.widgets.RadioButtonGroup(label="Input", options=MODES, value="Draw")
         self.mode.param.watch(lambda _e: self._show_mode(), "value")
         self.pad = DrawingPad(on_change=lambda: background(self.predict_drawing()))
-        self.upload = pn.widgets.FileInput(name="Picture (PNG, JPEG, GIF, BMP or WebP)", accept="image/*")
+        self.upload = pn.widgets.FileInput(label="Picture (PNG, JPEG, GIF, BMP or WebP)", accept="image/*")
         self.upload.param.watch(lambda _e: background(self.predict_upload()), "value")
         self.webcam: Webcam | None = None
-        self.live = pn.widgets.Toggle(name="Predict live from the camera", value=False, width=260)
+        self.live = pn.widgets.Toggle(label="Predict live from the camera", value=False, width=260)
         self.live.param.watch(lambda e: self._live(e.new), "value")
         self.feature_inputs: list[pn.widgets.FloatInput] = []
         self.features_box = wrap_row()
-        self.features_button = pn.widgets.Button(name="Predict", button_type="primary", width=120)
+        self.features_button = pn.widgets.Button(label="Predict", color="primary", width=120)
         self.features_button.on_click(lambda _e: background(self.predict_values()))
         self.input_area = pn.Column(sizing_mode="stretch_width")
         self.seen = pn.pane.HTML("", width=150, sizing_mode="fixed")
@@ -68,7 +68,7 @@ class PredictPage:
             names = data.feature_names or [f"x{i + 1}" for i in range(trainer.spec.input_shape[0])]
             norm = data.normalization or {}
             centre = np.broadcast_to(np.asarray(norm.get("center", 0.0), float), (len(names),))
-            self.feature_inputs = [pn.widgets.FloatInput(name=name, value=round(float(c), 4), width=130)
+            self.feature_inputs = [pn.widgets.FloatInput(label=name, value=round(float(c), 4), width=130)
                                    for name, c in zip(names, centre, strict=True)]
             self.features_box.objects = self.feature_inputs
             if self.mode.value != "Type values":

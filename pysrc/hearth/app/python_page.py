@@ -46,7 +46,7 @@ class PythonPage:
             pn.pane.HTML(heading("With PyTorch")), self.torch_download, self.torch_code,
             pn.pane.HTML(heading("The model spec")), self.spec_download, self.spec_code,
             sizing_mode="stretch_width")
-        state.param.watch(lambda _e: self.show(), ["spec", "config", "data_source", "spec_draft_ok"])
+        state.param.watch(lambda *_events: self.show(), ["spec", "config", "data_source", "spec_draft_ok"])
         self.show()
 
     def show(self) -> None:

@@ -40,26 +40,27 @@ class TrainPage:
     def __init__(self, state: AppState) -> None:
         self.state = state
         config = state.config
-        self.optimizer = pn.widgets.Select(name="Optimizer", options=OPTIMIZERS, value=config.optimizer, width=160)
-        self.loss = pn.widgets.Select(name="Loss", options=LOSSES, value=config.loss, width=280)
-        self.learning_rate = pn.widgets.FloatInput(name="Learning rate", value=config.learning_rate, start=1e-6,
+        self.optimizer = pn.widgets.Select(label="Optimizer", options=OPTIMIZERS, value=config.optimizer, width=160)
+        self.loss = pn.widgets.Select(label="Loss", options=LOSSES, value=config.loss, width=280)
+        self.learning_rate = pn.widgets.FloatInput(label="Learning rate", value=config.learning_rate, start=1e-6,
                                                    end=10.0, step=0.0005, width=140)
-        self.batch_size = pn.widgets.Select(name="Batch size", value=config.batch_size, width=110,
+        self.batch_size = pn.widgets.Select(label="Batch size", value=config.batch_size, width=110,
                                             options=[8, 16, 32, 64, 128, 256])
-        self.epochs = pn.widgets.IntInput(name="Epochs", value=config.epochs, start=1, end=1000, width=110)
-        self.validation_split = pn.widgets.FloatSlider(name="Validation share", start=0.0, end=0.5, step=0.05,
+        self.epochs = pn.widgets.IntInput(label="Epochs", value=config.epochs, start=1, end=1000, width=110)
+        self.validation_split = pn.widgets.FloatSlider(label="Validation share", start=0.0, end=0.5, step=0.05,
                                                        value=config.validation_split, width=200)
-        self.backend = pn.widgets.Select(name="Backend", options={BACKENDS["wasm"]: "wasm"}, value="wasm", width=220)
-        for widget in (self.optimizer, self.loss, self.learning_rate, self.batch_size, self.epochs,
-                       self.validation_split):
-            widget.param.watch(lambda _e: self.settings_changed(), "value")
+        self.backend = pn.widgets.Select(label="Backend", options={BACKENDS["wasm"]: "wasm"}, value="wasm", width=220)
+        for field, widget in (("optimizer", self.optimizer), ("loss", self.loss),
+                              ("learning_rate", self.learning_rate), ("batch_size", self.batch_size),
+                              ("epochs", self.epochs), ("validation_split", self.validation_split)):
+            widget.param.watch(lambda event, f=field: self.setting_changed(f, event.new), "value")
         self.backend.param.watch(lambda e: setattr(self.state, "provider", e.new), "value")
 
-        self.start_button = pn.widgets.Button(name="Start training", button_type="primary", width=150)
-        self.more_button = pn.widgets.Button(name="Train more", width=120)
-        self.pause_button = pn.widgets.Button(name="Pause", width=100)
-        self.resume_button = pn.widgets.Button(name="Resume", width=100)
-        self.stop_button = pn.widgets.Button(name="Stop", width=100, button_type="danger", button_style="outline")
+        self.start_button = pn.widgets.Button(label="Start training", color="primary", width=150)
+        self.more_button = pn.widgets.Button(label="Train more", width=120)
+        self.pause_button = pn.widgets.Button(label="Pause", width=100)
+        self.resume_button = pn.widgets.Button(label="Resume", width=100)
+        self.stop_button = pn.widgets.Button(label="Stop", width=100, color="danger", variant="outline")
         self.start_button.on_click(lambda _e: background(self.start()))
         self.more_button.on_click(lambda _e: background(self.train_more()))
         self.pause_button.on_click(lambda _e: self.pause())
@@ -67,8 +68,8 @@ class TrainPage:
         self.stop_button.on_click(lambda _e: self.stop())
 
         self.message = pn.pane.HTML("", sizing_mode="stretch_width")
-        self.progress = pn.indicators.Progress(name="Training progress", value=0, max=1000, sizing_mode="stretch_width",
-                                               bar_color="primary", margin=(5, 10))
+        self.progress = pn.indicators.Progress(label="Training progress", value=0, max=1000, bar_color="primary",
+                                               sizing_mode="stretch_width", margin=(5, 10))
         self.progress_text = pn.pane.HTML('<p aria-live="polite" class="hearth-progress">Not started.</p>',
                                           sizing_mode="stretch_width")
         self.backend_info = pn.pane.HTML("", sizing_mode="stretch_width")
@@ -129,14 +130,17 @@ class TrainPage:
         self._shown = trainer
         self._buttons()
 
-    def settings_changed(self) -> None:
+    def setting_changed(self, field: str, value) -> None:
+        """One setting changed: checked on its own, so a bad value never blocks the others."""
+        if field == "validation_split":
+            value = round(float(value), 4)
         try:
-            config = self.state.config.replace(
-                optimizer=self.optimizer.value, loss=self.loss.value, learning_rate=self.learning_rate.value,
-                batch_size=self.batch_size.value, epochs=self.epochs.value,
-                validation_split=round(float(self.validation_split.value), 4))
+            if value is None:
+                raise ValueError(f"training.{field} is empty; type a value")
+            config = self.state.config.replace(**{field: value})
         except (SpecError, TypeError, ValueError) as error:
-            self.message.object = notice(f"{error}. The other settings are kept.", "error")
+            self.message.object = notice(f"{error}. Training keeps using {getattr(self.state.config, field)!r}.",
+                                         "error")
             return
         self.message.object = ""
         self.state.config = config
@@ -270,6 +274,10 @@ class TrainPage:
             self._say(f"Done: {trained} epoch{'s' if trained != 1 else ''} in {_duration(elapsed)}.")
         elif outcome == "stopped":
             self._say(f"Stopped after {trained} complete epoch{'s' if trained != 1 else ''}.")
+        elif self.state.trainer is not None:  # failed: show the model that is still there
+            self.curves.reset(self.state.trainer.history)
+            self.history.object = self._history_table(self.state.trainer)
+            self._say("Training failed; the curves are those of the model you still have.")
         if trainer.epochs_done > 0 and outcome != "failed":
             self._shown = trainer
             await self.state.use_trainer(trainer)

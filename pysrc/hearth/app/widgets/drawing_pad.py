@@ -71,7 +71,7 @@ class DrawingPad:
         plot.grid.visible = False
         self.plot = plot
         self.source.on_change("data", self._changed)
-        self.clear_button = pn.widgets.Button(name="Clear drawing", width=140, sizing_mode="fixed")
+        self.clear_button = pn.widgets.Button(label="Clear drawing", width=140, sizing_mode="fixed")
         self.clear_button.on_click(lambda _event: self.clear())
         self.view = pn.Column(
             pn.pane.Bokeh(plot, sizing_mode="fixed", width=size, height=size, margin=(5, 10)),

@@ -15,6 +15,7 @@ from hearth.app import dataset_view
 from hearth.app.state import AppState
 from hearth.app.widgets.html import heading, message_pane, notice, wrap_row
 from hearth.app.widgets.images import gallery, img_tag
+from hearth.app.widgets.number_box import IntBox
 from hearth.app.widgets.webcam import Webcam
 from hearth.runtime import site_file
 from hearth.train.data import BUILTIN_DATASETS, DataError, Dataset, ImageCollection, load_builtin, load_csv, load_images
@@ -49,8 +50,8 @@ class DataPage:
         self.csv_button.on_click(lambda _e: self.use_csv())
 
         self.zip_file = pn.widgets.FileInput(label="ZIP with one folder of images per class", accept=".zip")
-        self.image_height = pn.widgets.IntInput(label="Height (pixels)", value=28, start=4, end=128, width=140)
-        self.image_width = pn.widgets.IntInput(label="Width (pixels)", value=28, start=4, end=128, width=140)
+        self.image_height = IntBox(label="Height (pixels)", value=28, start=4, end=128, width=140)
+        self.image_width = IntBox(label="Width (pixels)", value=28, start=4, end=128, width=140)
         self.image_channels = pn.widgets.Select(label="Colour", value=1, options={"Grey": 1, "Colour": 3}, width=140)
         self.zip_button = pn.widgets.Button(label="Use these images", color="primary")
         self.zip_button.on_click(lambda _e: self.use_zip())

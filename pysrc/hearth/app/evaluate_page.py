@@ -15,6 +15,7 @@ from hearth.app.state import AppState
 from hearth.app.tasks import background
 from hearth.app.widgets.html import bars, heading, notice, table, wrap_row
 from hearth.app.widgets.images import gallery, img_tag
+from hearth.app.widgets.number_box import IntBox
 from hearth.train.trainer import Evaluation
 
 MAX_MISTAKES = 24
@@ -51,7 +52,7 @@ class EvaluatePage:
         self.matrix = pn.pane.HTML("", sizing_mode="stretch_width")
         self.per_class = pn.pane.HTML("", sizing_mode="stretch_width")
         self.mistakes = pn.pane.HTML("", sizing_mode="stretch_width")
-        self.sample = pn.widgets.IntInput(label="Validation sample number", value=1, start=1, width=180)
+        self.sample = IntBox(label="Validation sample number", value=1, start=1, width=180)
         self.maps_button = pn.widgets.Button(label="Show feature maps", width=170, margin=(22, 10, 5, 10))
         self.maps_button.on_click(lambda _e: background(self.show_feature_maps(self.sample.value - 1)))
         self.maps = pn.pane.HTML("", sizing_mode="stretch_width")

@@ -15,6 +15,7 @@ import panel as pn
 from hearth.app.layer_catalog import CATALOG, Option, layer_types, new_layer, visible_options
 from hearth.app.layer_stack import LayerReport
 from hearth.app.widgets.html import notice, wrap_row
+from hearth.app.widgets.number_box import FloatBox, IntBox
 
 LAYER_STYLE = {"border": "1px solid #e6ddd3", "border-radius": "8px", "background": "#fff", "padding": "4px 6px",
                "margin": "4px 0"}
@@ -101,9 +102,9 @@ class LayerEditor:
             widget = pn.widgets.Select(label=label, options={str(v): v for v in choices},
                                        value=value if value is not None else choices[0], width=110)
         elif option.kind == "int":
-            widget = pn.widgets.IntInput(label=label, value=value, start=1, width=110)
+            widget = IntBox(label=label, value=value, start=1, width=110)
         elif option.kind == "float":
-            widget = pn.widgets.FloatInput(label=label, value=value, width=110)
+            widget = FloatBox(label=label, value=value, width=110)
         else:  # size or shape, typed
             text = "" if value is None else ", ".join(map(str, value)) if isinstance(value, list) else str(value)
             placeholder = "same as the window" if option.blank_is_none else "e.g. 3 or 3, 5" if option.kind == "size" \

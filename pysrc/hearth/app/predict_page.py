@@ -16,6 +16,7 @@ from hearth.app.tasks import background
 from hearth.app.widgets.drawing_pad import DrawingPad
 from hearth.app.widgets.html import bars, heading, notice, wrap_row
 from hearth.app.widgets.images import img_tag, to_model_input
+from hearth.app.widgets.number_box import FloatBox
 from hearth.app.widgets.webcam import Webcam
 from hearth.train.data import DataError, normalize_like
 from hearth.train.trainer import Trainer
@@ -35,7 +36,7 @@ class PredictPage:
         self.webcam: Webcam | None = None
         self.live = pn.widgets.Toggle(label="Predict live from the camera", value=False, width=260)
         self.live.param.watch(lambda e: self._live(e.new), "value")
-        self.feature_inputs: list[pn.widgets.FloatInput] = []
+        self.feature_inputs: list[FloatBox] = []
         self.features_box = wrap_row()
         self.features_button = pn.widgets.Button(label="Predict", color="primary", width=120)
         self.features_button.on_click(lambda _e: background(self.predict_values()))
@@ -68,7 +69,7 @@ class PredictPage:
             names = data.feature_names or [f"x{i + 1}" for i in range(trainer.spec.input_shape[0])]
             norm = data.normalization or {}
             centre = np.broadcast_to(np.asarray(norm.get("center", 0.0), float), (len(names),))
-            self.feature_inputs = [pn.widgets.FloatInput(label=name, value=round(float(c), 4), width=130)
+            self.feature_inputs = [FloatBox(label=name, value=round(float(c), 4), width=130)
                                    for name, c in zip(names, centre, strict=True)]
             self.features_box.objects = self.feature_inputs
             if self.mode.value != "Type values":

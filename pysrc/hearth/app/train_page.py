@@ -16,6 +16,7 @@ from hearth.app.state import AppState
 from hearth.app.tasks import background
 from hearth.app.widgets.curves import Curves
 from hearth.app.widgets.html import heading, notice, table, wrap_row
+from hearth.app.widgets.number_box import FloatBox, IntBox
 from hearth.runtime import get_runtime
 from hearth.train.data import DataError
 from hearth.train.layers import SpecError
@@ -42,11 +43,11 @@ class TrainPage:
         config = state.config
         self.optimizer = pn.widgets.Select(label="Optimizer", options=OPTIMIZERS, value=config.optimizer, width=160)
         self.loss = pn.widgets.Select(label="Loss", options=LOSSES, value=config.loss, width=280)
-        self.learning_rate = pn.widgets.FloatInput(label="Learning rate", value=config.learning_rate, start=1e-6,
-                                                   end=10.0, step=0.0005, width=140)
+        self.learning_rate = FloatBox(label="Learning rate", value=config.learning_rate, start=1e-6, end=10.0,
+                                      width=140)
         self.batch_size = pn.widgets.Select(label="Batch size", value=config.batch_size, width=110,
                                             options=[8, 16, 32, 64, 128, 256])
-        self.epochs = pn.widgets.IntInput(label="Epochs", value=config.epochs, start=1, end=1000, width=110)
+        self.epochs = IntBox(label="Epochs", value=config.epochs, start=1, end=1000, width=110)
         self.validation_split = pn.widgets.FloatSlider(label="Validation share", start=0.0, end=0.5, step=0.05,
                                                        value=config.validation_split, width=200)
         self.backend = pn.widgets.Select(label="Backend", options={BACKENDS["wasm"]: "wasm"}, value="wasm", width=220)

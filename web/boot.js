@@ -103,8 +103,11 @@ function sendChange(event) {
   // Changes that came from Python (applied with sync: false) go no further; changes the page makes
   // while applying them (a VideoStream answering a snapshot request) are the page's and do.
   if (event.sync === false || (event.setter_id != null && event.setter_id === "py")) return;
-  if (worker.busy && event.model && event.attr) {
-    worker.queue = worker.queue.filter((old) => !(old.model === event.model && old.attr === event.attr));
+  if (worker.busy) {
+    // Keep the order of what the person did (a menu choice, then a button click); a value that
+    // changes again straight away replaces its previous change.
+    const last = worker.queue[worker.queue.length - 1];
+    if (last && event.model && event.attr && last.model === event.model && last.attr === event.attr) worker.queue.pop();
     worker.queue.push(event);
     return;
   }

@@ -64,6 +64,10 @@ class PredictPage:
 
     def _trainer_changed(self) -> None:
         trainer = self.trainer
+        self.last = None  # a new model: what the old one said no longer holds
+        self.seen.object = self.result.object = ""
+        if self.live.value:
+            self.live.value = False
         if trainer is not None and len(trainer.spec.input_shape) == 1:
             data = trainer.data
             names = data.feature_names or [f"x{i + 1}" for i in range(trainer.spec.input_shape[0])]

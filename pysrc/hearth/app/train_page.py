@@ -29,6 +29,7 @@ LOSSES = {"Categorical cross-entropy (classes)": "categorical_crossentropy",
           "Binary cross-entropy (two classes, sigmoid)": "binary_crossentropy",
           "Mean squared error (numbers)": "mean_squared_error"}
 OPTIMIZERS = {"Adam": "adam", "SGD": "sgd", "RMSprop": "rmsprop", "Adagrad": "adagrad"}
+VALIDATION_SHARES = {"none": 0.0, "10%": 0.1, "15%": 0.15, "20%": 0.2, "25%": 0.25, "30%": 0.3, "40%": 0.4, "50%": 0.5}
 
 
 def _duration(seconds: float) -> str:
@@ -48,8 +49,9 @@ class TrainPage:
         self.batch_size = pn.widgets.Select(label="Batch size", value=config.batch_size, width=110,
                                             options=[8, 16, 32, 64, 128, 256])
         self.epochs = IntBox(label="Epochs", value=config.epochs, start=1, end=1000, width=110)
-        self.validation_split = pn.widgets.FloatSlider(label="Validation share", start=0.0, end=0.5, step=0.05,
-                                                       value=config.validation_split, width=200)
+        # A menu, not a slider: Bokeh's slider handle has no accessible name.
+        self.validation_split = pn.widgets.Select(label="Validation share", value=config.validation_split, width=170,
+                                                  options=VALIDATION_SHARES)
         self.backend = pn.widgets.Select(label="Backend", options={BACKENDS["wasm"]: "wasm"}, value="wasm", width=220)
         for field, widget in (("optimizer", self.optimizer), ("loss", self.loss),
                               ("learning_rate", self.learning_rate), ("batch_size", self.batch_size),
@@ -112,6 +114,8 @@ class TrainPage:
             if widget.value != value:
                 if widget is self.batch_size and value not in widget.options:
                     widget.options = sorted([*widget.options, value])
+                if widget is self.validation_split and value not in widget.options.values():
+                    widget.options = {**widget.options, f"{100 * value:g}%": value}
                 widget.value = value
 
     def _data_changed(self) -> None:

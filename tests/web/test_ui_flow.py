@@ -67,7 +67,8 @@ def test_student_builds_trains_evaluates_predicts_and_exports(page, ui, tmp_path
 
     def watch(text: str) -> None:
         points.append(python(page, "from hearth.app.shell import APP\nAPP.train.curves.points"))
-        bars.append(page.locator("progress:not(#boot-progress)").first.evaluate("e => Math.round(1000 * e.value / e.max)"))
+        bar = page.locator("progress:not(#boot-progress)").first
+        bars.append(bar.evaluate("e => Math.round(1000 * e.value / e.max)"))
         if text.startswith("Epoch 2") and not any(b == -1 for b in bars):
             shot(page, "03-training-in-progress")
             bars.append(-1)  # once

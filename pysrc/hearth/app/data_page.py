@@ -70,6 +70,7 @@ class DataPage:
         self.shots_button = pn.widgets.Button(label="Use these shots", color="primary")
         self.shots_button.on_click(lambda _e: self.use_shots())
 
+        self._loaded: Dataset | None = None  # the last data this page loaded itself
         self.summary = pn.pane.HTML("", sizing_mode="stretch_width")
         self.counts = pn.pane.HTML("", sizing_mode="stretch_width")
         self.samples = pn.pane.HTML("", sizing_mode="stretch_width")
@@ -113,6 +114,8 @@ class DataPage:
 
     def show_dataset(self) -> None:
         data = self.state.dataset
+        if data is not self._loaded:  # data that came from elsewhere (a project file): old news goes
+            self.message.object = ""
         if data is None:
             self.summary.object = "<p>No data yet: pick a dataset above.</p>"
             self.counts.object = self.samples.object = self.preview.object = ""
@@ -128,6 +131,7 @@ class DataPage:
         background(coro)
 
     def _done(self, data: Dataset, text: str, source: dict) -> None:
+        self._loaded = data
         self.state.param.update(dataset=data, data_source=source)
         self.message.object = notice(text, "success")
 

@@ -81,6 +81,8 @@ class PredictPage:
         elif trainer is not None and self.mode.value == "Type values":
             self.mode.value = "Draw"
         self._show_mode()
+        if trainer is not None and self.mode.value == "Draw" and self.pad.strokes:
+            background(self.predict_drawing())  # what the new model makes of the drawing on the pad
 
     def _show_mode(self) -> None:
         mode = self.mode.value

@@ -236,3 +236,47 @@ def test_webcam_shots_train_and_predict_live(page, ui):
     shot(page, "12-webcam-live-prediction")
     page.get_by_role("button", name="Predict live from the camera").click()  # off again
     assert ui.log.foreign == [] and ui.problems == []
+
+
+def test_page_answers_while_training_pause_resume_stop(page, ui):
+    use_builtin(page, "digits")
+    use_preset(page, "MLP")
+    open_tab(page, "Train")
+    page.get_by_label("Epochs", exact=True).fill("200")
+    page.get_by_label("Epochs", exact=True).press("Enter")
+    page.get_by_role("button", name="Start training").click()
+    see(page, "Epoch 2 of 200")
+    open_tab(page, "Build")  # other pages are drawn while training goes on
+    open_tab(page, "Train")
+    page.get_by_role("button", name="Pause").click()
+    see(page, "Paused")
+    held = python(page, "from hearth.app.shell import APP\nAPP.train.curves.points")
+    page.wait_for_timeout(1500)
+    assert python(page, "from hearth.app.shell import APP\nAPP.train.curves.points") == held
+    shot(page, "13-paused")
+    page.get_by_role("button", name="Resume").click()
+    see(page, "Epoch")
+    page.get_by_role("button", name="Stop").click()
+    stopped = see(page, "Stopped after")
+    done = python(page, "from hearth.app.shell import APP\n[APP.state.trainer.epochs_done, APP.state.training]")
+    assert stopped.inner_text() == f"Stopped after {done[0]} complete epochs." and done[1] is False
+    assert 2 <= done[0] < 200
+    assert ui.problems == []
+
+
+def test_training_on_webgpu(page, ui):
+    """The backend menu offers WebGPU when the browser has it, and training then runs there."""
+    use_builtin(page, "iris")
+    use_preset(page, "Logistic regression")
+    open_tab(page, "Train")
+    backend = page.get_by_label("Backend")
+    backend.locator("option", has_text="WebGPU").wait_for(state="attached")
+    backend.select_option(label="WebGPU (graphics card)")
+    seen = train(page, 1)
+    assert seen[-1].startswith("Done: 1 epoch"), seen
+    see(page, "Runs on onnxruntime-web · WebGPU (graphics card)")
+    report = python(page, "from hearth.app.shell import APP\n"
+                          "t = APP.state.trainer\n[t.engine.provider, t.history[0]['loss'], t.data.name]")
+    assert report[0] == "webgpu" and report[2] == "iris" and report[1] > 0
+    backend.select_option(label="WebAssembly (CPU)")
+    assert ui.problems == []

@@ -48,8 +48,9 @@ def use_builtin(page, name: str = "digits") -> None:
     open_tab(page, "Data")
     page.get_by_role("button", name="Built-in").click()
     select = page.get_by_label("Built-in dataset")
-    label = next(o for o in select.locator("option").all_inner_texts() if o.startswith(f"{name}:"))
-    select.select_option(label=label)
+    option = select.locator("option").filter(has_text=re.compile(f"^{name}:"))
+    option.wait_for(state="attached")
+    select.select_option(label=option.inner_text())
     page.get_by_role("button", name="Use this dataset").click()
     see(page, f"Loaded {name}:")
 
@@ -70,8 +71,9 @@ def train(page, epochs: int, on_progress=None) -> list[str]:
     """Start training and wait until it is done; returns the progress lines seen on the way."""
     open_tab(page, "Train")
     set_number(page, "Epochs", epochs)
-    page.get_by_role("button", name="Start training").click()
     progress = page.locator(".hearth-progress").first
+    before = progress.inner_text()  # what an earlier run left there
+    page.get_by_role("button", name="Start training").click()
     seen: list[str] = []
     for _ in range(WAIT_MS // 100):
         text = progress.inner_text()
@@ -79,7 +81,8 @@ def train(page, epochs: int, on_progress=None) -> list[str]:
             seen.append(text)
             if on_progress is not None:
                 on_progress(text)
-        if text.startswith(("Done", "Stopped", "Training failed")):
+        started = any(line.startswith("Epoch") for line in seen) or text != before
+        if started and text.startswith(("Done", "Stopped", "Training failed")):
             break
         page.wait_for_timeout(100)
     return seen

@@ -95,15 +95,19 @@ async function serviceWorkerReady() {
 const worker = new Worker(new URL("worker.js", import.meta.url), { type: "module" });
 worker.busy = false;
 worker.queue = [];
-let patching = 0;
 let jsdoc = null;
 const pending = new Map();
 let nextCall = 1;
 
 function sendChange(event) {
-  if ((event.setter_id != null && event.setter_id === "py") || patching > 0) return;
-  if (worker.busy && event.model && event.attr) {
-    worker.queue = worker.queue.filter((old) => !(old.model === event.model && old.attr === event.attr));
+  // Changes that came from Python (applied with sync: false) go no further; changes the page makes
+  // while applying them (a VideoStream answering a snapshot request) are the page's and do.
+  if (event.sync === false || (event.setter_id != null && event.setter_id === "py")) return;
+  if (worker.busy) {
+    // Keep the order of what the person did (a menu choice, then a button click); a value that
+    // changes again straight away replaces its previous change.
+    const last = worker.queue[worker.queue.length - 1];
+    if (last && event.model && event.attr && last.model === event.model && last.attr === event.attr) worker.queue.pop();
     worker.queue.push(event);
     return;
   }
@@ -163,12 +167,7 @@ worker.onmessage = async (event) => {
       document.documentElement.dataset.backends = msg.backends;
       break;
     case "patch":
-      try {
-        patching += 1;
-        jsdoc.apply_json_patch(msg.patch, msg.buffers);
-      } finally {
-        patching -= 1;
-      }
+      jsdoc.apply_json_patch(msg.patch, msg.buffers);
       break;
     case "idle":
       if (worker.queue.length) {
@@ -201,6 +200,15 @@ function python(code) {
 }
 
 window.hearth = { version: VERSION, python, worker };
+
+// Bokeh's tab headers take keyboard focus but answer only to clicks: let Enter and Space open them.
+document.addEventListener("keydown", (event) => {
+  const target = event.composedPath()[0];
+  if ((event.key === "Enter" || event.key === " ") && target?.classList?.contains("bk-tab")) {
+    event.preventDefault();
+    target.click();
+  }
+});
 window.addEventListener("offline", () => $("device-badge").classList.add("offline"));
 window.addEventListener("online", () => $("device-badge").classList.remove("offline"));
 

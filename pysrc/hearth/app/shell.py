@@ -1,18 +1,84 @@
-"""The app's frame: one tab per part of Hearth."""
+"""The app's frame: one shared state, one tab per step of building a network, and the Home tab.
+
+    Home · Data · Build · Train · Evaluate · Predict · Export · Python
+
+Pages talk only through `AppState`, never to each other's widgets, so each can be built and
+tested alone (tests/app) and a bad input on one never disturbs another.
+"""
 
 from __future__ import annotations
 
 import panel as pn
 
 from hearth.app import engine_check
+from hearth.app.build_page import BuildPage
+from hearth.app.data_page import DataPage
+from hearth.app.evaluate_page import EvaluatePage
+from hearth.app.export_page import ExportPage
+from hearth.app.predict_page import PredictPage
+from hearth.app.python_page import PythonPage
+from hearth.app.state import AppState
+from hearth.app.tasks import background
+from hearth.app.train_page import TrainPage
+from hearth.runtime import IN_BROWSER, get_runtime
+
+TAB_CSS = """
+:host .bk-headers-wrapper { flex-wrap: wrap; overflow: visible; }
+:host .bk-tab { padding: 6px 12px; font-size: 0.95rem; }
+:host .bk-tab:focus-visible { outline: 2px solid #b4532a; outline-offset: -2px; }
+"""
 
 
-def create_app() -> pn.viewable.Viewable:
+class HearthApp:
+    """Everything a visitor sees; `state` holds what they made."""
+
+    def __init__(self) -> None:
+        self.state = AppState()
+        self.data = DataPage(self.state)
+        self.build = BuildPage(self.state)
+        self.train = TrainPage(self.state)
+        self.evaluate = EvaluatePage(self.state)
+        self.predict = PredictPage(self.state)
+        self.export = ExportPage(self.state)
+        self.python = PythonPage(self.state)
+        welcome = pn.pane.HTML(
+            "<h2>Welcome to Hearth</h2>"
+            "<p>Train neural networks and draft clinical notes with a language model, <strong>entirely in this "
+            "browser</strong>. Nothing you load or type leaves this device, and after this first visit Hearth "
+            "works offline.</p><p><strong>Build a network without code</strong>, one tab at a time: "
+            "<strong>Data</strong> (what it learns from) → <strong>Build</strong> (its layers) → "
+            "<strong>Train</strong> → <strong>Evaluate</strong> → <strong>Predict</strong> → "
+            "<strong>Export</strong>, and <strong>Python</strong> shows it all as code.</p>",
+            sizing_mode="stretch_width")
+        self.view = pn.Tabs(
+            ("Home", pn.Column(welcome, engine_check.panel(), sizing_mode="stretch_width")),
+            ("Data", self.data.view), ("Build", self.build.view), ("Train", self.train.view),
+            ("Evaluate", self.evaluate.view), ("Predict", self.predict.view), ("Export", self.export.view),
+            ("Python", self.python.view), dynamic=True, sizing_mode="stretch_width", stylesheets=[TAB_CSS])
+
+    async def start(self) -> None:
+        """Ready to train at once: the digits loaded and an MLP built; backends found in the background."""
+        await self.data.use_builtin("digits")
+        self.data.message.object = ""
+        background(self._find_backends())
+
+    async def _find_backends(self) -> None:
+        runtime = get_runtime()
+        providers = await runtime.detect() if IN_BROWSER else list(runtime.providers)
+        self.state.providers = list(providers)
+
+
+APP: HearthApp | None = None  # the running app, for tests and the devtools console (hearth.python)
+
+
+def create_app() -> HearthApp:
+    global APP
     pn.extension(sizing_mode="stretch_width")
-    welcome = pn.pane.Markdown(
-        "## Welcome to Hearth\n"
-        "Train neural networks and draft clinical notes with a language model, **entirely in this browser**. "
-        "Nothing you load or type leaves this device, and after this first visit Hearth works offline.",
-        sizing_mode="stretch_width",
-    )
-    return pn.Tabs(("Home", pn.Column(welcome, engine_check.panel())), dynamic=True, sizing_mode="stretch_width")
+    APP = HearthApp()
+    return APP
+
+
+async def build_app() -> HearthApp:
+    app = create_app()
+    await app.start()
+    return app

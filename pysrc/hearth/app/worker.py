@@ -7,7 +7,8 @@ async def render() -> tuple[str, str, str]:
     from panel.io.pyodide import init_doc, write_doc
 
     init_doc()
-    from hearth.app.shell import create_app
+    from hearth.app.shell import build_app
 
-    create_app().servable(title="Hearth")
+    app = await build_app()
+    app.view.servable(title="Hearth")
     return await write_doc()

@@ -147,6 +147,10 @@ class BrowserRuntime:
         created = await hearthOrt.createSession(source, provider, keep_on_gpu)
         return BrowserSession(created)
 
+    async def threads(self) -> int:
+        """WebAssembly threads onnxruntime-web uses (1 without cross-origin isolation)."""
+        return int(await hearthOrt.threads())
+
     async def upload(self, array: np.ndarray) -> BrowserTensor:
         return BrowserTensor(await _js_tensor(array))
 

@@ -1,0 +1,252 @@
+"""The Data page: pick a built-in dataset, or bring a CSV table, a ZIP of images or webcam shots.
+
+Every loader is all-or-nothing: a file that cannot be used gets a message saying what to change,
+and the data already loaded stays as it was.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import panel as pn
+
+from hearth.app import dataset_view
+from hearth.app.state import AppState
+from hearth.app.widgets.html import heading, message_pane, notice, wrap_row
+from hearth.app.widgets.images import gallery, img_tag
+from hearth.app.widgets.number_box import IntBox
+from hearth.app.widgets.webcam import Webcam
+from hearth.runtime import site_file
+from hearth.train.data import BUILTIN_DATASETS, DataError, Dataset, ImageCollection, load_builtin, load_csv, load_images
+
+SOURCES = ["Built-in", "CSV table", "Images (ZIP)", "Webcam"]
+
+
+class DataPage:
+    def __init__(self, state: AppState) -> None:
+        self.state = state
+        self.message = message_pane()
+        self.source = pn.widgets.RadioButtonGroup(label="Where the data comes from", options=SOURCES,
+                                                  value="Built-in", color="default")
+        self.source.param.watch(lambda _e: self._show_source(), "value")
+
+        self.builtin = pn.widgets.Select(label="Built-in dataset", value="digits",
+                                         options={f"{name}: {text}": name for name, text in BUILTIN_DATASETS.items()})
+        self.builtin_button = pn.widgets.Button(label="Use this dataset", color="primary")
+        self.builtin_button.on_click(lambda _e: self._start(self.use_builtin()))
+
+        self.csv_file = pn.widgets.FileInput(label="CSV file (a header row, then one row per sample)",
+                                             accept=".csv,.tsv,.txt,text/csv")
+        self.csv_file.param.watch(lambda _e: self._read_header(), "value")
+        self.csv_label = pn.widgets.Select(label="Label column (what to predict)", options=[], width=230)
+        self.csv_normalize = pn.widgets.Select(label="Scale the features", value="standard", options={
+            "Standardise (mean 0, spread 1)": "standard", "Min-max to 0..1": "minmax", "Leave as they are": "none"},
+            width=240)
+        self.csv_task = pn.widgets.Select(label="Task", value="auto", options={
+            "Decide from the label": "auto", "Classification (labels are classes)": "classification",
+            "Regression (labels are numbers to predict)": "regression"}, width=300)
+        self.csv_button = pn.widgets.Button(label="Use this table", color="primary")
+        self.csv_button.on_click(lambda _e: self.use_csv())
+
+        self.zip_file = pn.widgets.FileInput(label="ZIP with one folder of images per class", accept=".zip")
+        self.image_height = IntBox(label="Height (pixels)", value=28, start=4, end=128, width=140)
+        self.image_width = IntBox(label="Width (pixels)", value=28, start=4, end=128, width=140)
+        self.image_channels = pn.widgets.Select(label="Colour", value=1, options={"Grey": 1, "Colour": 3}, width=140)
+        self.zip_button = pn.widgets.Button(label="Use these images", color="primary")
+        self.zip_button.on_click(lambda _e: self.use_zip())
+
+        self.webcam: Webcam | None = None  # the camera starts only when this section is opened
+        self.collection = ImageCollection(size=(32, 32), channels=3)
+        self.class_name = pn.widgets.TextInput(label="New class name", placeholder="e.g. thumbs up", width=220)
+        self.add_class_button = pn.widgets.Button(label="Add class", width=120, margin=(22, 10, 5, 10))
+        self.add_class_button.on_click(lambda _e: self.add_class())
+        self.shot_class = pn.widgets.Select(label="Class to add shots to", options=[], width=220)
+        self.shot_button = pn.widgets.Button(label="Take a shot", width=120, margin=(22, 10, 5, 10))
+        self.shot_button.on_click(lambda _e: self._start(self.take_shots(1)))
+        self.burst_button = pn.widgets.Button(label="Take 10 shots", width=130, margin=(22, 10, 5, 10))
+        self.burst_button.on_click(lambda _e: self._start(self.take_shots(10)))
+        self.shots = pn.pane.HTML("", sizing_mode="stretch_width")
+        self.shots_button = pn.widgets.Button(label="Use these shots", color="primary")
+        self.shots_button.on_click(lambda _e: self.use_shots())
+
+        self._loaded: Dataset | None = None  # the last data this page loaded itself
+        self.summary = pn.pane.HTML("", sizing_mode="stretch_width")
+        self.counts = pn.pane.HTML("", sizing_mode="stretch_width")
+        self.samples = pn.pane.HTML("", sizing_mode="stretch_width")
+        self.preview = pn.pane.HTML("", sizing_mode="stretch_width")
+        self.source_area = pn.Column(sizing_mode="stretch_width")
+        self._show_source()
+        self.view = pn.Column(
+            pn.pane.HTML(heading("1. Data", 2) + "<p>What the network learns from. Everything stays in this "
+                         "browser.</p>"),
+            pn.pane.HTML('<span id="data-source-label">Where the data comes from:</span>'),
+            self.source, self.source_area, self.message,
+            pn.pane.HTML(heading("Loaded data")), self.summary,
+            pn.pane.HTML(heading("Samples per class", 4)), self.counts,
+            pn.pane.HTML(heading("Samples", 4)), self.samples,
+            self.preview, sizing_mode="stretch_width")
+        state.param.watch(lambda _e: self.show_dataset(), "dataset")
+        self.show_dataset()
+
+    # ---------------------------------------------------------------- layout
+    def _show_source(self) -> None:
+        source = self.source.value
+        if source == "Built-in":
+            objects = [self.builtin, self.builtin_button]
+        elif source == "CSV table":
+            objects = [self.csv_file, wrap_row(self.csv_label, self.csv_normalize, self.csv_task),
+                       self.csv_button]
+        elif source == "Images (ZIP)":
+            objects = [pn.pane.HTML("<p>Put each class's pictures in a folder named after the class "
+                                    "(cats/1.png, dogs/7.jpg), zip the folders, and choose the ZIP.</p>"),
+                       self.zip_file, wrap_row(self.image_height, self.image_width, self.image_channels),
+                       self.zip_button]
+        else:
+            if self.webcam is None:
+                self.webcam = Webcam()
+            objects = [pn.pane.HTML("<p>Add a class, hold something up to the camera and take shots; then the "
+                                    "next class. The pictures stay in this browser.</p>"),
+                       self.webcam.view, wrap_row(self.class_name, self.add_class_button),
+                       wrap_row(self.shot_class, self.shot_button, self.burst_button), self.shots,
+                       self.shots_button]
+        self.source_area.objects = objects
+
+    def show_dataset(self) -> None:
+        data = self.state.dataset
+        if data is not self._loaded:  # data that came from elsewhere (a project file): old news goes
+            self.message.object = ""
+        if data is None:
+            self.summary.object = "<p>No data yet: pick a dataset above.</p>"
+            self.counts.object = self.samples.object = self.preview.object = ""
+            return
+        self.summary.object = dataset_view.summary(data)
+        self.counts.object = dataset_view.class_counts(data)
+        self.samples.object = dataset_view.samples(data) or "<p>(not images)</p>"
+        self.preview.object = dataset_view.preview(data)
+
+    def _start(self, coro) -> None:
+        from hearth.app.tasks import background
+
+        background(coro)
+
+    def _done(self, data: Dataset, text: str, source: dict) -> None:
+        self._loaded = data
+        self.state.param.update(dataset=data, data_source=source)
+        self.message.object = notice(text, "success")
+
+    def _failed(self, error: Exception) -> None:
+        kept = f" The data you had ({self.state.dataset.name}) is still loaded." if self.state.dataset else ""
+        self.message.object = notice(f"{error}{kept}", "error")
+
+    # ---------------------------------------------------------------- loaders
+    async def use_builtin(self, name: str | None = None) -> None:
+        name = name or self.builtin.value
+        self.builtin.value = name
+        try:
+            if name not in BUILTIN_DATASETS:
+                load_builtin(name)  # says which names there are
+            data = load_builtin(name, await site_file(f"data/{name}.npz"))
+        except (DataError, FileNotFoundError) as error:
+            self._failed(error)
+            return
+        self._done(data, f"Loaded {name}: {len(data):,} samples.", {"kind": "builtin", "name": name})
+
+    def _read_header(self) -> None:
+        raw = self.csv_file.value
+        if not raw:
+            return
+        try:
+            text = raw.decode("utf-8-sig", errors="replace")
+            first = next((line for line in text.splitlines() if line.strip()), "")
+            dialect = csv.Sniffer().sniff(first, delimiters=",;\t") if first else csv.excel
+            header = next(csv.reader(io.StringIO(first), dialect))
+        except (csv.Error, StopIteration):
+            header = []
+        header = [h.strip() for h in header if h.strip()]
+        self.csv_label.options = header
+        if header:
+            self.csv_label.value = header[-1]
+            self.message.object = notice(f"{self.csv_file.filename}: columns {', '.join(header)}. Choose the label "
+                                         "column, then Use this table.", "info")
+        else:
+            self.message.object = notice(f"{self.csv_file.filename} has no header row that Hearth can read; the "
+                                         "first line should name the columns, separated by commas", "error")
+
+    def use_csv(self) -> None:
+        if not self.csv_file.value:
+            self.message.object = notice("Choose a CSV file first.", "error")
+            return
+        name = (self.csv_file.filename or "table").rsplit(".", 1)[0]
+        normalize = None if self.csv_normalize.value == "none" else self.csv_normalize.value
+        try:
+            data = load_csv(self.csv_file.value, label=self.csv_label.value or None, normalize=normalize,
+                            task=self.csv_task.value, name=name)
+        except DataError as error:
+            self._failed(error)
+            return
+        self._done(data, f"Loaded {name}: {len(data):,} rows, {data.x.shape[1]} features.",
+                   {"kind": "csv", "file": self.csv_file.filename or "data.csv", "label": self.csv_label.value,
+                    "normalize": normalize, "task": self.csv_task.value})
+
+    def use_zip(self) -> None:
+        if not self.zip_file.value:
+            self.message.object = notice("Choose a ZIP file first.", "error")
+            return
+        name = (self.zip_file.filename or "images").rsplit(".", 1)[0]
+        try:
+            data = load_images(self.zip_file.value, size=(self.image_height.value, self.image_width.value),
+                               channels=self.image_channels.value, name=name)
+        except DataError as error:
+            self._failed(error)
+            return
+        self._done(data, f"Loaded {name}: {len(data):,} images in {len(data.classes)} classes.",
+                   {"kind": "images", "file": self.zip_file.filename or "images.zip",
+                    "size": [self.image_height.value, self.image_width.value], "channels": self.image_channels.value})
+
+    # ---------------------------------------------------------------- webcam
+    def add_class(self) -> None:
+        label = self.class_name.value.strip()
+        try:
+            self.collection.add_class(label)
+        except DataError as error:
+            self.message.object = notice(str(error), "error")
+            return
+        self.class_name.value = ""
+        self.shot_class.options = list(self.collection.images)
+        self.shot_class.value = label
+        self.message.object = notice(f"Class {label!r} added: take some shots of it.", "info")
+        self._show_shots()
+
+    async def take_shots(self, count: int) -> None:
+        label = self.shot_class.value
+        if not label:
+            self.message.object = notice("Add a class first (type a name, then Add class).", "error")
+            return
+        if self.webcam is None:
+            self.webcam = Webcam()
+        try:
+            for _ in range(count):
+                self.collection.add(label, await self.webcam.shot())
+        except DataError as error:
+            self.message.object = notice(str(error), "error")
+        self._show_shots()
+
+    def _show_shots(self) -> None:
+        figures = []
+        for label, images in self.collection.images.items():
+            caption = f"{label}: {len(images)} shot{'s' if len(images) != 1 else ''}"
+            if images:
+                figures.append(img_tag(images[-1], alt=f"the last shot of {label}", size=64, caption=caption))
+            else:
+                figures.append(f"<p>{caption}</p>")
+        self.shots.object = gallery(figures, "Shots per class")
+
+    def use_shots(self) -> None:
+        try:
+            data = self.collection.to_dataset("webcam")
+        except DataError as error:
+            self._failed(error)
+            return
+        self._done(data, f"Using {len(data)} webcam shots in {len(data.classes)} classes.",
+                   {"kind": "webcam", "size": list(self.collection.size), "channels": self.collection.channels})

@@ -1,0 +1,313 @@
+"""The Train page: how to train, start/pause/resume/stop, progress with time left, and live curves.
+
+Training runs in the worker as an async loop that hands the runtime a chunk of steps at a time, so
+between chunks the page's clicks (pause, stop) get through and the curves get drawn. Widgets are
+updated at most four times a second; more would only queue patches for the page.
+"""
+
+from __future__ import annotations
+
+import time
+from html import escape
+
+import panel as pn
+
+from hearth.app.state import AppState
+from hearth.app.tasks import background
+from hearth.app.widgets.curves import Curves
+from hearth.app.widgets.html import heading, notice, table, wrap_row
+from hearth.app.widgets.number_box import FloatBox, IntBox
+from hearth.runtime import get_runtime
+from hearth.train.data import DataError
+from hearth.train.layers import SpecError
+from hearth.train.trainer import BatchProgress, Trainer, TrainingError
+
+STEPS_PER_CALL = 8  # steps per runtime call: one call is one chance for the page to be heard
+UI_INTERVAL = 0.25  # seconds between widget updates while training
+BACKENDS = {"wasm": "WebAssembly (CPU)", "webgpu": "WebGPU (graphics card)", "cpu": "CPU (onnxruntime)"}
+LOSSES = {"Categorical cross-entropy (classes)": "categorical_crossentropy",
+          "Binary cross-entropy (two classes, sigmoid)": "binary_crossentropy",
+          "Mean squared error (numbers)": "mean_squared_error"}
+OPTIMIZERS = {"Adam": "adam", "SGD": "sgd", "RMSprop": "rmsprop", "Adagrad": "adagrad"}
+VALIDATION_SHARES = {"none": 0.0, "10%": 0.1, "15%": 0.15, "20%": 0.2, "25%": 0.25, "30%": 0.3, "40%": 0.4, "50%": 0.5}
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 60:
+        return f"{max(seconds, 0):.0f} s"
+    return f"{seconds // 60:.0f} min {seconds % 60:02.0f} s"
+
+
+class TrainPage:
+    def __init__(self, state: AppState) -> None:
+        self.state = state
+        config = state.config
+        self.optimizer = pn.widgets.Select(label="Optimizer", options=OPTIMIZERS, value=config.optimizer, width=160)
+        self.loss = pn.widgets.Select(label="Loss", options=LOSSES, value=config.loss, width=280)
+        self.learning_rate = FloatBox(label="Learning rate", value=config.learning_rate, start=1e-6, end=10.0,
+                                      width=140)
+        self.batch_size = pn.widgets.Select(label="Batch size", value=config.batch_size, width=110,
+                                            options=[8, 16, 32, 64, 128, 256])
+        self.epochs = IntBox(label="Epochs", value=config.epochs, start=1, end=1000, width=110)
+        # A menu, not a slider: Bokeh's slider handle has no accessible name.
+        self.validation_split = pn.widgets.Select(label="Validation share", value=config.validation_split, width=170,
+                                                  options=VALIDATION_SHARES)
+        self.backend = pn.widgets.Select(label="Backend", options={BACKENDS["wasm"]: "wasm"}, value="wasm", width=220)
+        for field, widget in (("optimizer", self.optimizer), ("loss", self.loss),
+                              ("learning_rate", self.learning_rate), ("batch_size", self.batch_size),
+                              ("epochs", self.epochs), ("validation_split", self.validation_split)):
+            widget.param.watch(lambda event, f=field: self.setting_changed(f, event.new), "value")
+        self.backend.param.watch(lambda e: setattr(self.state, "provider", e.new), "value")
+
+        self.start_button = pn.widgets.Button(label="Start training", color="primary", width=150)
+        self.more_button = pn.widgets.Button(label="Train more", width=120)
+        self.pause_button = pn.widgets.Button(label="Pause", width=100)
+        self.resume_button = pn.widgets.Button(label="Resume", width=100)
+        self.stop_button = pn.widgets.Button(label="Stop", width=100, color="danger", variant="outline")
+        self.start_button.on_click(lambda _e: background(self.start()))
+        self.more_button.on_click(lambda _e: background(self.train_more()))
+        self.pause_button.on_click(lambda _e: self.pause())
+        self.resume_button.on_click(lambda _e: self.resume())
+        self.stop_button.on_click(lambda _e: self.stop())
+
+        self.message = pn.pane.HTML("", sizing_mode="stretch_width")
+        self.progress = pn.indicators.Progress(label="Training progress", value=0, max=1000, bar_color="primary",
+                                               sizing_mode="stretch_width", margin=(5, 10))
+        self.progress_text = pn.pane.HTML('<p aria-live="polite" class="hearth-progress">Not started.</p>',
+                                          sizing_mode="stretch_width")
+        self.backend_info = pn.pane.HTML("", sizing_mode="stretch_width")
+        self.curves = Curves()
+        self.history = pn.pane.HTML("", sizing_mode="stretch_width")
+        self.running: Trainer | None = None
+        self._paused = False
+        self._stopping = False
+        self._shown: Trainer | None = None
+        self.view = pn.Column(
+            pn.pane.HTML(heading("3. Train", 2) + "<p>The network looks at the data batch by batch and adjusts its "
+                         "weights to lower the loss. The validation share is kept aside to check it on data it "
+                         "never trained on.</p>"),
+            wrap_row(self.optimizer, self.loss, self.learning_rate, self.batch_size, self.epochs,
+                     self.validation_split, self.backend),
+            wrap_row(self.start_button, self.pause_button, self.resume_button, self.stop_button, self.more_button),
+            self.message, self.progress, self.progress_text, self.backend_info, self.curves.view,
+            self.history, sizing_mode="stretch_width")
+        state.param.watch(lambda _e: self._show_backends(), "providers")
+        state.param.watch(lambda _e: self._settings_from_state(), "config")
+        state.param.watch(lambda _e: self._data_changed(), "dataset")
+        state.param.watch(lambda _e: self._trainer_changed(), "trainer")
+        self._show_backends()
+        self._buttons()
+
+    # ---------------------------------------------------------------- settings
+    def _show_backends(self) -> None:
+        self.backend.options = {BACKENDS.get(p, p): p for p in self.state.providers}
+        if self.state.provider not in self.state.providers:
+            self.state.provider = self.state.providers[0]
+        self.backend.value = self.state.provider
+
+    def _settings_from_state(self) -> None:
+        """Show settings that came from elsewhere (a project file)."""
+        config = self.state.config
+        for widget, value in ((self.optimizer, config.optimizer), (self.loss, config.loss),
+                              (self.learning_rate, config.learning_rate), (self.batch_size, config.batch_size),
+                              (self.epochs, config.epochs), (self.validation_split, config.validation_split)):
+            if widget.value != value:
+                if widget is self.batch_size and value not in widget.options:
+                    widget.options = sorted([*widget.options, value])
+                if widget is self.validation_split and value not in widget.options.values():
+                    widget.options = {**widget.options, f"{100 * value:g}%": value}
+                widget.value = value
+
+    def _data_changed(self) -> None:
+        data = self.state.dataset
+        if data is not None and not data.is_classification and self.loss.value != "mean_squared_error":
+            self.loss.value = "mean_squared_error"
+        elif data is not None and data.is_classification and self.loss.value == "mean_squared_error":
+            self.loss.value = "categorical_crossentropy"
+
+    def _trainer_changed(self) -> None:
+        """A model that arrived from elsewhere (a project file): show how it was trained."""
+        trainer = self.state.trainer
+        if self.running is None and trainer is not None and trainer is not self._shown:
+            self.curves.reset(trainer.history)
+            self.history.object = self._history_table(trainer)
+            self._say(f"Loaded a model trained for {trainer.epochs_done} epochs. Train more goes on from there.")
+        self._shown = trainer
+        self._buttons()
+
+    def setting_changed(self, field: str, value) -> None:
+        """One setting changed: checked on its own, so a bad value never blocks the others."""
+        if field == "validation_split":
+            value = round(float(value), 4)
+        try:
+            if value is None:
+                raise ValueError(f"training.{field} is empty; type a value")
+            config = self.state.config.replace(**{field: value})
+        except (SpecError, TypeError, ValueError) as error:
+            self.message.object = notice(f"{error}. Training keeps using {getattr(self.state.config, field)!r}.",
+                                         "error")
+            return
+        self.message.object = ""
+        self.state.config = config
+        if self.running is not None:  # learning rate and batch size apply from the next chunk of steps
+            self.running.config = self.running.config.replace(learning_rate=config.learning_rate,
+                                                              batch_size=config.batch_size)
+
+    # ---------------------------------------------------------------- control
+    def _buttons(self) -> None:
+        running = self.running is not None
+        paused = running and self._paused
+        self.start_button.disabled = running
+        self.more_button.disabled = running or self.state.trainer is None
+        self.pause_button.disabled = not running or paused
+        self.resume_button.disabled = not paused
+        self.stop_button.disabled = not running
+
+    def pause(self) -> None:
+        if self.running is not None:
+            self.running.pause()
+            self._paused = True
+            self._say("Paused: the weights wait where they are. Resume goes on from here.")
+            self._buttons()
+
+    def resume(self) -> None:
+        if self.running is not None:
+            self.running.resume()
+            self._paused = False
+            self._say("Training again…")
+            self._buttons()
+
+    def stop(self) -> None:
+        if self.running is not None:
+            self.running.stop()
+            self._stopping = True
+            self._paused = False
+            self._buttons()
+            self._say("Stopping after the current steps…")
+
+    def _say(self, text: str) -> None:
+        self.progress_text.object = f'<p aria-live="polite" class="hearth-progress">{escape(text)}</p>'
+
+    def _cannot_start(self) -> str | None:
+        if self.state.dataset is None:
+            return "Pick some data on the Data page first."
+        if not self.state.spec_draft_ok or self.state.spec is None:
+            return "The network on the Build page has a problem; fix the layer marked in red first."
+        return None
+
+    async def start(self) -> None:
+        """Train a new model from fresh weights with the current network, data and settings."""
+        if self.running is not None:
+            return
+        problem = self._cannot_start()
+        if problem:
+            self.message.object = notice(problem, "error")
+            return
+        try:
+            trainer = Trainer(self.state.spec, self.state.dataset, self.state.config, provider=self.state.provider,
+                              steps_per_call=STEPS_PER_CALL)
+        except (DataError, TrainingError, SpecError, ValueError) as error:
+            self.message.object = notice(f"{error}. {self._kept()}", "error")
+            return
+        self.curves.reset()
+        await self._run(trainer, self.state.config.epochs)
+
+    async def train_more(self) -> None:
+        """Go on training the current model for the set number of epochs."""
+        trainer = self.state.trainer
+        if self.running is not None or trainer is None:
+            return
+        config = self.state.config
+        if (config.optimizer, config.loss) != (trainer.config.optimizer, trainer.config.loss):
+            self.message.object = notice("A new optimizer or loss needs a fresh start: press Start training.",
+                                         "error")
+            return
+        trainer.config = trainer.config.replace(learning_rate=config.learning_rate, batch_size=config.batch_size)
+        await self._run(trainer, config.epochs)
+
+    def _kept(self) -> str:
+        return "The model you had is still there." if self.state.trainer is not None else "Nothing was changed."
+
+    async def _run(self, trainer: Trainer, epochs: int) -> None:
+        self.running = trainer
+        self.state.training = True
+        self.message.object = ""
+        self._buttons()
+        await self._show_backend_used(trainer)
+        batches = -(-len(trainer.train_data) // trainer.config.batch_size)
+        total = epochs * batches
+        first_epoch = trainer.epochs_done
+        started = time.perf_counter()
+        pending: list[tuple[float, float, float | None]] = []
+        last_update = 0.0
+
+        def on_batch(p: BatchProgress) -> None:
+            nonlocal last_update
+            pending.append((p.epoch - 1 + p.batch / p.batches, p.loss, p.accuracy))
+            now = time.perf_counter()
+            if now - last_update < UI_INTERVAL and p.batch != p.batches:
+                return
+            last_update = now
+            done = (p.epoch - 1 - first_epoch) * p.batches + p.batch
+            left = (now - started) / max(done, 1) * (total - done)
+            self.curves.add_batches(pending)
+            pending.clear()
+            self.progress.value = int(1000 * done / max(total, 1))
+            self._say(f"Epoch {p.epoch - first_epoch} of {epochs} · batch {p.batch} of {p.batches} · "
+                      f"loss {p.loss:.3f} · about {_duration(left)} left")
+
+        outcome = "done"
+        try:
+            async for metrics in trainer.fit(epochs, on_batch=on_batch):
+                self.curves.add_batches(pending)
+                pending.clear()
+                self.curves.add_epoch(metrics.to_dict())
+                self.history.object = self._history_table(trainer)
+            if self._stopping:
+                outcome = "stopped"
+        except Exception as error:  # a runtime failure (e.g. WebGPU lost): say so, keep the last model
+            outcome = "failed"
+            self.message.object = notice(f"Training failed: {error}. {self._kept()}", "error")
+        finally:
+            self.running = None
+            self._paused = self._stopping = False
+            self.state.training = False
+        trained = trainer.epochs_done - first_epoch
+        elapsed = time.perf_counter() - started
+        if outcome == "done":
+            self.progress.value = 1000
+            self._say(f"Done: {trained} epoch{'s' if trained != 1 else ''} in {_duration(elapsed)}.")
+        elif outcome == "stopped":
+            self._say(f"Stopped after {trained} complete epoch{'s' if trained != 1 else ''}.")
+        elif self.state.trainer is not None:  # failed: show the model that is still there
+            self.curves.reset(self.state.trainer.history)
+            self.history.object = self._history_table(self.state.trainer)
+            self._say("Training failed; the curves are those of the model you still have.")
+        if trainer.epochs_done > 0 and outcome != "failed":
+            self._shown = trainer
+            await self.state.use_trainer(trainer)
+        self._buttons()
+
+    async def _show_backend_used(self, trainer: Trainer) -> None:
+        runtime = get_runtime()
+        provider = self.state.provider
+        detail = BACKENDS.get(provider, provider)
+        threads = getattr(runtime, "threads", None)
+        if provider == "wasm" and threads is not None:
+            count = await threads()
+            detail += f", {count} thread{'s' if count != 1 else ''}"
+        self.backend_info.object = (f'<p style="margin:.2rem 0;color:#555">Runs on {escape(runtime.name)} · '
+                                    f"{escape(detail)} · {trainer.spec.param_count:,} parameters · "
+                                    f"{len(trainer.train_data):,} training and {len(trainer.val_data):,} "
+                                    "validation samples</p>")
+
+    @staticmethod
+    def _history_table(trainer: Trainer) -> str:
+        def pct(v):
+            return "" if v is None else f"{100 * v:.1f}%"
+
+        rows = [(h["epoch"], f"{h['loss']:.4f}", pct(h.get("accuracy")),
+                 "" if h.get("val_loss") is None else f"{h['val_loss']:.4f}", pct(h.get("val_accuracy")),
+                 f"{h['seconds']:.1f} s") for h in trainer.history]
+        return table(["epoch", "loss", "accuracy", "validation loss", "validation accuracy", "time"], rows,
+                     caption="Epochs")

@@ -1,0 +1,55 @@
+"""The camera: a live preview, single shots on request, and frames at a steady rate for live prediction.
+
+Panel's VideoStream does the page side (getUserMedia, a canvas snapshot, a JPEG data URL), so no
+picture leaves the page except into this worker. A shot is a round trip: Python asks for a
+snapshot, the page answers with the frame.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+import panel as pn
+
+from hearth.app.widgets.images import data_url_bytes
+
+
+class Webcam:
+    def __init__(self, on_frame: Callable[[bytes], object] | None = None, width: int = 320, height: int = 240
+                 ) -> None:
+        self.on_frame = on_frame
+        self.stream = pn.widgets.VideoStream(format="jpeg", width=width, height=height, sizing_mode="fixed",
+                                             timeout=None, margin=(5, 10))
+        self._waiting: list[asyncio.Future] = []
+        self.stream.param.watch(self._arrived, "value")
+
+    @property
+    def view(self) -> pn.widgets.VideoStream:
+        return self.stream
+
+    async def shot(self) -> bytes:
+        """The current frame as JPEG bytes (DataError if the camera gave no picture)."""
+        future = asyncio.get_event_loop().create_future()
+        self._waiting.append(future)
+        self.stream.value = ""  # so the answer is a change even if the picture is the same
+        self.stream.snapshot()
+        return data_url_bytes(await future)
+
+    def live(self, every_ms: int | None) -> None:
+        """Send a frame every `every_ms` milliseconds to `on_frame` (None: stop)."""
+        self.stream.timeout = every_ms
+
+    def _arrived(self, event) -> None:
+        if not event.new:
+            return
+        waiting, self._waiting = self._waiting, []
+        for future in waiting:
+            if not future.done():
+                future.set_result(event.new)
+        if not waiting and self.on_frame is not None and self.stream.timeout:
+            try:
+                frame = data_url_bytes(event.new)
+            except ValueError:
+                return
+            self.on_frame(frame)

@@ -1,0 +1,110 @@
+"""The Train page: settings, a run with progress and growing curves, pause/stop, and failures that keep the model."""
+
+import asyncio
+from html import unescape
+
+import numpy as np
+
+from hearth.train import ModelSpec, Trainer
+from tests.app.conftest import run
+
+
+def test_a_run_trains_shows_progress_and_hands_the_model_on(trained):
+    page, state = trained.train, trained.state
+    trainer = state.trainer
+    assert trainer is not None and trainer.epochs_done == 2
+    batches = -(-len(trainer.train_data) // 32)
+    assert page.curves.points == 2 * batches  # one point per batch
+    assert page.curves.epochs.data["epoch"] == [1, 2]
+    assert page.curves.epochs.data["val_accuracy"] == [h["val_accuracy"] for h in trainer.history]
+    assert page.progress.value == page.progress.max
+    assert "Done: 2 epochs" in page.progress_text.object
+    assert "Runs on onnxruntime · CPU (onnxruntime)" in page.backend_info.object
+    assert page.history.object.count("<tr>") == 3
+    assert state.evaluation is not None and state.evaluation.confusion.sum() == len(trainer.val_data)
+    assert not page.start_button.disabled and page.pause_button.disabled and not page.more_button.disabled
+
+
+def test_the_run_is_what_the_engine_gives_for_these_settings(trained):
+    """The page adds nothing of its own to training: the same spec, data and settings give the same curve."""
+    state = trained.state
+    reference = Trainer(ModelSpec(state.spec.to_dict()), state.dataset, state.config)
+    history = run(reference.run(2))
+    np.testing.assert_allclose([h["loss"] for h in state.trainer.history], [m.loss for m in history], rtol=1e-5)
+
+
+def test_settings_are_checked_and_kept(app):
+    page, state = app.train, app.state
+    page.learning_rate.value = 0.05
+    assert state.config.learning_rate == 0.05
+    page.learning_rate.value = -1.0
+    assert "learning_rate must be a number in [0.0, 10.0], got -1.0" in page.message.object
+    assert "Training keeps using 0.05" in page.message.object
+    assert state.config.learning_rate == 0.05
+    page.optimizer.value = "sgd"
+    page.batch_size.value = 64
+    assert (state.config.optimizer, state.config.batch_size) == ("sgd", 64)
+
+
+def test_pause_resume_and_stop_between_chunks(app):
+    page, state = app.train, app.state
+    page.epochs.value = 50
+    seen = []
+
+    async def scenario():
+        task = asyncio.ensure_future(page.start())
+        while page.curves.points < 20:  # let it train a little
+            await asyncio.sleep(0)
+        page.pause()
+        assert page.resume_button.disabled is False and page.pause_button.disabled is True
+        for _ in range(20):
+            await asyncio.sleep(0)
+        seen.append(page.curves.points)
+        for _ in range(20):
+            await asyncio.sleep(0)
+        seen.append(page.curves.points)  # nothing moves while paused
+        page.resume()
+        while page.running is not None and page.running.epochs_done < 1:
+            await asyncio.sleep(0)
+        page.stop()
+        await task
+
+    run(scenario())
+    assert seen[0] == seen[1]
+    assert "Stopped after 1 complete epoch" in page.progress_text.object
+    assert state.trainer is not None and state.trainer.epochs_done == 1 and not state.training
+    assert page.running is None and not page.start_button.disabled
+
+
+def test_a_failed_or_refused_training_keeps_the_model(trained):
+    state, page = trained.state, trained.train
+    model, history = state.trainer, list(state.trainer.history)
+    state.provider = "webgpu"  # not on CPython: the runtime refuses, as a browser that lost its GPU would
+    try:
+        run(page.start())
+    finally:
+        state.provider = "cpu"
+    assert "Training failed: provider 'webgpu' is not available" in unescape(page.message.object)
+    assert "The model you had is still there." in page.message.object
+    assert state.trainer is model and model.history == history and not state.training
+    assert page.curves.epochs.data["epoch"] == [1, 2]
+    state.spec_draft_ok = False
+    try:
+        run(page.start())
+        assert "fix the layer marked in red" in unescape(page.message.object)
+        assert state.trainer is model
+    finally:
+        state.spec_draft_ok = True
+
+
+def test_train_more_goes_on_from_the_current_model(app):
+    app.build.use_preset("logistic")
+    app.train.epochs.value = 1
+    run(app.train.start())
+    first = app.state.trainer
+    run(app.train.train_more())
+    assert app.state.trainer is first and first.epochs_done == 2
+    assert app.train.curves.epochs.data["epoch"] == [1, 2]
+    app.train.optimizer.value = "sgd"
+    run(app.train.train_more())
+    assert "needs a fresh start" in app.train.message.object and first.epochs_done == 2

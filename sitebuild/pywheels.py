@@ -22,7 +22,7 @@ from packaging.markers import default_environment
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from sitebuild import artifacts
+from sitebuild import artifacts, bytecode
 
 # What never goes into the browser copies of these wheels: their JS/CSS (served from the site as
 # files instead), tests and examples. Panel 30.3 -> ~1.2 MB, Bokeh 6.4 -> ~1 MB: seconds of start-up.
@@ -144,6 +144,15 @@ def assemble(sources: dict, repo: Path, out_dir: Path, log=print) -> dict:
         drop = SLIM.get(wheel.name)
         wheels.append(_read_wheel(_slim(path, out_dir, drop) if drop else Path(shutil.copy2(path, out_dir))))
     wheels.append(_read_wheel(build_hearth_wheel(repo, out_dir)))
+    # Bytecode in every wheel (derived files: the compiled ones were checked against the official
+    # lock above, and our lock below records the sha256 of what we ship).
+    # Libraries ship bytecode only (half the files to unpack at start-up); Hearth keeps its sources
+    # beside the bytecode, so its tracebacks show the lines.
+    archives = [(out_dir / e["file_name"], "sourceless") for e in packages.values() if e["file_name"].endswith(".whl")]
+    archives += [(w.path, "wheel" if w.name == "hearth" else "sourceless") for w in wheels]
+    bytecode.compile_in_place(archives, repo / "node_modules" / "pyodide", log=log)
+    for entry in packages.values():
+        entry["sha256"] = artifacts.sha256_of(out_dir / entry["file_name"])
     shipped = set(packages) | {w.name for w in wheels}
     for w in wheels:
         packages[w.name] = {

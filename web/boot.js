@@ -43,20 +43,27 @@ async function versionOf(worker) {
 async function serviceWorkerReady() {
   if (!("serviceWorker" in navigator)) return;
   const sw = navigator.serviceWorker;
-  let registration;
-  try {
-    registration = await sw.register("sw.js", { scope: "./", updateViaCache: "none" });
-  } catch (error) {
-    console.warn("Hearth: no service worker, so no offline use:", error);
-    return;
-  }
   sw.addEventListener("message", (event) => {
     // Another deployment took over while this page was open: reload into it, never mix.
     if (event.data?.type === "activated" && event.data.version !== VERSION) location.reload();
   });
+  const register = () => sw.register("sw.js", { scope: "./", updateViaCache: "none" }).catch((error) => {
+    console.warn("Hearth: no service worker, so no offline use:", error);
+    return null;
+  });
   const controller = sw.controller;
-  if (controller && (await versionOf(controller)) === VERSION) return;
-  if (!controller && crossOriginIsolated) return; // first visit: files come from the network, cached meanwhile
+  if (!controller && crossOriginIsolated) {
+    // First visit: files come from the network. Saving the site for offline use (tens of MB, each
+    // file hashed) starts once the app is up, so that it does not slow the start.
+    appReady.then(register);
+    return;
+  }
+  if (controller && (await versionOf(controller)) === VERSION) {
+    register(); // this deployment's worker already serves the page; registering again checks for updates
+    return;
+  }
+  const registration = await register();
+  if (!registration) return;
   // A new deployment (the old worker would serve old files), or a static host that cannot send
   // COOP/COEP (the worker adds them): wait until this deployment's worker has cached everything and
   // controls the page.
@@ -98,6 +105,9 @@ worker.queue = [];
 let patching = 0;
 let jsdoc = null;
 const pending = new Map();
+const timings = {}; // start-up milestones in ms since navigation start: the worker's, then "ready"
+let appIsReady;
+const appReady = new Promise((resolve) => { appIsReady = resolve; });
 let nextCall = 1;
 
 function sendChange(event) {
@@ -131,6 +141,7 @@ async function render(msg) {
   const [views] = await Bokeh.embed.embed_items(docsJson, renderItems);
   jsdoc = [...views.roots.values()][0].model.document;
   jsdoc.on_change(sendChange, false);
+  timings.drawn = Math.round(performance.now());
   worker.postMessage({ type: "rendered" });
 }
 
@@ -156,8 +167,13 @@ worker.onmessage = async (event) => {
         fail(`The interface could not be drawn: ${error}`);
       }
       break;
+    case "timing":
+      timings[msg.name] = Math.round(msg.t - performance.timeOrigin);
+      break;
     case "ready":
+      timings.ready = Math.round(performance.now());
       document.documentElement.dataset.ready = "true";
+      appIsReady();
       break;
     case "backends":
       document.documentElement.dataset.backends = msg.backends;
@@ -200,7 +216,7 @@ function python(code) {
   });
 }
 
-window.hearth = { version: VERSION, python, worker };
+window.hearth = { version: VERSION, python, worker, timings };
 window.addEventListener("offline", () => $("device-badge").classList.add("offline"));
 window.addEventListener("online", () => $("device-badge").classList.remove("offline"));
 

@@ -107,11 +107,13 @@ class Run:
         context.on("request", self.requests)
         self.page = context.new_page()
         self.console: list[str] = []
+        self.loaded = False
         self.page.on("console", lambda m: self.console.append(f"{m.type}: {m.text}"))
         self.page.on("pageerror", lambda e: self.console.append(f"pageerror: {e}"))
 
     def tti(self, reload: bool) -> tuple[float, int]:
         before = self.requests.count
+        self.loaded = True
         if reload:
             self.page.reload(wait_until="commit")
         else:
@@ -131,16 +133,28 @@ class Run:
         return ms, self.requests.count - before
 
     def settle(self) -> None:
-        """Wait until a reload would be warm: Hearth's service worker has cached everything and controls the page."""
-        if self.app != "hearth":
+        """Wait until the page is done with what it does after becoming interactive.
+
+        For Hearth: its service worker has cached the site and controls the page (so a reload is warm),
+        and the packages it installs in the background are in. Then nothing of this page competes with
+        the next measurement for the CPU. The peer does nothing after it is interactive.
+        """
+        if self.app != "hearth" or not self.loaded:
             return
         deadline = time.monotonic() + WAIT_MS / 1000
+        probe = ("(navigator.serviceWorker.controller && navigator.serviceWorker.controller.state === 'activated')"
+                 " && window.hearth.timings.later !== undefined")
         while time.monotonic() < deadline:
-            state = self.page.evaluate("navigator.serviceWorker.controller && navigator.serviceWorker.controller.state")
-            if state == "activated":
+            if self.page.evaluate(probe):
                 return
             time.sleep(0.2)
-        raise RuntimeError("Hearth's service worker never took control of the page")
+        raise RuntimeError("Hearth's service worker never took control of the page, or its packages never arrived")
+
+    def milestones(self) -> str:
+        if self.app != "hearth":
+            return ""
+        marks = self.page.evaluate("window.hearth.timings")
+        return "  " + " ".join(f"{k}={v}" for k, v in marks.items())
 
     def click_check(self) -> str:
         """Click the button and wait until the app answers: proof that the widgets are linked to Python."""
@@ -189,12 +203,12 @@ def main(argv: list[str] | None = None) -> int:
             for load in ("cold", "warm"):
                 for app in ("hearth", "peer"):
                     run = live[app]
-                    if load == "warm":
-                        run.settle()
-                        time.sleep(1.0)  # let both pages go idle before the reload
+                    for other in live.values():
+                        other.settle()  # nothing left running from the previous load
+                    time.sleep(1.0)
                     ms, n = run.tti(reload=load == "warm")
                     runs.append({"round": round_, "app": app, "load": load, "ms": ms, "requests": n})
-                    print(f"{round_:>5}  {app:<6}  {load:<4}  {ms:>8.0f}  {n:>8}", flush=True)
+                    print(f"{round_:>5}  {app:<6}  {load:<4}  {ms:>8.0f}  {n:>8}{run.milestones()}", flush=True)
                     if round_ == 1:
                         run.page.screenshot(path=str(RESULTS / f"tti-{app}-{load}.png"))
             if round_ == 1:

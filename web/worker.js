@@ -25,7 +25,10 @@ let laterLoad = null;
 /** Install the deferred packages (once); Python waits on this when it imports one of them early. */
 function loadLater() {
   laterLoad ??= pyodide.loadPackage(later, { messageCallback: () => {}, errorCallback: (m) => console.warn(m) })
-    .then(() => { self.hearthLaterDone = true; });
+    .then(() => {
+      self.hearthLaterDone = true;
+      mark("later");
+    });
   return laterLoad;
 }
 self.hearthLoadLater = loadLater;

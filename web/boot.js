@@ -141,8 +141,35 @@ async function render(msg) {
   const [views] = await Bokeh.embed.embed_items(docsJson, renderItems);
   jsdoc = [...views.roots.values()][0].model.document;
   jsdoc.on_change(sendChange, false);
+  // Interactive means seen: wait until Bokeh reports every root drawn (stylesheets loaded, laid out).
+  if (!jsdoc.is_idle) {
+    const idle = new Promise((resolve) => jsdoc.idle.connect(() => resolve(true)));
+    const late = new Promise((resolve) => setTimeout(() => resolve(false), 10000));
+    if (!(await Promise.race([idle, late]))) console.warn("Hearth: the interface never reported itself drawn");
+  }
+  await stylesheetsLoaded($("app"));
   timings.drawn = Math.round(performance.now());
   worker.postMessage({ type: "rendered" });
+}
+
+/** Every stylesheet Bokeh linked into the app's shadow roots has loaded (or failed): the app looks as it will. */
+async function stylesheetsLoaded(root) {
+  const pending = [];
+  const visit = (node) => {
+    for (const el of node.querySelectorAll("*")) {
+      if (!el.shadowRoot) continue;
+      for (const link of el.shadowRoot.querySelectorAll("link[rel=stylesheet]")) {
+        if (!link.sheet) pending.push(new Promise((resolve) => {
+          link.addEventListener("load", resolve, { once: true });
+          link.addEventListener("error", resolve, { once: true });
+        }));
+      }
+      visit(el.shadowRoot);
+    }
+  };
+  visit(root);
+  // A link that failed before we looked never fires again: do not wait for ever on it.
+  await Promise.race([Promise.all(pending), new Promise((resolve) => setTimeout(resolve, 5000))]);
 }
 
 function bokehLoaded() {

@@ -7,7 +7,17 @@ const $ = (id) => document.getElementById(id);
 
 // ---------------------------------------------------------------- boot screen
 
+// boot.js may run before the body is parsed (it is async, to start Python sooner): touch the DOM after.
+const parsed = new Promise((resolve) => {
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", resolve, { once: true });
+  else resolve();
+});
+
 function status(text, fraction, step) {
+  if (document.readyState === "loading") {
+    parsed.then(() => status(text, fraction, step));
+    return;
+  }
   $("boot-status").textContent = text;
   if (fraction != null) $("boot-progress").value = Math.round(2 + 98 * fraction);
   if (step) {
@@ -22,6 +32,10 @@ function status(text, fraction, step) {
 }
 
 function fail(message) {
+  if (document.readyState === "loading") {
+    parsed.then(() => fail(message));
+    return;
+  }
   const box = $("boot-error");
   box.hidden = false;
   box.textContent = message;
@@ -104,6 +118,7 @@ worker.busy = false;
 worker.queue = [];
 let patching = 0;
 let jsdoc = null;
+let rootViews = [];
 const pending = new Map();
 const timings = {}; // start-up milestones in ms since navigation start: the worker's, then "ready"
 let appIsReady;
@@ -139,7 +154,8 @@ async function render(msg) {
   renderItems[0].roots = roots;
   renderItems[0].root_ids = rootIds;
   const [views] = await Bokeh.embed.embed_items(docsJson, renderItems);
-  jsdoc = [...views.roots.values()][0].model.document;
+  rootViews = [...views.roots.values()];
+  jsdoc = rootViews[0].model.document;
   jsdoc.on_change(sendChange, false);
   // Interactive means seen: wait until Bokeh reports every root drawn (stylesheets loaded, laid out).
   if (!jsdoc.is_idle) {
@@ -150,6 +166,15 @@ async function render(msg) {
   await stylesheetsLoaded($("app"));
   timings.drawn = Math.round(performance.now());
   worker.postMessage({ type: "rendered" });
+}
+
+/** Linking flushes changes Python held back while building the page; wait until their redraws are done. */
+async function redrawn() {
+  const frame = () => new Promise((resolve) => requestAnimationFrame(resolve));
+  await frame();
+  for (let i = 0; i < 300 && !rootViews.every((view) => view.has_finished()); i++) await frame();
+  await frame();
+  await stylesheetsLoaded($("app"));
 }
 
 /** Every stylesheet Bokeh linked into the app's shadow roots has loaded (or failed): the app looks as it will. */
@@ -198,6 +223,7 @@ worker.onmessage = async (event) => {
       timings[msg.name] = Math.round(msg.t - performance.timeOrigin);
       break;
     case "ready":
+      await redrawn();
       timings.ready = Math.round(performance.now());
       document.documentElement.dataset.ready = "true";
       appIsReady();

@@ -13,13 +13,7 @@ mark("worker");
 let pyodide = null;
 let started = null;
 
-// What the app needs to start: its packages' closure, less DEFERRED_PACKAGES, which no module
-// imports while the app starts (bench/profile_boot.py lists what is imported). pyodide-http is not a
-// dependency, but without it panel.io.pyodide imports all of pandas at start-up (to patch read_csv).
-const BOOT_PACKAGES = ["hearth", "panel", "pyodide-http"];
-const DEFERRED_PACKAGES = new Set(["pandas", "python-dateutil", "pytz", "six", "pillow", "contourpy", "narwhals",
-                                   "xyzservices", "typing-extensions"]);
-let later = []; // every other package in the lock: installed in the background once the app is drawn
+let later = []; // the lock's other packages (boot.json): installed in the background once the app is drawn
 let laterLoad = null;
 
 /** Install the deferred packages (once); Python waits on this when it imports one of them early. */
@@ -40,39 +34,35 @@ function sendPatch(patch, buffers) {
 async function start(base) {
   const pyodideUrl = new URL("pyodide/", base).href;
   say("Starting Python…", 0.05, "python");
-  // Fetch the package list while the interpreter compiles.
-  const lockPromise = fetch(new URL("pyodide-lock.json", pyodideUrl)).then((r) => r.json());
   mark("start");
+  // The packages travel while the interpreter starts: the boot plan, then the one bundle of every
+  // pure package the app imports to start (sitebuild/pywheels.py write_boot_plan), inflated natively.
+  const planPromise = fetch(pyodideUrl + "boot.json").then((r) => r.json());
+  const bundlePromise = planPromise.then((p) => fetchBundle(pyodideUrl + p.bundle));
+  bundlePromise.catch(() => {}); // awaited below; this only keeps an early failure from being "unhandled"
   pyodide = await loadPyodide({ indexURL: pyodideUrl, lockFileURL: pyodideUrl + "pyodide-lock.json", packages: [] });
   mark("python");
-  const lock = await lockPromise;
+  const plan = await planPromise;
+  later = plan.later;
   say("Installing packages…", 0.35, "packages");
-  // Only what the app imports to start; the rest loads once it is drawn (or when first imported).
-  const wanted = closure(lock, BOOT_PACKAGES, DEFERRED_PACKAGES);
-  later = closure(lock, Object.keys(lock.packages)).filter((name) => !wanted.includes(name));
-  // One loadPackage call: Pyodide fetches every wheel in parallel and installs as they arrive.
-  let installed = 0;
-  await pyodide.loadPackage(wanted, {
-    messageCallback: (m) => {
-      if (m.startsWith("Loaded")) return;
-      installed += 1;
-      say(`Installing packages… (${Math.min(installed, wanted.length)} of ${wanted.length})`,
-          0.35 + (0.4 * Math.min(installed, wanted.length)) / wanted.length, "packages");
-    },
-    errorCallback: (m) => console.warn(m),
-  });
+  // Compiled packages (numpy) through Pyodide, which also loads their wasm libraries.
+  const compiled = pyodide.loadPackage(plan.load, { messageCallback: () => {}, errorCallback: (m) => console.warn(m) });
+  unpackBundle(pyodide.FS, await bundlePromise, plan.site_packages);
+  for (const name of plan.bundled) pyodide.loadedPackages[name] = "default channel"; // never installed twice
+  say("Installing packages…", 0.6, "packages");
+  await compiled;
   mark("packages");
   say("Building the interface…", 0.8, "app");
   pyodide.globals.set("sendPatch", sendPatch);
-  const laterImports = Object.fromEntries(later.flatMap((name) => lock.packages[name].imports.map((i) => [i, name])));
   await pyodide.runPythonAsync(`
-import os, pyodide.ffi
+import importlib, os, pyodide.ffi
+importlib.invalidate_caches()  # site-packages just got its files behind Python's back
 # Panel 1.9.4 expects Pyodide 0.29's jsnull; in 0.27 JS null already arrives as None, so a sentinel is right.
 if not hasattr(pyodide.ffi, "jsnull"):
     pyodide.ffi.jsnull = object()
 os.environ["PANEL_CDN_ROOT"] = ${JSON.stringify(new URL("panel-cdn/", base).href)}
 from hearth.app.deferred_packages import wait_on_import
-wait_on_import(${JSON.stringify(laterImports)})
+wait_on_import(${JSON.stringify(plan.later_imports)})
 import panel.io.pyodide
 `);
   mark("panel");
@@ -84,16 +74,28 @@ await render()
   self.postMessage({ type: "render", docs_json: docsJson, render_items: renderItems, root_ids: rootIds });
 }
 
-/** The lock's dependency closure of `names` (not entering `skip`), so progress can count real packages. */
-function closure(lock, names, skip = new Set()) {
-  const seen = new Set();
-  const visit = (name) => {
-    if (seen.has(name) || skip.has(name) || !lock.packages[name]) return;
-    seen.add(name);
-    lock.packages[name].depends.forEach(visit);
-  };
-  names.forEach(visit);
-  return [...seen];
+async function fetchBundle(url) {
+  const response = await fetch(url);
+  if (!response.ok) throw new Error(`${url}: HTTP ${response.status}`);
+  return new Uint8Array(await new Response(response.body.pipeThrough(new DecompressionStream("gzip"))).arrayBuffer());
+}
+
+/** Write the bundle's files (uint32 header length, JSON header {files: [[path, size]]}, bytes) under `dir`. */
+function unpackBundle(FS, bytes, dir) {
+  const headerLength = new DataView(bytes.buffer, bytes.byteOffset, 4).getUint32(0, true);
+  const header = JSON.parse(new TextDecoder().decode(bytes.subarray(4, 4 + headerLength)));
+  let offset = 4 + headerLength;
+  const made = new Set();
+  for (const [path, size] of header.files) {
+    const full = `${dir}/${path}`;
+    const folder = full.slice(0, full.lastIndexOf("/"));
+    if (!made.has(folder)) {
+      FS.mkdirTree(folder);
+      made.add(folder);
+    }
+    FS.writeFile(full, bytes.subarray(offset, offset + size));
+    offset += size;
+  }
 }
 
 async function runPython(id, code) {

@@ -7,9 +7,11 @@ whole app from the site's own folder: no index, no micropip resolution, no netwo
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import re
+import struct
 import shutil
 import subprocess
 import sys
@@ -22,7 +24,7 @@ from packaging.markers import default_environment
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from sitebuild import artifacts
+from sitebuild import artifacts, bytecode
 
 # What never goes into the browser copies of these wheels: their JS/CSS (served from the site as
 # files instead), tests and examples. Panel 30.3 -> ~1.2 MB, Bokeh 6.4 -> ~1 MB: seconds of start-up.
@@ -30,6 +32,17 @@ SLIM = {
     "panel": ("panel/dist/", "panel/tests/", "panel/examples/"),
     "bokeh": ("bokeh/server/static/", "bokeh/sampledata/", "bokeh/_testing/"),
 }
+
+# What the app imports while it starts (bench/profile_boot.py shows the modules): the closure of
+# BOOT_ROOTS less DEFERRED. pyodide-http is no dependency, but without it panel.io.pyodide imports all
+# of pandas at start-up (to patch read_csv). Everything else in the lock is installed in the
+# background once the app is drawn (hearth.app.deferred_packages covers an earlier import).
+BOOT_ROOTS = ["hearth", "panel", "pyodide-http"]
+DEFERRED = {"pandas", "python-dateutil", "pytz", "six", "pillow", "contourpy", "narwhals", "xyzservices",
+            "typing-extensions"}
+SITE_PACKAGES = "/lib/python3.12/site-packages"
+BOOT_PLAN = "boot.json"
+BOOT_BUNDLE = "boot-packages.pack.gz"
 
 PYODIDE_ENV = {**default_environment(), "sys_platform": "emscripten", "platform_system": "Emscripten",
                "python_version": "3.12", "python_full_version": "3.12.7", "implementation_name": "cpython",
@@ -144,6 +157,15 @@ def assemble(sources: dict, repo: Path, out_dir: Path, log=print) -> dict:
         drop = SLIM.get(wheel.name)
         wheels.append(_read_wheel(_slim(path, out_dir, drop) if drop else Path(shutil.copy2(path, out_dir))))
     wheels.append(_read_wheel(build_hearth_wheel(repo, out_dir)))
+    # Bytecode in every wheel (derived files: the compiled ones were checked against the official
+    # lock above, and our lock below records the sha256 of what we ship).
+    # Libraries ship bytecode only (half the files to unpack at start-up); Hearth keeps its sources
+    # beside the bytecode, so its tracebacks show the lines.
+    archives = [(out_dir / e["file_name"], "sourceless") for e in packages.values() if e["file_name"].endswith(".whl")]
+    archives += [(w.path, "wheel" if w.name == "hearth" else "sourceless") for w in wheels]
+    bytecode.compile_in_place(archives, repo / "node_modules" / "pyodide", log=log)
+    for entry in packages.values():
+        entry["sha256"] = artifacts.sha256_of(out_dir / entry["file_name"])
     shipped = set(packages) | {w.name for w in wheels}
     for w in wheels:
         packages[w.name] = {
@@ -155,7 +177,54 @@ def assemble(sources: dict, repo: Path, out_dir: Path, log=print) -> dict:
     log(f"  {len(wheels)} pure wheels (Panel and Bokeh slimmed, Hearth built from pysrc/)")
     lock = {"info": official["info"], "packages": dict(sorted(packages.items()))}
     (out_dir / "pyodide-lock.json").write_text(json.dumps(lock, indent=1))
+    plan = write_boot_plan(out_dir, lock)
+    log(f"  start-up: {len(plan['bundled'])} pure packages in {BOOT_BUNDLE}, {plan['load']} through Pyodide, "
+        f"{len(plan['later'])} deferred")
     return lock
+
+
+def _closure(packages: dict, names: list[str], skip: set[str] = frozenset()) -> list[str]:
+    seen: list[str] = []
+
+    def visit(name: str) -> None:
+        if name in seen or name in skip or name not in packages:
+            return
+        seen.append(name)
+        for dep in packages[name]["depends"]:
+            visit(dep)
+
+    for name in names:
+        visit(name)
+    return seen
+
+
+def write_boot_plan(out_dir: Path, lock: dict) -> dict:
+    """boot.json, and the one download that holds every pure package the app imports to start.
+
+    Pyodide installs a wheel by unpacking it with Python's zipfile, file by file, in wasm; for the
+    ~2000 files of Panel, Bokeh and friends that is seconds. The bundle is those wheels' files in
+    one gzip stream (`uint32 header length, JSON header {packages, files: [[path, size]]}, bytes`)
+    that the worker fetches while Python starts, inflates natively and writes straight into
+    site-packages. Compiled packages (numpy: wasm libraries to load) still go through loadPackage.
+    """
+    packages = lock["packages"]
+    boot = _closure(packages, BOOT_ROOTS, DEFERRED)
+    bundled = sorted(n for n in boot if packages[n]["file_name"].endswith("-none-any.whl"))
+    files: list[tuple[str, bytes]] = []
+    for name in bundled:
+        with zipfile.ZipFile(out_dir / packages[name]["file_name"]) as zf:
+            files += [(i.filename, zf.read(i)) for i in zf.infolist() if not i.is_dir()]
+    header = json.dumps({"packages": bundled, "files": [[p, len(b)] for p, b in files]}).encode()
+    raw = struct.pack("<I", len(header)) + header + b"".join(b for _, b in files)
+    (out_dir / BOOT_BUNDLE).write_bytes(gzip.compress(raw, compresslevel=9, mtime=0))
+    later = sorted(set(packages) - set(boot))
+    plan = {
+        "site_packages": SITE_PACKAGES, "bundle": BOOT_BUNDLE, "bundled": bundled,
+        "load": sorted(n for n in boot if n not in bundled), "later": later,
+        "later_imports": {i: n for n in later for i in packages[n]["imports"]},
+    }
+    (out_dir / BOOT_PLAN).write_text(json.dumps(plan, indent=1))
+    return plan
 
 
 def panel_and_bokeh_js(sources: dict, out_dir: Path) -> None:

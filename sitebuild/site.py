@@ -17,7 +17,7 @@ import shutil
 import tomllib
 from pathlib import Path
 
-from sitebuild import artifacts, pywheels
+from sitebuild import artifacts, bytecode, pywheels
 
 REPO = Path(__file__).resolve().parent.parent
 SOURCES = REPO / "sitebuild" / "sources.toml"
@@ -112,6 +112,8 @@ def build(dist: Path | None = None, log=print) -> str:
     staging.mkdir(parents=True)
     log("Pyodide core and onnxruntime-web (npm)")
     copy_npm_files(sources, staging)
+    bytecode.compile_in_place([(staging / "pyodide" / "python_stdlib.zip", "stdlib")], REPO / "node_modules" / "pyodide",
+                              log=log)
     log("Python packages")
     pywheels.assemble(sources, REPO, staging / "pyodide", log=log)
     pywheels.panel_and_bokeh_js(sources, staging)

@@ -7,7 +7,17 @@ const $ = (id) => document.getElementById(id);
 
 // ---------------------------------------------------------------- boot screen
 
+// boot.js may run before the body is parsed (it is async, to start Python sooner): touch the DOM after.
+const parsed = new Promise((resolve) => {
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", resolve, { once: true });
+  else resolve();
+});
+
 function status(text, fraction, step) {
+  if (document.readyState === "loading") {
+    parsed.then(() => status(text, fraction, step));
+    return;
+  }
   $("boot-status").textContent = text;
   if (fraction != null) $("boot-progress").value = Math.round(2 + 98 * fraction);
   if (step) {
@@ -22,6 +32,10 @@ function status(text, fraction, step) {
 }
 
 function fail(message) {
+  if (document.readyState === "loading") {
+    parsed.then(() => fail(message));
+    return;
+  }
   const box = $("boot-error");
   box.hidden = false;
   box.textContent = message;
@@ -43,20 +57,27 @@ async function versionOf(worker) {
 async function serviceWorkerReady() {
   if (!("serviceWorker" in navigator)) return;
   const sw = navigator.serviceWorker;
-  let registration;
-  try {
-    registration = await sw.register("sw.js", { scope: "./", updateViaCache: "none" });
-  } catch (error) {
-    console.warn("Hearth: no service worker, so no offline use:", error);
-    return;
-  }
   sw.addEventListener("message", (event) => {
     // Another deployment took over while this page was open: reload into it, never mix.
     if (event.data?.type === "activated" && event.data.version !== VERSION) location.reload();
   });
+  const register = () => sw.register("sw.js", { scope: "./", updateViaCache: "none" }).catch((error) => {
+    console.warn("Hearth: no service worker, so no offline use:", error);
+    return null;
+  });
   const controller = sw.controller;
-  if (controller && (await versionOf(controller)) === VERSION) return;
-  if (!controller && crossOriginIsolated) return; // first visit: files come from the network, cached meanwhile
+  if (!controller && crossOriginIsolated) {
+    // First visit: files come from the network. Saving the site for offline use (tens of MB, each
+    // file hashed) starts once the app is up, so that it does not slow the start.
+    appReady.then(register);
+    return;
+  }
+  if (controller && (await versionOf(controller)) === VERSION) {
+    register(); // this deployment's worker already serves the page; registering again checks for updates
+    return;
+  }
+  const registration = await register();
+  if (!registration) return;
   // A new deployment (the old worker would serve old files), or a static host that cannot send
   // COOP/COEP (the worker adds them): wait until this deployment's worker has cached everything and
   // controls the page.
@@ -96,7 +117,11 @@ const worker = new Worker(new URL("worker.js", import.meta.url), { type: "module
 worker.busy = false;
 worker.queue = [];
 let jsdoc = null;
+let rootViews = [];
 const pending = new Map();
+const timings = {}; // start-up milestones in ms since navigation start: the worker's, then "ready"
+let appIsReady;
+const appReady = new Promise((resolve) => { appIsReady = resolve; });
 let nextCall = 1;
 
 function sendChange(event) {
@@ -133,9 +158,47 @@ async function render(msg) {
   renderItems[0].roots = roots;
   renderItems[0].root_ids = rootIds;
   const [views] = await Bokeh.embed.embed_items(docsJson, renderItems);
-  jsdoc = [...views.roots.values()][0].model.document;
+  rootViews = [...views.roots.values()];
+  jsdoc = rootViews[0].model.document;
   jsdoc.on_change(sendChange, false);
+  // Interactive means seen: wait until Bokeh reports every root drawn (stylesheets loaded, laid out).
+  if (!jsdoc.is_idle) {
+    const idle = new Promise((resolve) => jsdoc.idle.connect(() => resolve(true)));
+    const late = new Promise((resolve) => setTimeout(() => resolve(false), 10000));
+    if (!(await Promise.race([idle, late]))) console.warn("Hearth: the interface never reported itself drawn");
+  }
+  await stylesheetsLoaded($("app"));
+  timings.drawn = Math.round(performance.now());
   worker.postMessage({ type: "rendered" });
+}
+
+/** Linking flushes changes Python held back while building the page; wait until their redraws are done. */
+async function redrawn() {
+  const frame = () => new Promise((resolve) => requestAnimationFrame(resolve));
+  await frame();
+  for (let i = 0; i < 300 && !rootViews.every((view) => view.has_finished()); i++) await frame();
+  await frame();
+  await stylesheetsLoaded($("app"));
+}
+
+/** Every stylesheet Bokeh linked into the app's shadow roots has loaded (or failed): the app looks as it will. */
+async function stylesheetsLoaded(root) {
+  const pending = [];
+  const visit = (node) => {
+    for (const el of node.querySelectorAll("*")) {
+      if (!el.shadowRoot) continue;
+      for (const link of el.shadowRoot.querySelectorAll("link[rel=stylesheet]")) {
+        if (!link.sheet) pending.push(new Promise((resolve) => {
+          link.addEventListener("load", resolve, { once: true });
+          link.addEventListener("error", resolve, { once: true });
+        }));
+      }
+      visit(el.shadowRoot);
+    }
+  };
+  visit(root);
+  // A link that failed before we looked never fires again: do not wait for ever on it.
+  await Promise.race([Promise.all(pending), new Promise((resolve) => setTimeout(resolve, 5000))]);
 }
 
 function bokehLoaded() {
@@ -160,8 +223,14 @@ worker.onmessage = async (event) => {
         fail(`The interface could not be drawn: ${error}`);
       }
       break;
+    case "timing":
+      timings[msg.name] = Math.round(msg.t - performance.timeOrigin);
+      break;
     case "ready":
+      await redrawn();
+      timings.ready = Math.round(performance.now());
       document.documentElement.dataset.ready = "true";
+      appIsReady();
       break;
     case "backends":
       document.documentElement.dataset.backends = msg.backends;
@@ -199,7 +268,7 @@ function python(code) {
   });
 }
 
-window.hearth = { version: VERSION, python, worker };
+window.hearth = { version: VERSION, python, worker, timings };
 
 // Bokeh's tab headers take keyboard focus but answer only to clicks: let Enter and Space open them.
 document.addEventListener("keydown", (event) => {

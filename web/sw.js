@@ -55,8 +55,11 @@ async function precache() {
           // A file from another deployment (a half-updated host): refuse rather than mix versions.
           if (actual !== hash) throw new Error(`${path}: sha256 ${actual}, expected ${hash}`);
         }
-        const type = typeFor(path);
-        await cache.put(url, new Response(body, { headers: { "Content-Type": type, [HASH_HEADER]: hash } }));
+        // Stored with the headers it is served with, so the fetch handler can answer with the cached
+        // response itself: Chromium then keeps the compiled code of scripts and wasm for the next load.
+        const headers = { ...SECURITY_HEADERS, "Content-Type": typeFor(path), [HASH_HEADER]: hash };
+        if (path === BUILD.worker) headers["Content-Security-Policy"] = BUILD.worker_csp;
+        await cache.put(url, new Response(body, { headers }));
       }
       done += 1;
       if (done % 10 === 0 || done === entries.length) broadcast({ type: "precache", done, total: entries.length });
@@ -127,7 +130,7 @@ async function fromCacheThenNetwork(request) {
   const url = new URL(request.url);
   const key = url.origin + url.pathname; // ?v=VERSION only busts other deployments' workers
   const cached = await (await caches.open(APP_CACHE)).match(key);
-  if (cached) return withHeaders(cached, request.url);
+  if (cached) return cached; // as stored, headers included (a new Response would lose the code cache)
   for (const name of (await caches.keys()).filter((k) => k.startsWith(MODEL_CACHE_PREFIX))) {
     const model = await (await caches.open(name)).match(request, { ignoreSearch: true });
     if (model) return withHeaders(model, request.url);

@@ -10,8 +10,25 @@ self.hearthOrt = hearthOrt;
 self.hearthModels = hearthModels;
 
 const say = (text, fraction, step) => self.postMessage({ type: "status", text, fraction, step });
+// Start-up milestones, on the wall clock so the page can put them on its own timeline (bench/).
+const mark = (name) => self.postMessage({ type: "timing", name, t: performance.timeOrigin + performance.now() });
+mark("worker");
 let pyodide = null;
 let started = null;
+
+let later = []; // the lock's other packages (boot.json): installed in the background once the app is drawn
+let laterLoad = null;
+
+/** Install the deferred packages (once); Python waits on this when it imports one of them early. */
+function loadLater() {
+  laterLoad ??= pyodide.loadPackage(later, { messageCallback: () => {}, errorCallback: (m) => console.warn(m) })
+    .then(() => {
+      self.hearthLaterDone = true;
+      mark("later");
+    });
+  return laterLoad;
+}
+self.hearthLoadLater = loadLater;
 
 function sendPatch(patch, buffers) {
   self.postMessage({ type: "patch", patch, buffers });
@@ -20,47 +37,68 @@ function sendPatch(patch, buffers) {
 async function start(base) {
   const pyodideUrl = new URL("pyodide/", base).href;
   say("Starting Python…", 0.05, "python");
-  // Fetch the package list while the interpreter compiles.
-  const lockPromise = fetch(new URL("pyodide-lock.json", pyodideUrl)).then((r) => r.json());
+  mark("start");
+  // The packages travel while the interpreter starts: the boot plan, then the one bundle of every
+  // pure package the app imports to start (sitebuild/pywheels.py write_boot_plan), inflated natively.
+  const planPromise = fetch(pyodideUrl + "boot.json").then((r) => r.json());
+  const bundlePromise = planPromise.then((p) => fetchBundle(pyodideUrl + p.bundle));
+  bundlePromise.catch(() => {}); // awaited below; this only keeps an early failure from being "unhandled"
   pyodide = await loadPyodide({ indexURL: pyodideUrl, lockFileURL: pyodideUrl + "pyodide-lock.json", packages: [] });
-  const lock = await lockPromise;
+  mark("python");
+  const plan = await planPromise;
+  later = plan.later;
   say("Installing packages…", 0.35, "packages");
-  // One loadPackage call: Pyodide fetches every wheel in parallel and installs as they arrive.
-  let installed = 0;
-  const wanted = closure(lock, ["hearth", "panel"]);
-  await pyodide.loadPackage(wanted, {
-    messageCallback: (m) => {
-      if (m.startsWith("Loaded")) return;
-      installed += 1;
-      say(`Installing packages… (${Math.min(installed, wanted.length)} of ${wanted.length})`,
-          0.35 + (0.4 * Math.min(installed, wanted.length)) / wanted.length, "packages");
-    },
-    errorCallback: (m) => console.warn(m),
-  });
+  // Compiled packages (numpy) through Pyodide, which also loads their wasm libraries.
+  const compiled = pyodide.loadPackage(plan.load, { messageCallback: () => {}, errorCallback: (m) => console.warn(m) });
+  unpackBundle(pyodide.FS, await bundlePromise, plan.site_packages);
+  for (const name of plan.bundled) pyodide.loadedPackages[name] = "default channel"; // never installed twice
+  say("Installing packages…", 0.6, "packages");
+  await compiled;
+  mark("packages");
   say("Building the interface…", 0.8, "app");
   pyodide.globals.set("sendPatch", sendPatch);
-  const [docsJson, renderItems, rootIds] = await pyodide.runPythonAsync(`
-import os, pyodide.ffi
+  await pyodide.runPythonAsync(`
+import importlib, os, pyodide.ffi
+importlib.invalidate_caches()  # site-packages just got its files behind Python's back
 # Panel 1.9.4 expects Pyodide 0.29's jsnull; in 0.27 JS null already arrives as None, so a sentinel is right.
 if not hasattr(pyodide.ffi, "jsnull"):
     pyodide.ffi.jsnull = object()
 os.environ["PANEL_CDN_ROOT"] = ${JSON.stringify(new URL("panel-cdn/", base).href)}
+from hearth.app.deferred_packages import wait_on_import
+wait_on_import(${JSON.stringify(plan.later_imports)})
+import panel.io.pyodide
+`);
+  mark("panel");
+  const [docsJson, renderItems, rootIds] = await pyodide.runPythonAsync(`
 from hearth.app.worker import render
 await render()
 `);
+  mark("document");
   self.postMessage({ type: "render", docs_json: docsJson, render_items: renderItems, root_ids: rootIds });
 }
 
-/** The lock's dependency closure of `names`, so progress can count real packages. */
-function closure(lock, names) {
-  const seen = new Set();
-  const visit = (name) => {
-    if (seen.has(name) || !lock.packages[name]) return;
-    seen.add(name);
-    lock.packages[name].depends.forEach(visit);
-  };
-  names.forEach(visit);
-  return [...seen];
+async function fetchBundle(url) {
+  const response = await fetch(url);
+  if (!response.ok) throw new Error(`${url}: HTTP ${response.status}`);
+  return new Uint8Array(await new Response(response.body.pipeThrough(new DecompressionStream("gzip"))).arrayBuffer());
+}
+
+/** Write the bundle's files (uint32 header length, JSON header {files: [[path, size]]}, bytes) under `dir`. */
+function unpackBundle(FS, bytes, dir) {
+  const headerLength = new DataView(bytes.buffer, bytes.byteOffset, 4).getUint32(0, true);
+  const header = JSON.parse(new TextDecoder().decode(bytes.subarray(4, 4 + headerLength)));
+  let offset = 4 + headerLength;
+  const made = new Set();
+  for (const [path, size] of header.files) {
+    const full = `${dir}/${path}`;
+    const folder = full.slice(0, full.lastIndexOf("/"));
+    if (!made.has(folder)) {
+      FS.mkdirTree(folder);
+      made.add(folder);
+    }
+    FS.writeFile(full, bytes.subarray(offset, offset + size));
+    offset += size;
+  }
 }
 
 async function runPython(id, code) {
@@ -91,6 +129,7 @@ from panel.io.pyodide import _link_docs_worker
 _link_docs_worker(state.curdoc, sendPatch, setter="js")
 `);
       self.postMessage({ type: "ready" });
+      loadLater();
       self.postMessage({ type: "backends", backends: (await hearthOrt.providers()).join(",") });
       break;
     case "patch":

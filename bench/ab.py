@@ -1,0 +1,66 @@
+"""A/B start-up of two builds of Hearth, interleaved in one browser: which change helps, despite the noise.
+
+    .venv/bin/python bench/ab.py DIST_A DIST_B [--rounds 3]
+
+Prints each load's milestones (ms from navigation start: worker, start, python, packages, panel,
+document, drawn, ready) and the medians per build and load kind.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent
+sys.path.insert(0, str(BENCH.parent))
+sys.path.insert(0, str(BENCH))
+
+import tti  # noqa: E402
+from sitebuild.server import SiteServer  # noqa: E402
+
+STEPS = ["worker", "start", "python", "packages", "panel", "document", "drawn", "ready"]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("dists", nargs=2, type=Path)
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    from playwright.sync_api import sync_playwright
+
+    results: dict[tuple[str, str], list[dict]] = {}
+    with SiteServer(args.dists[0]) as a, SiteServer(args.dists[1]) as b, sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=tti.CHROMIUM, args=tti.CHROMIUM_ARGS + tti.BLOCK_ARGS)
+        print(f"{'':>3} {'build':<6} {'load':<5}" + "".join(f"{s:>9}" for s in STEPS))
+        for round_ in range(args.rounds):
+            runs = {}
+            for name, srv in (("A", a), ("B", b)):
+                context = browser.new_context(service_workers="allow")
+                context.add_init_script(tti.TTI_SCRIPT)
+                runs[name] = tti.Run("hearth", context, srv.url, (srv.url,))
+            for load in ("cold", "warm"):
+                for name in ("A", "B"):
+                    run = runs[name]
+                    if load == "warm":
+                        run.settle()
+                        time.sleep(1.0)
+                    run.tti(reload=load == "warm")
+                    marks = run.page.evaluate("window.hearth.timings")
+                    results.setdefault((name, load), []).append(marks)
+                    print(f"{round_:>3} {name:<6} {load:<5}" + "".join(f"{marks.get(s, 0):>9}" for s in STEPS), flush=True)
+            for run in runs.values():
+                run.context.close()
+        browser.close()
+    print("\nmedians")
+    for load in ("cold", "warm"):
+        for name in ("A", "B"):
+            rows = results[(name, load)]
+            print(f"    {name:<6} {load:<5}" + "".join(f"{statistics.median(r.get(s, 0) for r in rows):>9.0f}" for s in STEPS))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

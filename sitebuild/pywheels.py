@@ -11,8 +11,8 @@ import gzip
 import json
 import os
 import re
-import struct
 import shutil
+import struct
 import subprocess
 import sys
 import tempfile

@@ -50,7 +50,8 @@ def main() -> int:
                     run.tti(reload=load == "warm")
                     marks = run.page.evaluate("window.hearth.timings")
                     results.setdefault((name, load), []).append(marks)
-                    print(f"{round_:>3} {name:<6} {load:<5}" + "".join(f"{marks.get(s, 0):>9}" for s in STEPS), flush=True)
+                    cells = "".join(f"{marks.get(s, 0):>9}" for s in STEPS)
+                    print(f"{round_:>3} {name:<6} {load:<5}{cells}", flush=True)
             for run in runs.values():
                 run.context.close()
         browser.close()
@@ -58,7 +59,8 @@ def main() -> int:
     for load in ("cold", "warm"):
         for name in ("A", "B"):
             rows = results[(name, load)]
-            print(f"    {name:<6} {load:<5}" + "".join(f"{statistics.median(r.get(s, 0) for r in rows):>9.0f}" for s in STEPS))
+            cells = "".join(f"{statistics.median(r.get(s, 0) for r in rows):>9.0f}" for s in STEPS)
+            print(f"    {name:<6} {load:<5}{cells}")
     return 0
 
 

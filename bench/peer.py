@@ -49,6 +49,8 @@ BOKEH_CDN = "https://cdn.bokeh.org/bokeh/release/"
 PYODIDE_CDN = "https://cdn.jsdelivr.net/pyodide/v0.29.3/full/pyodide.js"
 BOKEH_WHEEL_CDN = f"https://cdn.holoviz.org/panel/wheels/bokeh-{BOKEH_VERSION}-py3-none-any.whl"
 PANEL_WHEEL_CDN = f"https://cdn.holoviz.org/panel/{PANEL_VERSION}/dist/wheels/panel-{PANEL_VERSION}-py3-none-any.whl"
+BOKEH_WHEEL_LOCAL = f"wheels/bokeh-{BOKEH_VERSION}-py3-none-any.whl"
+PANEL_WHEEL_LOCAL = f"wheels/panel-{PANEL_VERSION}-py3-none-any.whl"
 PYODIDE_CORE = ["pyodide.js", "pyodide.asm.js", "pyodide.asm.wasm", "python_stdlib.zip"]
 
 # (file, CDN text, local text): the only edits to the converted page and worker besides WORKER_PRELUDE.
@@ -57,8 +59,8 @@ REWRITES = [
     ("peer_app.js", f'importScripts("{PYODIDE_CDN}")', 'importScripts("pyodide/pyodide.js")'),
     # The stock bokeh and panel wheels (the very files `panel convert` would fetch), served locally.
     # micropip wants absolute URLs; the worker's own location gives the origin.
-    ("peer_app.js", f"'{BOKEH_WHEEL_CDN}'", f"'${{new URL(\"wheels/bokeh-{BOKEH_VERSION}-py3-none-any.whl\", self.location)}}'"),
-    ("peer_app.js", f"'{PANEL_WHEEL_CDN}'", f"'${{new URL(\"wheels/panel-{PANEL_VERSION}-py3-none-any.whl\", self.location)}}'"),
+    ("peer_app.js", f"'{BOKEH_WHEEL_CDN}'", f"'${{new URL(\"{BOKEH_WHEEL_LOCAL}\", self.location)}}'"),
+    ("peer_app.js", f"'{PANEL_WHEEL_CDN}'", f"'${{new URL(\"{PANEL_WHEEL_LOCAL}\", self.location)}}'"),
     # Panel's JS/CSS and BokehJS: the same files, same relative layout as on the CDNs.
     (PAGE, PANEL_CDN, f"panel/{PANEL_VERSION}/dist/"),
     (PAGE, BOKEH_CDN, "bokeh/release/"),
@@ -190,9 +192,10 @@ def stock_wheels_and_js(sources: dict, site: Path) -> None:
             shutil.copy2(artifacts.from_pypi(filename, sha), site / "wheels" / filename)
         if filename.startswith("bokeh-"):
             js = artifacts.unpack_wheel_folder(artifacts.from_pypi(filename, sha), "bokeh/server/static/js/")
-            (site / "bokeh" / "release").mkdir(parents=True)
+            release = site / "bokeh" / "release"
+            release.mkdir(parents=True)
             for part in ("", "-gl", "-widgets", "-tables"):
-                shutil.copy2(js / f"bokeh{part}.min.js", site / "bokeh" / "release" / f"bokeh{part}-{BOKEH_VERSION}.min.js")
+                shutil.copy2(js / f"bokeh{part}.min.js", release / f"bokeh{part}-{BOKEH_VERSION}.min.js")
         if filename.startswith("panel-"):
             dist = artifacts.unpack_wheel_folder(artifacts.from_pypi(filename, sha), "panel/dist/")
             shutil.copytree(dist, site / "panel" / PANEL_VERSION / "dist")

@@ -64,7 +64,8 @@ TTI_SCRIPT = """
                        : html.dataset.ready === "true";
     if (ready) html.dataset.benchTti = performance.now().toFixed(1);
   };
-  new MutationObserver(check).observe(document, {subtree: true, attributes: true, attributeFilter: ["class", "data-ready"]});
+  const watched = {subtree: true, attributes: true, attributeFilter: ["class", "data-ready"]};
+  new MutationObserver(check).observe(document, watched);
 })();
 """
 
@@ -122,7 +123,8 @@ class Run:
         try:
             done.wait_for(state="attached", timeout=WAIT_MS)
         except Exception as error:
-            raise RuntimeError(f"{self.app} never became interactive; console:\n" + "\n".join(self.console[-30:])) from error
+            console = "\n".join(self.console[-30:])
+            raise RuntimeError(f"{self.app} never became interactive; console:\n{console}") from error
         error = self.page.locator("#boot-error")
         if error.count() and error.is_visible():
             raise RuntimeError(f"{self.app} failed to start: {error.inner_text()}")

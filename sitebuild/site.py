@@ -112,8 +112,8 @@ def build(dist: Path | None = None, log=print) -> str:
     staging.mkdir(parents=True)
     log("Pyodide core and onnxruntime-web (npm)")
     copy_npm_files(sources, staging)
-    bytecode.compile_in_place([(staging / "pyodide" / "python_stdlib.zip", "stdlib")], REPO / "node_modules" / "pyodide",
-                              log=log)
+    stdlib = staging / "pyodide" / "python_stdlib.zip"
+    bytecode.compile_in_place([(stdlib, "stdlib")], REPO / "node_modules" / "pyodide", log=log)
     log("Python packages")
     pywheels.assemble(sources, REPO, staging / "pyodide", log=log)
     pywheels.panel_and_bokeh_js(sources, staging)

@@ -124,12 +124,25 @@ def test_same_seed_same_curve_on_wasm(app, name, spec):
     np.testing.assert_allclose(web["probabilities"], native["probabilities"], rtol=0, atol=1e-5)
 
 
-def test_webgpu_training_follows_cpython(app):
-    """A short run on WebGPU (SwiftShader: ~200x slower than wasm, so 8 steps on 128 digits).
+TINY_CNN = {"version": 1, "input": [8, 8, 1], "layers": [
+    {"type": "conv2d", "filters": 4, "kernel": 3, "padding": "same", "activation": "relu"},
+    {"type": "maxpool2d", "size": 2},
+    {"type": "avgpool2d", "size": 2},
+    {"type": "flatten"},
+    {"type": "dense", "units": 10, "activation": "softmax"}],
+    "training": {"optimizer": "sgd", "learning_rate": 0.1, "batch_size": 8, "seed": 1, "validation_split": 0}}
+
+
+@pytest.mark.parametrize("name, spec, samples", [
+    ("mlp", {**MLP, "training": {**MLP["training"], "batch_size": 16, "validation_split": 0}}, 128),
+    ("cnn_pooling", TINY_CNN, 32),
+])
+def test_webgpu_training_follows_cpython(app, name, spec, samples):
+    """Short runs on WebGPU (SwiftShader: ~200x slower than wasm, so 8 steps of 16 and 4 of 8 digits).
 
     WebGPU's shaders sum in their own order (tiled MatMul, workgroup reductions) and WGSL's exp/log
     may be several ULP off, so float32 results differ from the CPU's in their last bits. Here
-    (SwiftShader) 8 SGD steps end 2.4e-7 from CPython in loss and 3e-8 in weights; a hardware GPU's
+    (SwiftShader) both runs end one float32 ULP from CPython (2.4e-7 in loss, 3e-8 in weights); a GPU's
     looser exp/log and other tiling can be 10-100x further off, so 1e-4 (4e-5 of a loss near 2.3)
     — still 100x below what one wrong kernel does (a skipped bias update or a mis-scaled gradient
     moves the loss by > 1e-2 within two steps).
@@ -137,10 +150,10 @@ def test_webgpu_training_follows_cpython(app):
     app.locator("html[data-backends]").wait_for(state="attached")
     if "webgpu" not in app.evaluate("document.documentElement.dataset.backends"):
         pytest.fail("no WebGPU adapter: Chromium should offer SwiftShader's (see CHROMIUM_ARGS)")
-    spec = {**MLP, "training": {**MLP["training"], "batch_size": 16, "validation_split": 0}}
-    text = code(spec, provider="webgpu", limit=128, steps_per_call=4)
+    steps = samples // spec["training"]["batch_size"]
+    text = code(spec, provider="webgpu", limit=samples, steps_per_call=4)
     web, native = in_browser(app, text), on_cpython(text.replace("provider='webgpu'", "provider=None"))
     assert web["provider"] == "webgpu"
-    assert len(native["losses"]) == 8
+    assert len(native["losses"]) == steps
     assert_same_run(web, native, atol=1e-4)
     assert max_weight_difference(web["weights"], native["weights"]) < 1e-4

@@ -40,7 +40,7 @@ async def check(provider: str | None = None) -> dict:
 
 def panel() -> pn.viewable.Viewable:
     result = pn.pane.Markdown("", sizing_mode="stretch_width")
-    button = pn.widgets.Button(name="Check the compute engine", color="primary", width=260)
+    button = pn.widgets.Button(label="Check the compute engine", color="primary", width=260)
 
     async def on_click(_event) -> None:
         button.disabled = True

@@ -14,6 +14,7 @@ import panel as pn
 
 from hearth.app.state import AppState
 from hearth.app.tasks import background
+from hearth.app.train_page import STEPS_PER_CALL
 from hearth.app.widgets.html import heading, notice, wrap_row
 from hearth.runtime import site_file
 from hearth.train.data import BUILTIN_DATASETS, DataError, Dataset, load_builtin
@@ -107,7 +108,8 @@ class ExportPage:
         try:
             project = load_project(raw)
             dataset, source = await self._data_for(project)
-            trainer = Trainer.from_project(project, dataset, provider=self.state.provider, steps_per_call=8)
+            trainer = Trainer.from_project(project, dataset, provider=self.state.provider,
+                                           steps_per_call=STEPS_PER_CALL)
         except (ProjectError, SpecError, DataError, TrainingError, ValueError) as error:
             kept = " The model you had is still there." if self.state.trainer is not None else ""
             self.message.object = notice(f"{error}.{kept}", "error")

@@ -13,6 +13,9 @@ from collections.abc import Callable
 import panel as pn
 
 from hearth.app.widgets.images import data_url_bytes
+from hearth.train.data import DataError
+
+ANSWER_SECONDS = 10.0
 
 
 class Webcam:
@@ -34,7 +37,13 @@ class Webcam:
         self._waiting.append(future)
         self.stream.value = ""  # so the answer is a change even if the picture is the same
         self.stream.snapshot()
-        return data_url_bytes(await future)
+        try:
+            # The page answers within a frame or two; none comes when the preview is not on the page.
+            url = await asyncio.wait_for(future, ANSWER_SECONDS)
+        except TimeoutError:
+            raise DataError("the camera did not answer; open the webcam view, allow the camera, and try "
+                            "again") from None
+        return data_url_bytes(url)
 
     def live(self, every_ms: int | None) -> None:
         """Send a frame every `every_ms` milliseconds to `on_frame` (None: stop)."""

@@ -4,6 +4,7 @@ ETag = sha256, HTTP Range): progress, resume after an interrupted transfer, a ta
 import hashlib
 import json
 import socket
+import time
 
 import numpy as np
 import pytest
@@ -52,6 +53,7 @@ class HubMirror(Handler):
             self.mode["interrupt_once"] = False
             self.wfile.write(body[: len(body) // 2])
             self.wfile.flush()
+            time.sleep(1.0)  # let the first half reach the browser, as on a real network, before the drop
             self.connection.shutdown(socket.SHUT_RDWR)  # the network drops mid-file
             return
         self.wfile.write(body)

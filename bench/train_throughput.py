@@ -17,9 +17,14 @@ with Adam (lr 1e-3) on the same bytes: sklearn's 1,797 digits upscaled from 8x8 
 All contenders live on one page (bench/pages/train.html) served from a throwaway copy of dist/
 with TF.js's files beside it (never in dist/); every request leaving 127.0.0.1 is blocked and
 reported. After one warm-up epoch each (sessions, wasm compilation, kernel caches), the rounds run
-interleaved — hearth, hearth-1t, wasm-1, wasm-2, cpu, webgl, hearth, ... — so that the load of a
-shared machine hits every contender alike. Reported: the median samples/s of each, and the median of the
-per-round ratios Hearth / TF.js-wasm. Results also go to bench/results/train_throughput.json.
+interleaved — hearth, hearth-1t, wasm-1, wasm-2, cpu, webgl, then the next round starting one
+contender later — so that the load of a shared machine hits every contender alike. Reported: the
+median samples/s of each, and the median of the per-round ratios Hearth / TF.js. Results also go
+to bench/results/train_throughput.json.
+
+TF.js 4.22's wasm backend has no Conv2DBackpropFilter kernel, so LeNet cannot train on it as
+shipped; bench/pages/tfjs-worker.js registers one made of the backend's own wasm kernels (checked
+against TF.js's cpu kernel at start-up), which keeps TF.js on its fastest path.
 """
 
 from __future__ import annotations
@@ -248,13 +253,15 @@ def run(args: argparse.Namespace) -> dict:
             for who in contenders:
                 warm = measure(page, who, model, n if who in HEARTH else 4 * m["batch"])
                 rate = warm["samples"] / warm["seconds"]
-                whole = n / rate <= 3 * args.seconds
+                whole = who in HEARTH or n / rate <= 3 * args.seconds
                 sizes[who] = n if whole else int(max(4, args.seconds * rate // m["batch"]) * m["batch"])
                 print(f"  warm-up {who}: {rate:.0f} samples/s; measuring epochs of {sizes[who]} samples", flush=True)
             rounds: list[dict[str, dict]] = []
             for r in range(args.rounds):
                 row = {}
-                for who in contenders:
+                # each round starts one contender later, so none always runs right after the same other
+                for who in contenders[r % len(contenders):] + contenders[:r % len(contenders)]:
+                    time.sleep(args.settle)  # let the previous contender's workers go idle
                     row[who] = measure(page, who, model, sizes[who])
                     row[who]["samples_per_s"] = row[who]["samples"] / row[who]["seconds"]
                 rounds.append(row)
@@ -304,7 +311,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--models", default="mlp,lenet")
     parser.add_argument("--contenders", default=",".join([*HEARTH, *TFJS]),
                         help=f"any of {', '.join([*HEARTH, *TFJS])}")
-    parser.add_argument("--seconds", type=float, default=3.0, help="about how long each TF.js epoch runs")
+    parser.add_argument("--seconds", type=float, default=3.0,
+                        help="a contender whose epoch would take over 3x this trains on a prefix taking about this")
+    parser.add_argument("--settle", type=float, default=0.5, help="seconds of rest before each measurement")
     parser.add_argument("--steps-per-call", type=int, default=0, help="Hearth's Trainer(steps_per_call=); 0: default")
     args = parser.parse_args(argv)
     args.models = [m for m in args.models.split(",") if m]

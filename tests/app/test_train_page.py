@@ -49,30 +49,35 @@ def test_settings_are_checked_and_kept(app):
 def test_pause_resume_and_stop_between_chunks(app):
     page, state = app.train, app.state
     page.epochs.value = 50
-    seen = []
+    steps = []
 
     async def scenario():
         task = asyncio.ensure_future(page.start())
-        while page.curves.points < 20:  # let it train a little
+        while page.running is None or page.running.engine.step < 20:  # let it train a little
             await asyncio.sleep(0)
+        trainer = page.running
         page.pause()
         assert page.resume_button.disabled is False and page.pause_button.disabled is True
-        for _ in range(20):
+        for _ in range(3):
+            await asyncio.sleep(0)  # the chunk under way finishes
+        steps.append(trainer.engine.step)
+        for _ in range(50):
             await asyncio.sleep(0)
-        seen.append(page.curves.points)
-        for _ in range(20):
-            await asyncio.sleep(0)
-        seen.append(page.curves.points)  # nothing moves while paused
+        steps.append(trainer.engine.step)  # nothing moves while paused
         page.resume()
-        while page.running is not None and page.running.epochs_done < 1:
+        resumed_at = trainer.epochs_done
+        while trainer.epochs_done < resumed_at + 1:
             await asyncio.sleep(0)
         page.stop()
         await task
+        return trainer
 
-    run(scenario())
-    assert seen[0] == seen[1]
-    assert "Stopped after 1 complete epoch" in page.progress_text.object
-    assert state.trainer is not None and state.trainer.epochs_done == 1 and not state.training
+    trainer = run(scenario())
+    assert steps[0] == steps[1]
+    done = trainer.epochs_done
+    assert f"Stopped after {done} complete epoch{'s' if done != 1 else ''}." in page.progress_text.object
+    assert 1 <= done < 50 and state.trainer is trainer and not state.training
+    assert page.curves.epochs.data["epoch"] == list(range(1, done + 1))
     assert page.running is None and not page.start_button.disabled
 
 

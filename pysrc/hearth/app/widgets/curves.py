@@ -16,6 +16,7 @@ from bokeh.models import ColumnDataSource, Range1d
 from bokeh.plotting import figure
 
 BATCH, TRAIN, VALIDATION = "#e3b99c", "#b4532a", "#1d4e89"
+MAX_BATCH_POINTS = 600  # more would only cost the page redraw time: longer runs average groups of batches
 
 
 def _nan(value: float | None) -> float:
@@ -24,6 +25,10 @@ def _nan(value: float | None) -> float:
 
 class Curves:
     def __init__(self) -> None:
+        self._group = 1  # batches averaged into one plotted point
+        self._gathering: list[tuple[float, float, float | None]] = []
+        self._pending_batches: list[tuple[float, float, float | None]] = []
+        self._pending_epochs: list[dict[str, Any]] = []
         self.batches = ColumnDataSource({"x": [], "loss": [], "accuracy": []})
         self.epochs = ColumnDataSource({"epoch": [], "loss": [], "accuracy": [], "val_loss": [], "val_accuracy": []})
         self.loss_plot = self._plot("Loss (lower is better)", "loss", None)
@@ -53,6 +58,7 @@ class Curves:
 
     def reset(self, history: Sequence[dict[str, Any]] = ()) -> None:
         """Start over, showing the epochs of an earlier run (a project file's history) if given."""
+        self._gathering, self._pending_batches, self._pending_epochs = [], [], []
         self.batches.data = {"x": [], "loss": [], "accuracy": []}
         self.epochs.data = {
             "epoch": [h["epoch"] for h in history], "loss": [_nan(h["loss"]) for h in history],
@@ -60,13 +66,32 @@ class Curves:
             "val_loss": [_nan(h.get("val_loss")) for h in history],
             "val_accuracy": [_nan(h.get("val_accuracy")) for h in history]}
 
-    def add_batches(self, points: Sequence[tuple[float, float, float | None]]) -> None:
+    def expect(self, batches: int) -> None:
+        """A run of `batches` steps begins: plot every batch, or the average of each group of batches."""
+        self._group = max(1, -(-batches // MAX_BATCH_POINTS))
+        self._gathering = []
+
+    def add_batch(self, x: float, loss: float, accuracy: float | None) -> None:
+        """Buffer one batch; nothing reaches the page before `flush()`."""
+        self._gathering.append((x, loss, accuracy))
+        if len(self._gathering) == self._group:
+            group, self._gathering = self._gathering, []
+            accuracies = [a for _, _, a in group if a is not None]
+            self._pending_batches.append((group[-1][0], sum(g[1] for g in group) / len(group),
+                                          sum(accuracies) / len(accuracies) if accuracies else None))
+
+    def add_epoch(self, metrics: dict[str, Any]) -> None:
+        self._pending_epochs.append(metrics)
+
+    def flush(self) -> None:
+        """Send what was buffered to the page in one update per plot."""
+        points, self._pending_batches = self._pending_batches, []
         if points:
             self.batches.stream({"x": [p[0] for p in points], "loss": [p[1] for p in points],
                                  "accuracy": [_nan(p[2]) for p in points]})
-
-    def add_epoch(self, metrics: dict[str, Any]) -> None:
-        self.epochs.stream({"epoch": [metrics["epoch"]], "loss": [_nan(metrics["loss"])],
-                            "accuracy": [_nan(metrics.get("accuracy"))],
-                            "val_loss": [_nan(metrics.get("val_loss"))],
-                            "val_accuracy": [_nan(metrics.get("val_accuracy"))]})
+        epochs, self._pending_epochs = self._pending_epochs, []
+        if epochs:
+            self.epochs.stream({"epoch": [m["epoch"] for m in epochs], "loss": [_nan(m["loss"]) for m in epochs],
+                                "accuracy": [_nan(m.get("accuracy")) for m in epochs],
+                                "val_loss": [_nan(m.get("val_loss")) for m in epochs],
+                                "val_accuracy": [_nan(m.get("val_accuracy")) for m in epochs]})

@@ -4,7 +4,9 @@ Pyodide compiles each module from source on every start (its in-memory file syst
 __pycache__ between page loads); for Panel, Bokeh and the stdlib that is seconds of start-up.
 The .pyc files are unchecked-hash pycs (PEP 552) from the shipped interpreter (node + the npm
 Pyodide), so they are valid whatever dates the files get when unpacked. Sources stay, for tracebacks.
-Results are cached by input hash in ~/.cache/hearth/pyc/.
+Libraries and the stdlib ship bytecode only (fewer files to unpack or index, less to download; their
+tracebacks lose the source lines); Hearth keeps its sources. Results are cached by input hash in
+~/.cache/hearth/pyc/.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/ab.py DIST_A DIST_B [--rounds 3]
 
-Prints each load's milestones (ms from navigation start: worker, start, python, packages, panel,
+Prints each load's milestones (ms from navigation start: go, worker, start, python, bundle, packages, panel,
 document, drawn, ready) and the medians per build and load kind.
 """
 
@@ -21,7 +21,7 @@ sys.path.insert(0, str(BENCH))
 import tti  # noqa: E402
 from sitebuild.server import SiteServer  # noqa: E402
 
-STEPS = ["worker", "start", "python", "packages", "panel", "document", "drawn", "ready"]
+STEPS = ["go", "worker", "start", "python", "bundle", "packages", "panel", "document", "drawn", "ready"]
 
 
 def main() -> int:

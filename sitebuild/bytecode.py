@@ -1,10 +1,12 @@
-"""Ship Python bytecode: every wheel and the stdlib zip get a .pyc beside each .py, made by Pyodide itself.
+"""Ship Python bytecode: every wheel and the stdlib zip get .pyc files, made by Pyodide itself.
 
 Pyodide compiles each module from source on every start (its in-memory file system forgets any
 __pycache__ between page loads); for Panel, Bokeh and the stdlib that is seconds of start-up.
 The .pyc files are unchecked-hash pycs (PEP 552) from the shipped interpreter (node + the npm
-Pyodide), so they are valid whatever dates the files get when unpacked. Sources stay, for tracebacks.
-Results are cached by input hash in ~/.cache/hearth/pyc/.
+Pyodide), so they are valid whatever dates the files get when unpacked.
+Libraries and the stdlib ship bytecode only (fewer files to unpack or index, less to download; their
+tracebacks lose the source lines); Hearth keeps its sources. Results are cached by input hash in
+~/.cache/hearth/pyc/.
 """
 
 from __future__ import annotations

@@ -178,7 +178,7 @@ def assemble(sources: dict, repo: Path, out_dir: Path, log=print) -> dict:
     lock = {"info": official["info"], "packages": dict(sorted(packages.items()))}
     (out_dir / "pyodide-lock.json").write_text(json.dumps(lock, indent=1))
     plan = write_boot_plan(out_dir, lock)
-    log(f"  start-up: {len(plan['bundled'])} pure packages in {BOOT_BUNDLE}, {plan['load']} through Pyodide, "
+    log(f"  start-up: {len(plan['bundled'])} packages in {BOOT_BUNDLE}, {plan['load']} through Pyodide, "
         f"{len(plan['later'])} deferred")
     return lock
 
@@ -199,17 +199,20 @@ def _closure(packages: dict, names: list[str], skip: set[str] = frozenset()) -> 
 
 
 def write_boot_plan(out_dir: Path, lock: dict) -> dict:
-    """boot.json, and the one download that holds every pure package the app imports to start.
+    """boot.json, and the one download that holds every package the app imports to start.
 
     Pyodide installs a wheel by unpacking it with Python's zipfile, file by file, in wasm; for the
     ~2000 files of Panel, Bokeh and friends that is seconds. The bundle is those wheels' files in
     one gzip stream (`uint32 header length, JSON header {packages, files: [[path, size]]}, bytes`)
     that the worker fetches while Python starts, inflates natively and writes straight into
-    site-packages. Compiled packages (numpy: wasm libraries to load) still go through loadPackage.
+    site-packages.
     """
     packages = lock["packages"]
     boot = _closure(packages, BOOT_ROOTS, DEFERRED)
-    bundled = sorted(n for n in boot if packages[n]["file_name"].endswith("-none-any.whl"))
+    # Shared libraries (package_type "shared_library", e.g. openblas) must be loaded by Pyodide before
+    # anything links to them; plain extension modules (numpy's) are loaded by Python's import when
+    # first imported, straight from site-packages, so they travel in the bundle too.
+    bundled = sorted(n for n in boot if packages[n].get("package_type", "package") == "package")
     files: list[tuple[str, bytes]] = []
     for name in bundled:
         with zipfile.ZipFile(out_dir / packages[name]["file_name"]) as zf:

@@ -285,4 +285,7 @@ window.addEventListener("online", () => $("device-badge").classList.remove("offl
 // worker waits for its go-ahead before fetching anything, so every file comes from one deployment.
 serviceWorkerReady()
   .catch((error) => console.warn("Hearth: service worker check failed:", error))
-  .then(() => worker.postMessage({ type: "start", origin: location.href.replace(/[^/]*$/, "") }));
+  .then(() => {
+    timings.go = Math.round(performance.now());
+    worker.postMessage({ type: "start", origin: location.href.replace(/[^/]*$/, "") });
+  });

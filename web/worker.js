@@ -39,7 +39,7 @@ async function start(base) {
   say("Starting Python…", 0.05, "python");
   mark("start");
   // The packages travel while the interpreter starts: the boot plan, then the one bundle of every
-  // pure package the app imports to start (sitebuild/pywheels.py write_boot_plan), inflated natively.
+  // package the app imports to start (sitebuild/pywheels.py write_boot_plan), inflated natively.
   const planPromise = fetch(pyodideUrl + "boot.json").then((r) => r.json());
   const bundlePromise = planPromise.then((p) => fetchBundle(pyodideUrl + p.bundle));
   bundlePromise.catch(() => {}); // awaited below; this only keeps an early failure from being "unhandled"
@@ -48,10 +48,12 @@ async function start(base) {
   const plan = await planPromise;
   later = plan.later;
   say("Installing packages…", 0.35, "packages");
-  // Compiled packages (numpy) through Pyodide, which also loads their wasm libraries.
+  // Packages with shared libraries (none at start today) through Pyodide, which loads those first.
+  // numpy travels in the bundle: Python's import loads its extension modules from site-packages.
   const compiled = pyodide.loadPackage(plan.load, { messageCallback: () => {}, errorCallback: (m) => console.warn(m) });
   unpackBundle(pyodide.FS, await bundlePromise, plan.site_packages);
   for (const name of plan.bundled) pyodide.loadedPackages[name] = "default channel"; // never installed twice
+  mark("bundle");
   say("Installing packages…", 0.6, "packages");
   await compiled;
   mark("packages");

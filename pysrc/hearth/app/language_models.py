@@ -1,0 +1,131 @@
+"""The language models this visitor can use, and the one that is loaded, shared by every page.
+
+A model is big (97 MB built in, ~1 GB for Llama-3.2-1B), so the app holds at most one loaded at a
+time and the Chat and Notes pages borrow it: `get()` loads on first use and keeps it, `use()` lends
+it to one page at a time so two pages never interleave tokens on one decoder.
+
+Built-in models come with the site; downloaded and side-loaded ones live in the browser's model
+store (web/model-store.js). On CPython (tests, tools) only the built-in ones exist.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import param
+
+from hearth.runtime import IN_BROWSER
+
+BUILTIN_ID = "smollm2"
+BUILTIN_LABEL = "SmolLM2-135M-Instruct (built in)"
+
+
+@dataclass(frozen=True)
+class ModelChoice:
+    id: str  # "smollm2" for the built-in model, the store id (e.g. "onnx-community/Llama-3.2-1B-Instruct") else
+    label: str
+    size_bytes: int  # the model's files, as stored
+    source: str  # "built-in", "downloaded" or "side-loaded"
+
+
+class ModelBusyError(RuntimeError):
+    """Another page is generating with the model; the message says which."""
+
+
+class LanguageModels(param.Parameterized):
+    choices = param.List(default=[], doc="ModelChoice for every usable model, built-in first.")
+    loaded_id = param.String(default=None, allow_None=True, doc="The model in memory now.")
+    provider = param.String(default="wasm", doc="Where the loaded model runs: wasm or webgpu.")
+    busy = param.String(default="", doc="The page generating now ('' when none).")
+
+    def __init__(self, **params: Any) -> None:
+        super().__init__(**params)
+        self._model: Any = None
+        self._load_lock = asyncio.Lock()
+        if not self.choices:
+            self.choices = [ModelChoice(BUILTIN_ID, BUILTIN_LABEL, 0, "built-in")]
+
+    async def refresh(self) -> list[ModelChoice]:
+        """Re-read what is usable: the built-in model and, in the browser, every complete stored model."""
+        choices = [ModelChoice(BUILTIN_ID, BUILTIN_LABEL, await _builtin_size(), "built-in")]
+        if IN_BROWSER:
+            from hearth.runtime.browser import store_list
+
+            for entry in await store_list():
+                if entry.get("complete", True):
+                    choices.append(ModelChoice(str(entry["id"]), str(entry.get("label") or entry["id"]),
+                                               int(entry.get("size", 0)), str(entry.get("source", "downloaded"))))
+        self.choices = choices
+        return choices
+
+    def choice(self, model_id: str) -> ModelChoice | None:
+        return next((c for c in self.choices if c.id == model_id), None)
+
+    async def get(self, model_id: str = BUILTIN_ID, provider: str | None = None) -> Any:
+        """The `hearth.llm` LanguageModel for `model_id` on `provider`, loading it (and releasing the
+        previous one) only when it is not the one in memory."""
+        provider = provider or self.provider
+        async with self._load_lock:
+            if self._model is not None and self.loaded_id == model_id and self.provider == provider:
+                return self._model
+            if self.busy:
+                raise ModelBusyError(f"the {self.busy} page is using the model; stop it there first")
+            self.release()
+            self._model = await _load(model_id, provider)
+            self.param.update(loaded_id=model_id, provider=provider)
+            return self._model
+
+    def release(self) -> None:
+        """Free the loaded model's memory."""
+        if self._model is not None:
+            self._model.release()
+            self._model = None
+            self.loaded_id = None
+
+    @asynccontextmanager
+    async def use(self, page: str, model_id: str = BUILTIN_ID, provider: str | None = None) -> AsyncIterator[Any]:
+        """Borrow the model for one generation: `async with models.use("Notes", id) as model:`."""
+        if self.busy and self.busy != page:
+            raise ModelBusyError(f"the {self.busy} page is using the model; stop it there first")
+        model = await self.get(model_id, provider)
+        self.busy = page
+        try:
+            yield model
+        finally:
+            self.busy = ""
+
+
+async def _builtin_size() -> int:
+    if IN_BROWSER:
+        from hearth.llm.site_model import BUILTIN_DIR
+        from hearth.runtime import site_file
+
+        manifest = json.loads(await site_file(BUILTIN_DIR[BUILTIN_ID] + "manifest.json"))
+        return sum(int(f["size"]) for f in manifest["files"].values())
+    from hearth.llm.builtin_models import resolve_model
+
+    model_dir = resolve_model(BUILTIN_ID)
+    return sum(p.stat().st_size for p in model_dir.rglob("*") if p.is_file())
+
+
+async def _load(model_id: str, provider: str) -> Any:
+    from hearth.llm.generate import LanguageModel
+
+    if model_id == BUILTIN_ID:
+        if IN_BROWSER:
+            from hearth.llm.site_model import load_site_model
+
+            return await load_site_model(BUILTIN_ID, provider=provider)
+        from hearth.llm.builtin_models import resolve_model
+
+        return await LanguageModel.load(resolve_model(BUILTIN_ID), provider=provider)
+    if not IN_BROWSER:
+        raise ValueError(f"no model {model_id!r} here: outside the browser only the built-in model exists")
+    from hearth.llm.store_model import load_store_model  # the Chat helper adds this (stored models)
+
+    return await load_store_model(model_id, provider=provider)

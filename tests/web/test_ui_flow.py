@@ -245,7 +245,8 @@ def test_page_answers_while_training_pause_resume_stop(page, ui):
     page.get_by_label("Epochs", exact=True).fill("200")
     page.get_by_label("Epochs", exact=True).press("Enter")
     page.get_by_role("button", name="Start training").click()
-    see(page, "Epoch 2 of 200")
+    wait_python(page, "from hearth.app.shell import APP\nr = APP.train.running\nr is not None and r.epochs_done >= 2",
+                "two epochs")
     open_tab(page, "Build")  # other pages are drawn while training goes on
     open_tab(page, "Train")
     page.get_by_role("button", name="Pause").click()
@@ -272,6 +273,7 @@ def test_training_on_webgpu(page, ui):
     backend = page.get_by_label("Backend")
     backend.locator("option", has_text="WebGPU").wait_for(state="attached")
     backend.select_option(label="WebGPU (graphics card)")
+    wait_python(page, "from hearth.app.shell import APP\nAPP.state.provider == 'webgpu'", "the choice to reach Python")
     seen = train(page, 1)
     assert seen[-1].startswith("Done: 1 epoch"), seen
     see(page, "Runs on onnxruntime-web · WebGPU (graphics card)")

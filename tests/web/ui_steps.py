@@ -105,4 +105,14 @@ def draw(page, points: list[tuple[float, float]]) -> None:
     page.mouse.up()
 
 
+def wait_python(page, code: str, what: str):
+    """Poll a Python expression in the app until it is true (the app's own view of what happened)."""
+    for _ in range(WAIT_MS // 100):
+        value = python(page, code)
+        if value:
+            return value
+        page.wait_for_timeout(100)
+    raise AssertionError(f"waited in vain for {what}")
+
+
 SEVEN = [(0.25, 0.15), (0.75, 0.15), (0.45, 0.9)]

@@ -27,10 +27,12 @@ BUILTIN_LABEL = "SmolLM2-135M-Instruct (built in)"
 
 @dataclass(frozen=True)
 class ModelChoice:
-    id: str  # "smollm2" for the built-in model, the store id (e.g. "onnx-community/Llama-3.2-1B-Instruct") else
+    id: str  # "smollm2" for the built-in model, else its folder in the store (e.g. "llama-3.2-1b-instruct-q4")
     label: str
     size_bytes: int  # the model's files, as stored
     source: str  # "built-in", "downloaded" or "side-loaded"
+    backends: tuple[str, ...] = ("wasm", "webgpu")  # where it runs well, best first
+    onnx: str = ""  # the ONNX file it runs from
 
 
 class ModelBusyError(RuntimeError):
@@ -57,9 +59,12 @@ class LanguageModels(param.Parameterized):
             from hearth.runtime.browser import store_list
 
             for entry in await store_list():
-                if entry.get("complete", True):
-                    choices.append(ModelChoice(str(entry["id"]), str(entry.get("label") or entry["id"]),
-                                               int(entry.get("size", 0)), str(entry.get("source", "downloaded"))))
+                info = entry.get("info") or {}
+                if info.get("complete") and not any(f["partial"] for f in entry["files"]):
+                    choices.append(ModelChoice(str(entry["id"]), str(info.get("label") or entry["id"]),
+                                               int(entry.get("bytes", 0)), str(info.get("source", "downloaded")),
+                                               tuple(info.get("backends") or ("wasm", "webgpu")),
+                                               str(info.get("onnx", ""))))
         self.choices = choices
         return choices
 
@@ -120,12 +125,12 @@ async def _load(model_id: str, provider: str) -> Any:
         if IN_BROWSER:
             from hearth.llm.site_model import load_site_model
 
-            return await load_site_model(BUILTIN_ID, provider=provider)
+            return await load_site_model(BUILTIN_ID, provider=provider, keep_on_gpu=provider == "webgpu")
         from hearth.llm.builtin_models import resolve_model
 
         return await LanguageModel.load(resolve_model(BUILTIN_ID), provider=provider)
     if not IN_BROWSER:
         raise ValueError(f"no model {model_id!r} here: outside the browser only the built-in model exists")
-    from hearth.llm.store_model import load_store_model  # the Chat helper adds this (stored models)
+    from hearth.llm.store_model import load_store_model
 
     return await load_store_model(model_id, provider=provider)

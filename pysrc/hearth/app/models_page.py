@@ -121,6 +121,10 @@ class ModelsPage:
             self.stored = await store_list()
             self.free = await store_free_space()
         await self.models.refresh()
+        current = self.entry.value
+        self.entry.options = {m.label: m.id for m in catalog.entries()}
+        if current in self.entry.options.values():
+            self.entry.value = current
         self._show_listing()
         self._show_entry()
 

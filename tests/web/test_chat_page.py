@@ -19,8 +19,6 @@ MEASURED = Path(__file__).parents[2] / "test-results" / "chat_speed.json"
 
 
 def settings(page, temperature: float, max_tokens: int) -> None:
-    if not page.get_by_label("Longest answer (tokens)").is_visible():
-        page.get_by_text("Settings", exact=True).click()
     set_number(page, "Temperature (0: always the likeliest word)", temperature)
     set_number(page, "Longest answer (tokens)", max_tokens)
     wait_python(page, f"from hearth.app.shell import APP\nAPP.chat.max_tokens.value == {max_tokens} and "

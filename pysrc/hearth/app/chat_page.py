@@ -93,14 +93,13 @@ class ChatPage:
                          "</strong>: your messages never leave this device. The built-in model is small and quick; "
                          "get a larger one on the <strong>Models</strong> tab.</p>"),
             wrap_row(self.model, self.backend), self.model_info,
-            pn.Accordion(("Settings", pn.Column(self.system, wrap_row(self.temperature, self.max_tokens))),
-                         sizing_mode="stretch_width"),
+            self.system, wrap_row(self.temperature, self.max_tokens),
             self.transcript, self.prompt, wrap_row(self.send_button, self.stop_button, self.clear_button),
             self.message, self.stats, sizing_mode="stretch_width")
         self.model.param.watch(lambda _e: (self._suggest_backend(), self._show_model()), "value")
         self.backend.param.watch(lambda _e: self._show_model(), "value")
         models.param.watch(lambda _e: self._show_choices(), "choices")
-        models.param.watch(lambda _e: self._show_model(), ["loaded_id", "provider"])
+        models.param.watch(lambda *_e: self._show_model(), ["loaded_id", "provider"])
         state.param.watch(lambda _e: self._show_backends(), "providers")
         self._show_choices()
         self._show_backends()

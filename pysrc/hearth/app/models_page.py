@@ -74,7 +74,7 @@ class ModelsPage:
         self.stop_button = pn.widgets.Button(label="Stop", width=100, disabled=True)
         self.download_button.on_click(lambda _e: background(self.download()))
         self.stop_button.on_click(lambda _e: self.stop())
-        self.progress = pn.indicators.Progress(name="Download progress", value=0, max=1000, bar_color="primary",
+        self.progress = pn.indicators.Progress(label="Download progress", value=0, max=1000, bar_color="primary",
                                                sizing_mode="stretch_width", margin=(5, 10), visible=False)
         self.progress_text = pn.pane.HTML('<p class="hearth-download" aria-live="polite"></p>',
                                           sizing_mode="stretch_width")

@@ -80,7 +80,8 @@ export async function download(modelId, baseUrl, files, onProgress = () => {}, s
   const total = files.reduce((a, f) => a + f.size, 0);
   let have = 0;
   for (const f of files) {
-    const dir = await dirFor(modelId, f.path);
+    const dir = await dirFor(modelId, f.path, false).catch(() => null); // nothing is created before the quota check
+    if (!dir) continue;
     const complete = await fileOrNull(dir, baseName(f.path));
     const part = await fileOrNull(dir, baseName(f.path) + PART);
     if (complete) have += (await complete.getFile()).size;
@@ -287,6 +288,7 @@ export async function list() {
     } catch {
       info = null; // a damaged record: the model shows as incomplete, and can be deleted or downloaded again
     }
+    if (!files.length && !info) continue; // an empty folder left by a refused download
     models.push({ id, files, bytes: files.reduce((a, f) => a + f.size, 0), info });
   }
   return models;

@@ -33,6 +33,12 @@ export async function providers() {
   return gpuAdapter ? ["wasm", "webgpu"] : ["wasm"];
 }
 
+/** The WebGPU adapter's optional features (e.g. "shader-f16", which float16 models need); [] without WebGPU. */
+export async function gpuFeatures() {
+  await providers();
+  return gpuAdapter ? [...gpuAdapter.features] : [];
+}
+
 export async function threads() {
   return (await ort()).env.wasm.numThreads;
 }

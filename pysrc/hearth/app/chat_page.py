@@ -16,7 +16,7 @@ from typing import Any
 
 import panel as pn
 
-from hearth.app.language_models import BUILTIN_ID, LanguageModels, ModelBusyError, ModelChoice
+from hearth.app.language_models import BUILTIN_ID, BackendUnsupportedError, LanguageModels, ModelBusyError, ModelChoice
 from hearth.app.state import AppState
 from hearth.app.tasks import background
 from hearth.app.widgets.html import heading, notice, wrap_row
@@ -233,7 +233,7 @@ class ChatPage:
         self.stats.object = self._stats_html("")
         if isinstance(error, ContextLengthError):
             why = f"{error} Or press Clear chat to start a new conversation."
-        elif isinstance(error, ModelBusyError | ChatTemplateError | ModelFilesError):
+        elif isinstance(error, ModelBusyError | BackendUnsupportedError | ChatTemplateError | ModelFilesError):
             why = str(error)
         else:
             why = (f"The model could not answer: {error}. Try again, pick another backend (WebAssembly always "

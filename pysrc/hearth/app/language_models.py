@@ -33,10 +33,20 @@ class ModelChoice:
     source: str  # "built-in", "downloaded" or "side-loaded"
     backends: tuple[str, ...] = ("wasm", "webgpu")  # where it runs well, best first
     onnx: str = ""  # the ONNX file it runs from
+    float16: bool = False  # has float16 tensors: on WebGPU it needs an adapter with shader-f16
 
 
 class ModelBusyError(RuntimeError):
     """Another page is generating with the model; the message says which."""
+
+
+class BackendUnsupportedError(RuntimeError):
+    """This model cannot run on the chosen backend in this browser; the message says what to pick instead."""
+
+
+def uses_float16(onnx: str) -> bool:
+    """onnx-community's naming: *fp16 / *q4f16 exports compute in float16."""
+    return onnx.removesuffix(".onnx").endswith(("fp16", "f16"))
 
 
 class LanguageModels(param.Parameterized):
@@ -54,7 +64,8 @@ class LanguageModels(param.Parameterized):
 
     async def refresh(self) -> list[ModelChoice]:
         """Re-read what is usable: the built-in model and, in the browser, every complete stored model."""
-        choices = [ModelChoice(BUILTIN_ID, BUILTIN_LABEL, await _builtin_size(), "built-in")]
+        # The built-in q4-unpacked file keeps its 4-bit scales in float16 (Cast on the GPU needs shader-f16).
+        choices = [ModelChoice(BUILTIN_ID, BUILTIN_LABEL, await _builtin_size(), "built-in", float16=True)]
         if IN_BROWSER:
             from hearth.runtime.browser import store_list
 
@@ -64,7 +75,8 @@ class LanguageModels(param.Parameterized):
                     choices.append(ModelChoice(str(entry["id"]), str(info.get("label") or entry["id"]),
                                                int(entry.get("bytes", 0)), str(info.get("source", "downloaded")),
                                                tuple(info.get("backends") or ("wasm", "webgpu")),
-                                               str(info.get("onnx", ""))))
+                                               str(info.get("onnx", "")),
+                                               bool(info.get("float16", uses_float16(str(info.get("onnx", "")))))))
         self.choices = choices
         return choices
 
@@ -80,10 +92,24 @@ class LanguageModels(param.Parameterized):
                 return self._model
             if self.busy:
                 raise ModelBusyError(f"the {self.busy} page is using the model; stop it there first")
+            await self._check_backend(model_id, provider)
             self.release()
             self._model = await _load(model_id, provider)
             self.param.update(loaded_id=model_id, provider=provider)
             return self._model
+
+    async def _check_backend(self, model_id: str, provider: str) -> None:
+        """Refuse, with what to do, a float16 model on a WebGPU adapter without shader-f16: ONNX Runtime
+        would not fail there, it would answer with nonsense (its shaders do not compile, outputs stay zero)."""
+        choice = self.choice(model_id)
+        if provider != "webgpu" or not IN_BROWSER or choice is None or not choice.float16:
+            return
+        from hearth.runtime import get_runtime
+
+        if "shader-f16" not in await get_runtime().gpu_features():
+            raise BackendUnsupportedError(
+                f"{choice.label} computes partly in float16, which this browser's WebGPU adapter cannot do (it "
+                "lacks the shader-f16 feature). Run it on WebAssembly, or pick a float32 model for WebGPU.")
 
     def release(self) -> None:
         """Free the loaded model's memory."""

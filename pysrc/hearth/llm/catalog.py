@@ -74,7 +74,7 @@ class CatalogModel:
         """What the store records about a finished download (web/model-store.js writeInfo)."""
         return {"id": self.id, "label": self.label, "source": "downloaded", "repo": self.repo,
                 "revision": self.revision, "onnx": self.onnx, "backends": list(self.backends),
-                "verified": self.verification(), "complete": True}
+                "verified": self.verification(), "complete": True, "float16": self.onnx.endswith("f16.onnx")}
 
 
 def _onnx_community(onnx: str) -> tuple[CatalogFile, ...]:

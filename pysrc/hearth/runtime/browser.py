@@ -147,6 +147,10 @@ class BrowserRuntime:
         created = await hearthOrt.createSession(source, provider, keep_on_gpu)
         return BrowserSession(created)
 
+    async def gpu_features(self) -> list[str]:
+        """The WebGPU adapter's optional features ("shader-f16": float16 maths); [] without WebGPU."""
+        return list((await hearthOrt.gpuFeatures()).to_py())
+
     async def threads(self) -> int:
         """WebAssembly threads onnxruntime-web uses (1 without cross-origin isolation)."""
         return int(await hearthOrt.threads())

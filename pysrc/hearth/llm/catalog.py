@@ -77,26 +77,33 @@ class CatalogModel:
                 "verified": self.verification(), "complete": True, "float16": self.onnx.endswith("f16.onnx")}
 
 
-def _onnx_community(onnx: str) -> tuple[CatalogFile, ...]:
-    return (CatalogFile("config.json"), CatalogFile("generation_config.json"), CatalogFile("tokenizer.json"),
-            CatalogFile("tokenizer_config.json"), CatalogFile(onnx))
+# Pins read from the Hub API by models/pin_catalog.py: {repo: {"revision": commit, "files": {path: [size, sha256]}}}.
+# Empty until someone with access to huggingface.co runs it (see the module docstring).
+# --- pins (written by models/pin_catalog.py) ---
+PINS: dict[str, dict] = {}
+# --- end of pins ---
+
+
+def _onnx_community(repo: str, onnx: str) -> tuple[CatalogFile, ...]:
+    pinned = PINS.get(repo, {}).get("files", {})
+    return tuple(CatalogFile(path, *pinned.get(path, (None, None)))
+                 for path in ("config.json", "generation_config.json", "tokenizer.json", "tokenizer_config.json", onnx))
 
 
 LLAMA_REPO = "onnx-community/Llama-3.2-1B-Instruct"
-# The commit is not pinned yet (see the module docstring); models/pin_catalog.py replaces "main".
-LLAMA_REVISION = "main"
+LLAMA_REVISION = PINS.get(LLAMA_REPO, {}).get("revision", "main")  # "main" until pinned
 LLAMA_LICENSE = "Llama 3.2 Community License"
 
 CATALOG: list[CatalogModel] = [
     CatalogModel(
         id="llama-3.2-1b-instruct-q4", label="Llama-3.2-1B-Instruct, 4-bit (q4)", repo=LLAMA_REPO,
         revision=LLAMA_REVISION, onnx="onnx/model_q4.onnx", backends=("wasm", "webgpu"), approx_bytes=1_100_000_000,
-        files=_onnx_community("onnx/model_q4.onnx"), license=LLAMA_LICENSE,
+        files=_onnx_community(LLAMA_REPO, "onnx/model_q4.onnx"), license=LLAMA_LICENSE,
         note="4-bit weights, float32 activations: runs on any browser (WebAssembly), and on WebGPU."),
     CatalogModel(
         id="llama-3.2-1b-instruct-q4f16", label="Llama-3.2-1B-Instruct, 4-bit + float16 (q4f16)", repo=LLAMA_REPO,
         revision=LLAMA_REVISION, onnx="onnx/model_q4f16.onnx", backends=("webgpu",), approx_bytes=1_000_000_000,
-        files=_onnx_community("onnx/model_q4f16.onnx"), license=LLAMA_LICENSE,
+        files=_onnx_community(LLAMA_REPO, "onnx/model_q4f16.onnx"), license=LLAMA_LICENSE,
         note="4-bit weights, float16 activations and cache: for WebGPU (a graphics card); slow or unsupported "
              "on WebAssembly."),
 ]

@@ -278,6 +278,17 @@ document.addEventListener("keydown", (event) => {
     target.click();
   }
 });
+// Model files picked with a file input the app drew (`data-hearth-pick`): the File objects go
+// straight to the worker, never through Panel's messages (a model is a gigabyte). File inputs fire
+// a composed "input" event, which crosses the shadow roots Panel draws in.
+document.addEventListener("input", (event) => {
+  const input = event.composedPath()[0];
+  if (input?.type !== "file" || !input.dataset?.hearthPick) return;
+  const files = Array.from(input.files || []);
+  const paths = files.map((f) => f.webkitRelativePath || f.name);
+  worker.postMessage({ type: "picked", kind: input.dataset.hearthPick, files, paths });
+  input.value = ""; // picking the same folder again is a new pick
+});
 window.addEventListener("offline", () => $("device-badge").classList.add("offline"));
 window.addEventListener("online", () => $("device-badge").classList.remove("offline"));
 

@@ -76,10 +76,12 @@ async function hashExisting(handle, hasher, onBytes) {
  * Interrupted downloads resume from their partial file with an HTTP Range request.
  */
 export async function download(modelId, baseUrl, files, onProgress = () => {}, signal = undefined) {
+  files = await withSizes(baseUrl, files, signal);
   const total = files.reduce((a, f) => a + f.size, 0);
   let have = 0;
   for (const f of files) {
-    const dir = await dirFor(modelId, f.path);
+    const dir = await dirFor(modelId, f.path, false).catch(() => null); // nothing is created before the quota check
+    if (!dir) continue;
     const complete = await fileOrNull(dir, baseName(f.path));
     const part = await fileOrNull(dir, baseName(f.path) + PART);
     if (complete) have += (await complete.getFile()).size;
@@ -117,6 +119,31 @@ export async function download(modelId, baseUrl, files, onProgress = () => {}, s
   }
   report(null);
   return list();
+}
+
+/** Files whose size the catalog does not pin get it from the server (HEAD: Content-Length) before anything is stored. */
+async function withSizes(baseUrl, files, signal) {
+  const out = [];
+  for (const f of files) {
+    if (f.size) {
+      out.push(f);
+      continue;
+    }
+    const url = `${baseUrl.replace(/\/$/, "")}/${f.path}`;
+    let response;
+    try {
+      response = await fetch(url, { method: "HEAD", signal, cache: "no-store" });
+    } catch (error) {
+      if (signal?.aborted) throw new StoreError("aborted", "The download was stopped; start it again to resume.");
+      throw new StoreError("network", `Could not reach ${url}: ${error.message}. Check the connection and start again.`);
+    }
+    const size = Number(response.headers.get("x-linked-size") || response.headers.get("content-length"));
+    if (!response.ok || !size) {
+      throw new StoreError("network", `Could not learn the size of ${url} (HTTP ${response.status}).`);
+    }
+    out.push({ ...f, size });
+  }
+  return out;
 }
 
 async function fetchFile(dir, name, url, expected, onBytes, signal) {
@@ -178,15 +205,23 @@ async function fetchFile(dir, name, url, expected, onBytes, signal) {
   await partHandle.move(dir, name);
 }
 
-/** Copy a model picked from a local folder (File objects with webkitRelativePath) into the store. */
-export async function sideload(modelId, files, expected = null) {
-  const byPath = new Map(files.map((file) => [file.webkitRelativePath.split("/").slice(1).join("/") || file.name, file]));
+/**
+ * Copy a model picked from a local folder (or single files) into the store. `paths[i]` is where
+ * `files[i]` goes in the model (default: its path inside the picked folder). `expected`: the
+ * [{path, size, sha256?}] to copy (default: every file). `onProgress({file, done, total})`.
+ */
+export async function sideload(modelId, files, expected = null, paths = null, onProgress = () => {}) {
+  files = Array.from(files);
+  const pathOf = (file, i) => paths?.[i] ?? (file.webkitRelativePath.split("/").slice(1).join("/") || file.name);
+  const byPath = new Map(files.map((file, i) => [pathOf(file, i), file]));
   const wanted = expected ?? [...byPath.keys()].map((path) => ({ path, size: byPath.get(path).size }));
   const free = await freeSpace();
   const total = wanted.reduce((a, f) => a + f.size, 0);
-  if (free !== null && free < total) {
-    throw new StoreError("quota", `Not enough storage to keep this model (${gb(total)}; ${gb(free)} allowed).`);
+  if (free !== null && free < total * 1.02) {
+    throw new StoreError("quota", `Not enough storage to keep this model: it needs ${gb(total)}, and this browser ` +
+      `allows ${gb(Math.max(free, 0))} for this site. Free some space (delete other models, or clear site data).`);
   }
+  let done = 0;
   for (const f of wanted) {
     const file = byPath.get(f.path);
     if (!file) throw new StoreError("missing", `The folder has no ${f.path}, which this model needs.`);
@@ -195,7 +230,20 @@ export async function sideload(modelId, files, expected = null) {
     const hasher = await createSHA256();
     hasher.init();
     const writable = await handle.createWritable();
-    await pump(file.stream(), hasher, (chunk) => writable.write(chunk));
+    try {
+      await pump(file.stream(), hasher, async (chunk) => {
+        await writable.write(chunk);
+        done += chunk.byteLength;
+        onProgress({ file: f.path, done, total });
+      });
+    } catch (error) {
+      await writable.close().catch(() => {});
+      await dir.removeEntry(baseName(f.path) + PART).catch(() => {});
+      if (error.name === "QuotaExceededError") {
+        throw new StoreError("quota", `Storage ran out while copying ${f.path}. Free some space and try again.`);
+      }
+      throw new StoreError("missing", `Could not read ${f.path} from that folder (${error.message}).`);
+    }
     await writable.close();
     const sha256 = hasher.digest("hex");
     if ((f.sha256 && sha256 !== f.sha256) || file.size !== f.size) {
@@ -207,6 +255,16 @@ export async function sideload(modelId, files, expected = null) {
   return list();
 }
 
+const INFO = "hearth-model.json";
+
+/** Record what a stored model is (name, source, which ONNX file, how it was checked): `list()` reports it. */
+export async function writeInfo(modelId, info) {
+  const dir = await dirFor(modelId, INFO);
+  const writable = await (await dir.getFileHandle(INFO, { create: true })).createWritable();
+  await writable.write(JSON.stringify(info));
+  await writable.close();
+}
+
 async function walk(dir, prefix, out) {
   for await (const [name, handle] of dir.entries()) {
     if (handle.kind === "directory") await walk(handle, `${prefix}${name}/`, out);
@@ -215,16 +273,34 @@ async function walk(dir, prefix, out) {
   return out;
 }
 
-/** Stored models: [{id, files: [{path, size, partial}], bytes}]. */
+/** Stored models: [{id, files: [{path, size, partial}], bytes, info}] (`info`: what writeInfo recorded, or null). */
 export async function list() {
   const root = await (await navigator.storage.getDirectory()).getDirectoryHandle(ROOT, { create: true });
   const models = [];
   for await (const [id, handle] of root.entries()) {
     if (handle.kind !== "directory") continue;
-    const files = await walk(handle, "", []);
-    models.push({ id, files, bytes: files.reduce((a, f) => a + f.size, 0) });
+    const all = await walk(handle, "", []);
+    const files = all.filter((f) => f.path !== INFO);
+    const infoFile = await fileOrNull(handle, INFO);
+    let info = null;
+    try {
+      info = infoFile ? JSON.parse(await (await infoFile.getFile()).text()) : null;
+    } catch {
+      info = null; // a damaged record: the model shows as incomplete, and can be deleted or downloaded again
+    }
+    if (!files.length && !info) continue; // an empty folder left by a refused download
+    models.push({ id, files, bytes: files.reduce((a, f) => a + f.size, 0), info });
   }
   return models;
+}
+
+/** True when the store has `path` for `modelId` (complete, not partial). */
+export async function has(modelId, path) {
+  try {
+    return Boolean(await fileOrNull(await dirFor(modelId, path, false), baseName(path)));
+  } catch {
+    return false;
+  }
 }
 
 export async function remove(modelId) {

@@ -33,6 +33,12 @@ export async function providers() {
   return gpuAdapter ? ["wasm", "webgpu"] : ["wasm"];
 }
 
+/** The WebGPU adapter's optional features (e.g. "shader-f16", which float16 models need); [] without WebGPU. */
+export async function gpuFeatures() {
+  await providers();
+  return gpuAdapter ? [...gpuAdapter.features] : [];
+}
+
 export async function threads() {
   return (await ort()).env.wasm.numThreads;
 }
@@ -79,11 +85,17 @@ export async function createSession(source, provider, keepOnGpu) {
     const response = await fetch(source);
     if (!response.ok) throw new Error(`could not load the model ${source}: HTTP ${response.status}`);
     bytes = new Uint8Array(await response.arrayBuffer());
-  } else if (source?.modelId) {
-    const { read } = await import("./model-store.js");
-    bytes = await read(source.modelId, source.path);
   }
   const options = { executionProviders: [provider], graphOptimizationLevel: "all" };
+  if (source?.modelId) {
+    const { read, has } = await import("./model-store.js");
+    bytes = await read(source.modelId, source.path);
+    // onnx-community keeps large weights beside the graph, in FILE.onnx_data: hand it over by the name the graph uses.
+    const dataPath = `${source.path}_data`;
+    if (await has(source.modelId, dataPath)) {
+      options.externalData = [{ path: dataPath.split("/").pop(), data: await read(source.modelId, dataPath) }];
+    }
+  }
   if (provider === "webgpu" && keepOnGpu) options.preferredOutputLocation = "gpu-buffer";
   const session = await InferenceSession.create(bytes, options);
   return { session, inputNames: session.inputNames, outputNames: session.outputNames, provider };

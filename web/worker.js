@@ -146,5 +146,10 @@ state.curdoc.apply_json_patch(_convert_json_patch(patch), setter="js")
     case "python":
       runPython(msg.id, msg.code);
       break;
+    case "picked":
+      // Files the user picked on the page (boot.js); Python reads them as js.hearthPicked.
+      self.hearthPicked = { kind: msg.kind, files: msg.files, paths: msg.paths };
+      self.hearthOnPicked?.(msg.kind, msg.paths, msg.files.map((f) => f.size));
+      break;
   }
 };

@@ -27,14 +27,26 @@ BUILTIN_LABEL = "SmolLM2-135M-Instruct (built in)"
 
 @dataclass(frozen=True)
 class ModelChoice:
-    id: str  # "smollm2" for the built-in model, the store id (e.g. "onnx-community/Llama-3.2-1B-Instruct") else
+    id: str  # "smollm2" for the built-in model, else its folder in the store (e.g. "llama-3.2-1b-instruct-q4")
     label: str
     size_bytes: int  # the model's files, as stored
     source: str  # "built-in", "downloaded" or "side-loaded"
+    backends: tuple[str, ...] = ("wasm", "webgpu")  # where it runs well, best first
+    onnx: str = ""  # the ONNX file it runs from
+    float16: bool = False  # has float16 tensors: on WebGPU it needs an adapter with shader-f16
 
 
 class ModelBusyError(RuntimeError):
     """Another page is generating with the model; the message says which."""
+
+
+class BackendUnsupportedError(RuntimeError):
+    """This model cannot run on the chosen backend in this browser; the message says what to pick instead."""
+
+
+def uses_float16(onnx: str) -> bool:
+    """onnx-community's naming: *fp16 / *q4f16 exports compute in float16."""
+    return onnx.removesuffix(".onnx").endswith(("fp16", "f16"))
 
 
 class LanguageModels(param.Parameterized):
@@ -52,14 +64,19 @@ class LanguageModels(param.Parameterized):
 
     async def refresh(self) -> list[ModelChoice]:
         """Re-read what is usable: the built-in model and, in the browser, every complete stored model."""
-        choices = [ModelChoice(BUILTIN_ID, BUILTIN_LABEL, await _builtin_size(), "built-in")]
+        # The built-in q4-unpacked file keeps its 4-bit scales in float16 (Cast on the GPU needs shader-f16).
+        choices = [ModelChoice(BUILTIN_ID, BUILTIN_LABEL, await _builtin_size(), "built-in", float16=True)]
         if IN_BROWSER:
             from hearth.runtime.browser import store_list
 
             for entry in await store_list():
-                if entry.get("complete", True):
-                    choices.append(ModelChoice(str(entry["id"]), str(entry.get("label") or entry["id"]),
-                                               int(entry.get("size", 0)), str(entry.get("source", "downloaded"))))
+                info = entry.get("info") or {}
+                if info.get("complete") and not any(f["partial"] for f in entry["files"]):
+                    choices.append(ModelChoice(str(entry["id"]), str(info.get("label") or entry["id"]),
+                                               int(entry.get("bytes", 0)), str(info.get("source", "downloaded")),
+                                               tuple(info.get("backends") or ("wasm", "webgpu")),
+                                               str(info.get("onnx", "")),
+                                               bool(info.get("float16", uses_float16(str(info.get("onnx", "")))))))
         self.choices = choices
         return choices
 
@@ -75,10 +92,24 @@ class LanguageModels(param.Parameterized):
                 return self._model
             if self.busy:
                 raise ModelBusyError(f"the {self.busy} page is using the model; stop it there first")
+            await self._check_backend(model_id, provider)
             self.release()
             self._model = await _load(model_id, provider)
             self.param.update(loaded_id=model_id, provider=provider)
             return self._model
+
+    async def _check_backend(self, model_id: str, provider: str) -> None:
+        """Refuse, with what to do, a float16 model on a WebGPU adapter without shader-f16: ONNX Runtime
+        would not fail there, it would answer with nonsense (its shaders do not compile, outputs stay zero)."""
+        choice = self.choice(model_id)
+        if provider != "webgpu" or not IN_BROWSER or choice is None or not choice.float16:
+            return
+        from hearth.runtime import get_runtime
+
+        if "shader-f16" not in await get_runtime().gpu_features():
+            raise BackendUnsupportedError(
+                f"{choice.label} computes partly in float16, which this browser's WebGPU adapter cannot do (it "
+                "lacks the shader-f16 feature). Run it on WebAssembly, or pick a float32 model for WebGPU.")
 
     def release(self) -> None:
         """Free the loaded model's memory."""
@@ -120,12 +151,12 @@ async def _load(model_id: str, provider: str) -> Any:
         if IN_BROWSER:
             from hearth.llm.site_model import load_site_model
 
-            return await load_site_model(BUILTIN_ID, provider=provider)
+            return await load_site_model(BUILTIN_ID, provider=provider, keep_on_gpu=provider == "webgpu")
         from hearth.llm.builtin_models import resolve_model
 
         return await LanguageModel.load(resolve_model(BUILTIN_ID), provider=provider)
     if not IN_BROWSER:
         raise ValueError(f"no model {model_id!r} here: outside the browser only the built-in model exists")
-    from hearth.llm.store_model import load_store_model  # the Chat helper adds this (stored models)
+    from hearth.llm.store_model import load_store_model
 
     return await load_store_model(model_id, provider=provider)

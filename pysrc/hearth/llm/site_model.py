@@ -14,8 +14,9 @@ from hearth.runtime import site_file
 BUILTIN_DIR = {"smollm2": "models/smollm2-135m-instruct/"}
 
 
-async def load_site_model(name: str = "smollm2", provider: str | None = None) -> LanguageModel:
-    """A built-in model by name, from the site's files."""
+async def load_site_model(name: str = "smollm2", provider: str | None = None, keep_on_gpu: bool = False
+                          ) -> LanguageModel:
+    """A built-in model by name, from the site's files (`keep_on_gpu`: the KV cache stays on WebGPU)."""
     if name not in BUILTIN_DIR:
         raise ValueError(f"no built-in model {name!r}; built-in: {', '.join(BUILTIN_DIR)}")
     base = BUILTIN_DIR[name]
@@ -27,5 +28,5 @@ async def load_site_model(name: str = "smollm2", provider: str | None = None) ->
     generation = await read_json("generation_config.json") if "generation_config.json" in manifest["files"] else None
     return await LanguageModel.from_files(
         await read_json("config.json"), await read_json("tokenizer.json"), await read_json("tokenizer_config.json"),
-        base + manifest["default_onnx"], generation_config=generation, provider=provider,
+        base + manifest["default_onnx"], generation_config=generation, provider=provider, keep_on_gpu=keep_on_gpu,
     )

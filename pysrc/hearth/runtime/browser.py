@@ -147,6 +147,10 @@ class BrowserRuntime:
         created = await hearthOrt.createSession(source, provider, keep_on_gpu)
         return BrowserSession(created)
 
+    async def gpu_features(self) -> list[str]:
+        """The WebGPU adapter's optional features ("shader-f16": float16 maths); [] without WebGPU."""
+        return list((await hearthOrt.gpuFeatures()).to_py())
+
     async def threads(self) -> int:
         """WebAssembly threads onnxruntime-web uses (1 without cross-origin isolation)."""
         return int(await hearthOrt.threads())
@@ -231,3 +235,52 @@ async def store_read(model_id: str, path: str) -> bytes:
 async def store_free_space() -> int | None:
     free = await hearthModels.freeSpace()
     return None if free is None else int(free)
+
+
+async def store_write_info(model_id: str, info: dict) -> None:
+    """Record what a stored model is; `store_list()` returns it as each entry's `info`."""
+    await hearthModels.writeInfo(model_id, to_js(info, dict_converter=_object))
+
+
+# ---------------------------------------------------------------- files the user picked on the page (boot.js)
+
+def on_files_picked(callback) -> None:
+    """Call `callback(kind, paths, sizes)` when the user picks files in an input marked `data-hearth-pick=kind`."""
+    import js
+
+    js.hearthOnPicked = create_proxy(lambda kind, paths, sizes: callback(str(kind), list(paths.to_py()),
+                                                                         [int(s) for s in sizes.to_py()]))
+
+
+def _picked_index(path: str) -> int:
+    import js
+
+    paths = list(js.hearthPicked.paths.to_py())
+    if path not in paths:
+        raise StoreError("missing", f"{path} is not among the picked files; pick the folder again")
+    return paths.index(path)
+
+
+async def picked_text(path: str) -> str:
+    """The text of one picked file (config and tokenizer JSON, to check a folder before copying it)."""
+    import js
+
+    return str(await js.hearthPicked.files[_picked_index(path)].text())
+
+
+async def store_sideload_picked(model_id: str, wanted: dict[str, str], on_progress=None) -> list[dict]:
+    """Copy picked files into the store: `wanted` maps each path in the model to a picked file's path."""
+    import js
+
+    picked = js.hearthPicked
+    sources = [picked.files[_picked_index(src)] for src in wanted.values()]
+    expected = [{"path": dest, "size": int(f.size)} for dest, f in zip(wanted, sources, strict=True)]
+    callback = create_proxy(lambda p: on_progress and on_progress(p.to_py()))
+    try:
+        stored = await hearthModels.sideload(model_id, to_js(sources), to_js(expected, dict_converter=_object),
+                                             to_js(list(wanted)), callback)
+        return stored.to_py()
+    except JsException as error:
+        raise _store_error(error) from None
+    finally:
+        callback.destroy()

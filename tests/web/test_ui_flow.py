@@ -26,6 +26,7 @@ from tests.web.ui_steps import (
     train,
     use_builtin,
     use_preset,
+    wait_python,
 )
 
 pytestmark = pytest.mark.browser

@@ -1,6 +1,7 @@
-"""The app's frame: one shared state, one tab per step of building a network, and the Home tab.
+"""The app's frame: one shared state, one tab per step of building a network, the Home tab, and
+the Notes tab (clinical notes drafted by a language model, which the app holds in `models`).
 
-    Home · Data · Build · Train · Evaluate · Predict · Export · Python
+    Home · Data · Build · Train · Evaluate · Predict · Export · Python · Notes
 
 Pages talk only through `AppState`, never to each other's widgets, so each can be built and
 tested alone (tests/app) and a bad input on one never disturbs another.
@@ -15,6 +16,8 @@ from hearth.app.build_page import BuildPage
 from hearth.app.data_page import DataPage
 from hearth.app.evaluate_page import EvaluatePage
 from hearth.app.export_page import ExportPage
+from hearth.app.language_models import LanguageModels
+from hearth.app.notes_page import NotesPage
 from hearth.app.predict_page import PredictPage
 from hearth.app.python_page import PythonPage
 from hearth.app.state import AppState
@@ -41,6 +44,8 @@ class HearthApp:
         self.predict = PredictPage(self.state)
         self.export = ExportPage(self.state)
         self.python = PythonPage(self.state)
+        self.models = LanguageModels()  # the one loaded language model, lent to the pages that generate
+        self.notes = NotesPage(self.models)
         welcome = pn.pane.HTML(
             "<h2>Welcome to Hearth</h2>"
             "<p>Train neural networks and draft clinical notes with a language model, <strong>entirely in this "
@@ -48,19 +53,24 @@ class HearthApp:
             "works offline.</p><p><strong>Build a network without code</strong>, one tab at a time: "
             "<strong>Data</strong> (what it learns from) → <strong>Build</strong> (its layers) → "
             "<strong>Train</strong> → <strong>Evaluate</strong> → <strong>Predict</strong> → "
-            "<strong>Export</strong>, and <strong>Python</strong> shows it all as code.</p>",
+            "<strong>Export</strong>, and <strong>Python</strong> shows it all as code.</p>"
+            "<p><strong>Notes</strong> drafts a clinical note (SOAP or ACI-Bench sections) from a visit "
+            "transcript with a language model running in this tab; the transcript and the note never leave it.</p>",
             sizing_mode="stretch_width")
         self.view = pn.Tabs(
             ("Home", pn.Column(welcome, engine_check.panel(), sizing_mode="stretch_width")),
             ("Data", self.data.view), ("Build", self.build.view), ("Train", self.train.view),
             ("Evaluate", self.evaluate.view), ("Predict", self.predict.view), ("Export", self.export.view),
-            ("Python", self.python.view), dynamic=True, sizing_mode="stretch_width", stylesheets=[TAB_CSS])
+            ("Python", self.python.view), ("Notes", self.notes.view), dynamic=True, sizing_mode="stretch_width",
+            stylesheets=[TAB_CSS])
 
     async def start(self) -> None:
         """Ready to train at once: the digits loaded and an MLP built; backends found in the background."""
         await self.data.use_builtin("digits")
         self.data.message.object = ""
         background(self._find_backends())
+        if IN_BROWSER:  # on CPython the built-in model is the only one, and already listed
+            background(self.notes.start())
 
     async def _find_backends(self) -> None:
         runtime = get_runtime()

@@ -135,7 +135,7 @@ class SectionView:
         self.key = key
         self.title = pn.pane.HTML("", sizing_mode="stretch_width", margin=(10, 5, 0, 5))
         self.heading_text = heading_text
-        self.text = pn.widgets.TextAreaInput(name=heading_text, value="", auto_grow=True, rows=3, max_rows=30,
+        self.text = pn.widgets.TextAreaInput(label=heading_text, value="", auto_grow=True, rows=3, max_rows=30,
                                              sizing_mode="stretch_width",
                                              placeholder="Not drafted yet. You can also type here.")
         self.text.param.watch(lambda e: page.edited(key, e.new), "value")
@@ -170,17 +170,17 @@ class NotesPage:
         self._step = ""  # e.g. "Reading part 2 of 5"
 
         self.transcript = pn.widgets.TextAreaInput(
-            name="Visit transcript", rows=12, max_length=10_000_000, sizing_mode="stretch_width",
+            label="Visit transcript", rows=12, max_length=10_000_000, sizing_mode="stretch_width",
             placeholder="Paste the conversation here, one speaker turn per line, e.g.\n"
                         "[doctor] What brings you in today?\n[patient] I've had a cough for two weeks.")
         self.upload = pn.widgets.FileInput(label="Transcript file (.txt, or .csv with a 'dialogue' column)",
                                            accept=".txt,.text,.md,.csv,text/plain,text/csv")
         self.upload.param.watch(lambda _e: self.file_loaded(), "value")
-        self.row = pn.widgets.Select(name="Visit (CSV row)", options={}, visible=False, width=360)
+        self.row = pn.widgets.Select(label="Visit (CSV row)", options={}, visible=False, width=360)
         self.row.param.watch(lambda e: self.row_chosen(e.new), "value")
-        self.format = pn.widgets.Select(name="Note format", options=FORMATS, value=SOAP.key, width=520)
-        self.model = pn.widgets.Select(name="Model", options={}, width=360)
-        self.section_cap = pn.widgets.IntInput(name="Longest section, in tokens (0: the format's own limits)",
+        self.format = pn.widgets.Select(label="Note format", options=FORMATS, value=SOAP.key, width=520)
+        self.model = pn.widgets.Select(label="Model", options={}, width=360)
+        self.section_cap = pn.widgets.IntInput(label="Longest section, in tokens (0: the format's own limits)",
                                                value=0, start=0, end=4096, step=16, width=360)
         models.param.watch(lambda _e: self._list_models(), "choices")
         self._list_models()
@@ -364,6 +364,8 @@ class NotesPage:
                        if self.models.loaded_id != self.model.value else "Starting…")
         try:
             async with self.models.use(PAGE, self.model.value) as model:
+                self.stats["load_seconds"] = time.perf_counter() - self._started_at
+                self._started_at = time.perf_counter()  # drafting time, without the model's loading
                 await self._update_device(model)
                 if self._stop_asked:
                     self._progress("Stopped before drafting began.")
@@ -472,7 +474,7 @@ class NotesPage:
     def _finished(self, stopped: bool) -> None:
         seconds = time.perf_counter() - self._started_at
         meter = self.meter
-        self.stats = {"seconds": seconds, "tokens_per_second": meter.decode_rate if meter else 0.0,
+        self.stats = {**self.stats, "seconds": seconds, "tokens_per_second": meter.decode_rate if meter else 0.0,
                       "prefill_tokens_per_second": meter.prefill_rate if meter and meter.prefill_seconds else 0.0}
         speed = f", {meter.decode_rate:.1f} tokens/s" if meter is not None and meter.decode_rate else ""
         if stopped:

@@ -27,7 +27,8 @@ def python(page, code: str):
 
 
 HEADINGS = {"Home": "Welcome to Hearth", "Data": "1. Data", "Build": "2. Build", "Train": "3. Train",
-            "Evaluate": "4. Evaluate", "Predict": "5. Predict", "Export": "6. Export", "Python": "7. Python"}
+            "Evaluate": "4. Evaluate", "Predict": "5. Predict", "Export": "6. Export", "Python": "7. Python",
+            "Notes": "Draft a clinical note"}
 
 
 def open_tab(page, name: str) -> None:

@@ -517,10 +517,11 @@ class NotesPage:
         self.download_txt.disabled = self.download_md.disabled = not has_note
         # Copying happens on the page (boot.js), inside the click, as browsers require: the button carries the text.
         text = escape(self._text("txt"), quote=True) if has_note else ""
-        disabled = "" if has_note else " disabled"
-        self.copy.object = (f'<button type="button" class="hearth-copy bk-btn bk-btn-default" '
-                            f'data-hearth-copy="{text}"{disabled} style="width:140px;padding:6px 10px">'
-                            "Copy note</button>")
+        state = "" if has_note else " disabled"
+        look = "" if has_note else "opacity:.5;cursor:default;"
+        self.copy.object = (f'<button type="button" class="hearth-copy" data-hearth-copy="{text}"{state} '
+                            'style="width:140px;padding:6px 10px;border:1px solid #ccc;border-radius:4px;'
+                            f'background:#fff;cursor:pointer;font:inherit;{look}">Copy note</button>')
 
     def clear(self) -> None:
         """Forget the visit: transcript, uploaded file, note, and the model's record of the last run."""

@@ -14,6 +14,7 @@ its events into widgets and the clinician's clicks into its calls.
 
 from __future__ import annotations
 
+import asyncio
 import io
 import time
 from collections.abc import AsyncIterator, Callable
@@ -175,7 +176,8 @@ class NotesPage:
                         "[doctor] What brings you in today?\n[patient] I've had a cough for two weeks.")
         self.upload = pn.widgets.FileInput(label="Transcript file (.txt, or .csv with a 'dialogue' column)",
                                            accept=".txt,.text,.md,.csv,text/plain,text/csv")
-        self.upload.param.watch(lambda _e: self.file_loaded(), "value")
+        self.upload.param.watch(lambda *_e: background(self._file_changed()), ["value", "filename"])
+        self._file_seen: tuple[int, str | None] | None = None
         self.row = pn.widgets.Select(label="Visit (CSV row)", options={}, visible=False, width=360)
         self.row.param.watch(lambda e: self.row_chosen(e.new), "value")
         self.format = pn.widgets.Select(label="Note format", options=FORMATS, value=SOAP.key, width=520)
@@ -263,6 +265,13 @@ class NotesPage:
         self._show_device(threads, provider)
 
     # ---------------------------------------------------------------- the transcript
+
+    async def _file_changed(self) -> None:
+        await asyncio.sleep(0)  # the page sends a file's bytes and its name as two changes: read both
+        seen = (id(self.upload.value), self.upload.filename)
+        if seen != self._file_seen:
+            self._file_seen = seen
+            self.file_loaded()
 
     def file_loaded(self) -> None:
         """A file was chosen: check it, then show it in the transcript box (or list its visits)."""

@@ -69,7 +69,7 @@ def test_a_pasted_transcript_drafts_every_section_in_order(models):
         assert section.state is SectionState.DONE
         assert all(w in section.text for w in words), key
         assert page.sections[key].text.value == section.text  # what the clinician sees
-        assert "(drafted)" in page.sections[key].title.object
+        assert f"{section.heading}: drafted" in text_of(page.sections[key].title)
     assert text_of(page.progress).startswith("Done in")
     assert page.note.transcript.source == "the pasted text"
     assert "Running on this device · onnxruntime · CPU" in text_of(page.device)
@@ -83,7 +83,7 @@ def test_edit_regenerate_download_and_copy(models):
     asyncio.run(page.draft())
     page.sections["objective"].text.value = "BP 120/80. Lungs clear."  # the clinician types
     assert page.note["objective"].state is SectionState.EDITED
-    assert "(edited by you)" in page.sections["objective"].title.object
+    assert "OBJECTIVE: edited by you" in text_of(page.sections["objective"].title)
     before = page.note.texts()
     calls = len(scripted.calls)
     asyncio.run(page.regenerate("plan"))

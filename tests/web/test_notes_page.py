@@ -101,7 +101,7 @@ def test_full_soap_draft_of_a_real_visit_edit_regenerate_copy_download(page, ui,
     for heading_text, (text, state) in note.items():
         assert state == "done" and text.strip(), heading_text
         assert page.get_by_label(heading_text, exact=True).input_value() == text
-        see(page, f"{heading_text} (drafted)")
+        see(page, f"{heading_text}: drafted")
     stats = notes(page, "notes.stats")
     print(f"\nSOAP draft of D2N085 in Chromium (32 tokens a section at most): {stats}")
     assert stats["tokens_per_second"] > 0
@@ -110,7 +110,7 @@ def test_full_soap_draft_of_a_real_visit_edit_regenerate_copy_download(page, ui,
     objective.fill("BP 128/82, pulse 76. Tender right flank, no rebound.")
     objective.press("Tab")  # the change is committed when the box loses focus
     wait_python(page, NOTES + "str(notes.note['objective'].state) == 'edited'", "the edit to reach the note")
-    see(page, "OBJECTIVE (edited by you)")
+    see(page, "OBJECTIVE: edited by you")
     shot(page, "notes-04-edited")
 
     plan_before = note["PLAN"][0]

@@ -130,11 +130,10 @@ class _Meter:
 
 
 class SectionView:
-    """One section of the note: its heading and state, its text (editable), and Regenerate."""
+    """One section of the note: its text (editable, labelled with the heading), Regenerate, and its state."""
 
     def __init__(self, page: NotesPage, key: str, heading_text: str) -> None:
         self.key = key
-        self.title = pn.pane.HTML("", sizing_mode="stretch_width", margin=(10, 5, 0, 5))
         self.heading_text = heading_text
         self.text = pn.widgets.TextAreaInput(label=heading_text, value="", auto_grow=True, rows=3, max_rows=30,
                                              sizing_mode="stretch_width",
@@ -143,12 +142,12 @@ class SectionView:
         self.regenerate = pn.widgets.Button(label=f"Regenerate {heading_text.lower()}", width=260,
                                             variant="outline")
         self.regenerate.on_click(lambda _e: background(page.regenerate(key)))
-        self.view = pn.Column(self.title, self.text, self.regenerate, sizing_mode="stretch_width")
+        self.title = pn.pane.HTML("", width=320, sizing_mode="fixed", margin=(10, 5, 0, 5))
+        self.view = pn.Column(self.text, wrap_row(self.regenerate, self.title), sizing_mode="stretch_width")
 
     def show_state(self, state: SectionState) -> None:
-        self.title.object = (f"<h4 style='margin:.3rem 0 0'>{escape(self.heading_text)} "
-                             f"<small class='hearth-section-state' style='font-weight:400;color:#6b5a4c'>"
-                             f"({STATE_WORDS[state]})</small></h4>")
+        self.title.object = (f"<span class='hearth-section-state' style='color:#6b5a4c'>"
+                             f"{escape(self.heading_text)}: {STATE_WORDS[state]}</span>")
 
 
 class NotesPage:

@@ -68,6 +68,7 @@ STATE_WORDS = {SectionState.EMPTY: "not drafted", SectionState.DRAFTING: "drafti
                SectionState.FAILED: "failed"}
 PROGRESS_INTERVAL = 0.5  # seconds between progress-line redraws while tokens stream
 NOTE_FILE = "clinical-note"
+FILE_NAME_WAIT = 0.5  # seconds an uploaded file's bytes wait for its name (see `_file_bytes_arrived`)
 PAGE = "Notes"  # this page's name when it borrows the shared model
 
 
@@ -175,7 +176,8 @@ class NotesPage:
                         "[doctor] What brings you in today?\n[patient] I've had a cough for two weeks.")
         self.upload = pn.widgets.FileInput(label="Transcript file (.txt, or .csv with a 'dialogue' column)",
                                            accept=".txt,.text,.md,.csv,text/plain,text/csv")
-        self.upload.param.watch(lambda *_e: background(self._file_changed()), ["value", "filename"])
+        self.upload.param.watch(lambda _e: background(self._file_bytes_arrived()), "value")
+        self.upload.param.watch(lambda _e: self._take_file(), "filename")
         self._file_seen: tuple[int, str | None] | None = None
         self.row = pn.widgets.Select(label="Visit (CSV row)", options={}, visible=False, width=360)
         self.row.param.watch(lambda e: self.row_chosen(e.new), "value")
@@ -265,8 +267,13 @@ class NotesPage:
 
     # ---------------------------------------------------------------- the transcript
 
-    async def _file_changed(self) -> None:
-        await asyncio.sleep(0)  # the page sends a file's bytes and its name as two changes: read both
+    async def _file_bytes_arrived(self) -> None:
+        # The page sends a file's bytes, then its name (when it differs from the last one's), as separate
+        # changes: the name's arrival reads the file; a file named like the last one is read after a pause.
+        await asyncio.sleep(FILE_NAME_WAIT)
+        self._take_file()
+
+    def _take_file(self) -> None:
         seen = (id(self.upload.value), self.upload.filename)
         if seen != self._file_seen:
             self._file_seen = seen

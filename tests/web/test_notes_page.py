@@ -286,7 +286,7 @@ def test_a_transcript_longer_than_the_context_is_read_in_parts_and_can_be_stoppe
     """~45,000 characters (over SmolLM2's 8,192 tokens): the page says it reads the visit in parts and
     how long that may take; Stop ends it (after the model finishes reading the part it is on)."""
     open_tab(page, "Notes")
-    long_visit = "\n".join(v["dialogue"] for v in visits()) * 6
+    long_visit = "\n".join(v["dialogue"] for v in visits()) * 7
     long_visit = long_visit[:45_000]
     box = page.get_by_label("Visit transcript")
     box.fill(long_visit)

@@ -283,8 +283,9 @@ def test_bad_input_is_explained_and_nothing_is_lost(page, ui, tmp_path):
 
 @pytest.mark.slow
 def test_a_transcript_longer_than_the_context_is_read_in_parts_and_can_be_stopped(page, ui):
-    """~45,000 characters (over SmolLM2's 8,192 tokens): the page says it reads the visit in parts and
-    how long that may take; Stop ends it (after the model finishes reading the part it is on)."""
+    """~45,000 characters (over the 4,096 tokens the page lets a model read at once in the browser): the
+    page says it reads the visit in parts and how long that may take; Stop ends it (after the model
+    finishes reading the part it is on)."""
     open_tab(page, "Notes")
     long_visit = "\n".join(v["dialogue"] for v in visits()) * 7
     long_visit = long_visit[:45_000]
@@ -293,7 +294,7 @@ def test_a_transcript_longer_than_the_context_is_read_in_parts_and_can_be_stoppe
     box.press("Tab")
     wait_python(page, NOTES + "len(notes.transcript.value) == 45_000", "the transcript to reach Python")
     page.get_by_role("button", name="Draft note").click()
-    see(page, "is longer than the model can read at once (8,192 tokens), so it is read in")
+    see(page, "is longer than the model can read at once (4,096 tokens), so it is read in")
     see(page, "Reading part 1 of")
     shot(page, "notes-13-parts")
     page.get_by_role("button", name="Stop").click()

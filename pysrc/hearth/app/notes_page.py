@@ -69,6 +69,9 @@ STATE_WORDS = {SectionState.EMPTY: "not drafted", SectionState.DRAFTING: "drafti
 PROGRESS_INTERVAL = 0.5  # seconds between progress-line redraws while tokens stream
 NOTE_FILE = "clinical-note"
 FILE_NAME_WAIT = 0.5  # seconds an uploaded file's bytes wait for its name (see `_file_bytes_arrived`)
+# onnxruntime-web (wasm32, 4 GB at most) failed with std::bad_alloc reading a 7,800-token prompt with
+# SmolLM2 in Chromium (attention over the whole prompt at once); longer transcripts are read in parts.
+BROWSER_CONTEXT_TOKENS = 4096
 PAGE = "Notes"  # this page's name when it borrows the shared model
 
 
@@ -335,10 +338,12 @@ class NotesPage:
     # ---------------------------------------------------------------- drafting
 
     def _options(self) -> DraftOptions:
+        context = BROWSER_CONTEXT_TOKENS if IN_BROWSER else None
         cap = int(self.section_cap.value or 0)
         if cap <= 0:
-            return DraftOptions()
-        return DraftOptions(section_max_tokens=cap, extract_max_tokens=min(DraftOptions.extract_max_tokens, cap))
+            return DraftOptions(context_limit=context)
+        return DraftOptions(context_limit=context, section_max_tokens=cap,
+                            extract_max_tokens=min(DraftOptions.extract_max_tokens, cap))
 
     async def draft(self) -> None:
         """Draft a new note from the transcript box, in the chosen format, with the chosen model."""

@@ -289,6 +289,21 @@ document.addEventListener("input", (event) => {
   worker.postMessage({ type: "picked", kind: input.dataset.hearthPick, files, paths });
   input.value = ""; // picking the same folder again is a new pick
 });
+// Copy buttons (e.g. "Copy note") carry their text in data-hearth-copy: the clipboard is written here,
+// inside the click, as browsers require (a round trip through the worker could outlast the gesture).
+document.addEventListener("click", async (event) => {
+  const button = event.composedPath().find((el) => el?.dataset?.hearthCopy !== undefined);
+  if (!button || button.disabled) return;
+  const label = button.dataset.label ?? (button.dataset.label = button.textContent);
+  try {
+    await navigator.clipboard.writeText(button.dataset.hearthCopy);
+    button.textContent = "Copied";
+  } catch (error) {
+    button.textContent = "Copy failed";
+    button.title = `The browser refused the clipboard (${error.message}); select the text and copy it instead.`;
+  }
+  setTimeout(() => (button.textContent = label), 2000);
+});
 window.addEventListener("offline", () => $("device-badge").classList.add("offline"));
 window.addEventListener("online", () => $("device-badge").classList.remove("offline"));
 

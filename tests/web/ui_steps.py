@@ -28,7 +28,7 @@ def python(page, code: str):
 
 HEADINGS = {"Home": "Welcome to Hearth", "Data": "1. Data", "Build": "2. Build", "Train": "3. Train",
             "Evaluate": "4. Evaluate", "Predict": "5. Predict", "Export": "6. Export", "Python": "7. Python",
-            "Chat": "Chat", "Models": "Models"}
+            "Notes": "Draft a clinical note", "Chat": "Chat", "Models": "Models"}
 
 
 def open_tab(page, name: str) -> None:

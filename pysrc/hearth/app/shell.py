@@ -1,7 +1,7 @@
 """The app's frame: one shared state, one tab per step of building a network, the Home tab, and
-the language model tabs (Chat, Models) that share one loaded model.
+the language model tabs (Notes, Chat, Models) that share one loaded model.
 
-    Home · Data · Build · Train · Evaluate · Predict · Export · Python · Chat · Models
+    Home · Data · Build · Train · Evaluate · Predict · Export · Python · Notes · Chat · Models
 
 Pages talk only through `AppState`, never to each other's widgets, so each can be built and
 tested alone (tests/app) and a bad input on one never disturbs another.
@@ -19,6 +19,7 @@ from hearth.app.evaluate_page import EvaluatePage
 from hearth.app.export_page import ExportPage
 from hearth.app.language_models import LanguageModels
 from hearth.app.models_page import ModelsPage
+from hearth.app.notes_page import NotesPage
 from hearth.app.predict_page import PredictPage
 from hearth.app.python_page import PythonPage
 from hearth.app.state import AppState
@@ -45,7 +46,8 @@ class HearthApp:
         self.predict = PredictPage(self.state)
         self.export = ExportPage(self.state)
         self.python = PythonPage(self.state)
-        self.models = LanguageModels()  # the one loaded language model, lent to the Chat and Notes pages
+        self.models = LanguageModels()  # the one loaded language model, lent to the Notes and Chat pages
+        self.notes = NotesPage(self.models)
         self.chat = ChatPage(self.models, self.state)
         self.models_page = ModelsPage(self.models, self.state)
         welcome = pn.pane.HTML(
@@ -55,15 +57,18 @@ class HearthApp:
             "works offline.</p><p><strong>Build a network without code</strong>, one tab at a time: "
             "<strong>Data</strong> (what it learns from) → <strong>Build</strong> (its layers) → "
             "<strong>Train</strong> → <strong>Evaluate</strong> → <strong>Predict</strong> → "
-            "<strong>Export</strong>, and <strong>Python</strong> shows it all as code.</p><p><strong>Chat</strong> "
-            "with a language model running on this device; get more models on the <strong>Models</strong> tab.</p>",
+            "<strong>Export</strong>, and <strong>Python</strong> shows it all as code.</p>"
+            "<p><strong>Notes</strong> drafts a clinical note (SOAP or ACI-Bench sections) from a visit "
+            "transcript with a language model running in this tab; the transcript and the note never leave it. "
+            "<strong>Chat</strong> with a language model running on this device; get more models on the "
+            "<strong>Models</strong> tab.</p>",
             sizing_mode="stretch_width")
         self.view = pn.Tabs(
             ("Home", pn.Column(welcome, engine_check.panel(), sizing_mode="stretch_width")),
             ("Data", self.data.view), ("Build", self.build.view), ("Train", self.train.view),
             ("Evaluate", self.evaluate.view), ("Predict", self.predict.view), ("Export", self.export.view),
-            ("Python", self.python.view), ("Chat", self.chat.view), ("Models", self.models_page.view),
-            dynamic=True, sizing_mode="stretch_width", stylesheets=[TAB_CSS])
+            ("Python", self.python.view), ("Notes", self.notes.view), ("Chat", self.chat.view),
+            ("Models", self.models_page.view), dynamic=True, sizing_mode="stretch_width", stylesheets=[TAB_CSS])
 
     async def start(self) -> None:
         """Ready to train at once: the digits loaded and an MLP built; backends found in the background."""
@@ -71,6 +76,8 @@ class HearthApp:
         self.data.message.object = ""
         background(self._find_backends())
         background(self.models_page.refresh())
+        if IN_BROWSER:  # on CPython the built-in model is the only one, and already listed
+            background(self.notes.start())
 
     async def _find_backends(self) -> None:
         runtime = get_runtime()

@@ -83,6 +83,7 @@ class DraftOptions:
     message_overhead_tokens: int = 8  # chat-template tokens around each message (role markers, separators)
     safety_tokens: int = 32  # slack for tokens merging differently across pieces counted apart
     regenerate_temperature: float = 0.7  # regenerating greedily would only give the same text back
+    section_max_tokens: int | None = None  # write at most this much per section (a quick, short draft)
     repetition_penalty: float = 1.0
 
 
@@ -438,6 +439,11 @@ class NoteDrafter:
         limit = self.options.context_limit
         return min(self.model.context_length, limit) if limit else self.model.context_length
 
+    def section_tokens(self, spec: SectionSpec) -> int:
+        """The most tokens a draft of `spec` may take: the format's budget, or less when the options cap it."""
+        cap = self.options.section_max_tokens
+        return min(spec.max_tokens, cap) if cap else spec.max_tokens
+
     @property
     def running(self) -> bool:
         return self._running
@@ -469,7 +475,7 @@ class NoteDrafter:
         transcript_tokens = count.text(text)
         whole = count.text(SYSTEM_PROMPT) + count.text(transcript_block(text))
         fits = all(
-            count.messages(SYSTEM_PROMPT, transcript_block(text), section_request(fmt, s)) + s.max_tokens
+            count.messages(SYSTEM_PROMPT, transcript_block(text), section_request(fmt, s)) + self.section_tokens(s)
             <= context - opts.safety_tokens
             for s in fmt.sections
         )
@@ -477,7 +483,7 @@ class NoteDrafter:
             prompt = sum(
                 whole + count.text(section_request(fmt, s)) + 3 * opts.message_overhead_tokens for s in fmt.sections
             )
-            new = sum(s.max_tokens for s in fmt.sections)
+            new = sum(self.section_tokens(s) for s in fmt.sections)
             return DraftPlan(context, transcript_tokens, (), len(fmt.sections), len(fmt.sections), prompt, new)
 
         frame = max(
@@ -485,7 +491,7 @@ class NoteDrafter:
         )
         budget = context - opts.safety_tokens - opts.extract_max_tokens - frame
         merge_frame = max(count.messages(*_contents(merge_messages([], fmt, s))) for s in fmt.sections)
-        merge_out = max(opts.extract_max_tokens, *(s.max_tokens for s in fmt.sections))
+        merge_out = max(opts.extract_max_tokens, *(self.section_tokens(s) for s in fmt.sections))
         # Lists per merge request, each list at most extract_max_tokens plus its "From part N:" line.
         per_merge = (context - opts.safety_tokens - merge_frame - merge_out) // (opts.extract_max_tokens + 8)
         if budget < 64 or per_merge < 2:
@@ -503,8 +509,8 @@ class NoteDrafter:
             new += len(chunks) * opts.extract_max_tokens
             merges = _merge_rounds(len(chunks), per_merge)
             requests += len(chunks) + merges
-            prompt += merges * (context - spec.max_tokens)
-            new += merges * spec.max_tokens
+            prompt += merges * (context - self.section_tokens(spec))
+            new += merges * self.section_tokens(spec)
         return DraftPlan(context, transcript_tokens, tuple(chunks), len(fmt.sections), requests, prompt, new)
 
     # --- running ----------------------------------------------------------------------------------
@@ -582,7 +588,7 @@ class NoteDrafter:
             else:
                 messages = section_messages(note.transcript.text, note.format, spec)
             if messages is not None and not self._stop_requested:
-                async with aclosing(self._pieces(messages, replace(sampling, max_tokens=spec.max_tokens))) as pieces:
+                async with aclosing(self._pieces(messages, replace(sampling, max_tokens=self.section_tokens(spec)))) as pieces:
                     async for piece in pieces:
                         shown = stream.feed(piece)
                         section.text = stream.text
@@ -611,7 +617,7 @@ class NoteDrafter:
     ) -> list[Message] | None:
         """Merge facts in rounds until one request holds them all; returns that final request."""
         assert self._count is not None
-        final_budget = self.context - self.options.safety_tokens - spec.max_tokens
+        final_budget = self.context - self.options.safety_tokens - self.section_tokens(spec)
         round_budget = self.context - self.options.safety_tokens - self.options.extract_max_tokens
         while True:
             messages = merge_messages(extracts, fmt, spec)

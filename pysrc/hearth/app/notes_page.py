@@ -1,0 +1,564 @@
+"""The Notes page: a visit transcript in, a clinical note out, drafted by a language model in this tab.
+
+The clinician pastes a transcript or loads a file (.txt, or .csv with a `dialogue` column, one visit
+per row), picks the note format and the model, and watches the note arrive section by section.
+Every section can be edited, regenerated or kept; the note can be copied or downloaded.
+
+Privacy: the transcript and the note live in this page's memory only (Python objects and the
+widgets showing them). Nothing is written to storage unless the clinician downloads the note, and
+Clear drops the transcript, the note, the uploaded file and the model's record of the last run.
+
+The work itself is `hearth.notes` (the drafting pipeline, tested on CPython); this page only turns
+its events into widgets and the clinician's clicks into its calls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import time
+from collections.abc import AsyncIterator, Callable
+from html import escape
+from typing import Any
+
+import panel as pn
+
+from hearth.app.language_models import BUILTIN_ID, LanguageModels, ModelBusyError
+from hearth.app.tasks import background
+from hearth.app.widgets.html import heading, notice, wrap_row
+from hearth.notes.drafting import (
+    DECODE_TOKENS_PER_S,
+    PREFILL_TOKENS_PER_S,
+    ChatModel,
+    DraftError,
+    DraftFinished,
+    DraftOptions,
+    DraftPlan,
+    DraftStarted,
+    GenerationRequest,
+    NoteDrafter,
+    SectionFinished,
+    SectionProgress,
+    SectionStarted,
+    SectionText,
+)
+from hearth.notes.engine import EngineModel
+from hearth.notes.formats import ACI, SOAP, NoteFormat
+from hearth.notes.note import Note, SectionState
+from hearth.notes.prompts import Message
+from hearth.notes.transcript import (
+    CSV_SUFFIXES,
+    CsvTranscript,
+    TranscriptError,
+    decode_text_file,
+    load_transcript_file,
+    read_transcript_csv,
+    transcript_from_text,
+)
+from hearth.runtime import IN_BROWSER, get_runtime
+
+FORMATS = {
+    "SOAP: Subjective, Objective, Assessment, Plan": SOAP.key,
+    "ACI-Bench: Chief complaint, HPI, Review of systems, Physical exam, Results, Assessment and plan": ACI.key,
+}
+FORMAT_BY_KEY = {SOAP.key: SOAP, ACI.key: ACI}
+PROVIDERS = {"wasm": "WebAssembly", "webgpu": "WebGPU", "cpu": "CPU"}
+STATE_WORDS = {SectionState.EMPTY: "not drafted", SectionState.DRAFTING: "drafting…", SectionState.DONE: "drafted",
+               SectionState.STOPPED: "stopped part-way", SectionState.EDITED: "edited by you",
+               SectionState.FAILED: "failed"}
+PROGRESS_INTERVAL = 0.5  # seconds between progress-line redraws while tokens stream
+NOTE_FILE = "clinical-note"
+FILE_NAME_WAIT = 0.5  # seconds an uploaded file's bytes wait for its name (see `_file_bytes_arrived`)
+# onnxruntime-web (wasm32, 4 GB at most) failed with std::bad_alloc reading a 7,800-token prompt with
+# SmolLM2 in Chromium (attention over the whole prompt at once); longer transcripts are read in parts.
+BROWSER_CONTEXT_TOKENS = 4096
+PAGE = "Notes"  # this page's name when it borrows the shared model
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{max(seconds, 0):.0f} s"
+    return f"{seconds / 60:.0f} min"
+
+
+class _Meter:
+    """Wraps the drafter's model to time it: prompt tokens read per second before the first piece,
+    pieces (about one token each) written per second after it. Counts only, never text."""
+
+    def __init__(self, inner: ChatModel) -> None:
+        self.inner = inner
+        self.context_length = inner.context_length
+        self.tokenizer = inner.tokenizer
+        self.prompt_tokens = self.prefill_seconds = 0.0
+        self.pieces = 0
+        self.decode_seconds = 0.0
+        self.active_pieces = 0  # pieces written in the request running now
+
+    def forget(self) -> None:
+        forget = getattr(self.inner, "forget", None)
+        if forget is not None:
+            forget()
+
+    @property
+    def prefill_rate(self) -> float:
+        return self.prompt_tokens / self.prefill_seconds if self.prefill_seconds > 0 else PREFILL_TOKENS_PER_S
+
+    @property
+    def decode_rate(self) -> float:
+        return self.pieces / self.decode_seconds if self.decode_seconds > 0 and self.pieces >= 4 else 0.0
+
+    async def stream(self, messages: list[Message], request: GenerationRequest,
+                     cancel: Callable[[], bool]) -> AsyncIterator[str]:
+        prompt = sum(len(self.tokenizer.encode(m["content"])) for m in messages)
+        start = time.perf_counter()
+        first = last = None
+        self.active_pieces = 0
+        stream = self.inner.stream(messages, request, cancel)
+        try:
+            async for piece in stream:
+                now = time.perf_counter()
+                if first is None:
+                    first = now
+                    self.prompt_tokens += prompt
+                    self.prefill_seconds += now - start
+                else:
+                    self.pieces += 1
+                    self.active_pieces += 1
+                    self.decode_seconds += now - last
+                last = now
+                yield piece
+        finally:
+            close = getattr(stream, "aclose", None)
+            if close is not None:
+                await close()
+
+
+class SectionView:
+    """One section of the note: its text (editable, labelled with the heading), Regenerate, and its state."""
+
+    def __init__(self, page: NotesPage, key: str, heading_text: str) -> None:
+        self.key = key
+        self.heading_text = heading_text
+        self.text = pn.widgets.TextAreaInput(label=heading_text, value="", auto_grow=True, rows=3, max_rows=30,
+                                             sizing_mode="stretch_width",
+                                             placeholder="Not drafted yet. You can also type here.")
+        self.text.param.watch(lambda e: page.edited(key, e.new), "value")
+        self.regenerate = pn.widgets.Button(label=f"Regenerate {heading_text.lower()}", width=260,
+                                            variant="outline")
+        self.regenerate.on_click(lambda _e: background(page.regenerate(key)))
+        self.title = pn.pane.HTML("", width=320, sizing_mode="fixed", margin=(10, 5, 0, 5))
+        self.view = pn.Column(self.text, wrap_row(self.regenerate, self.title), sizing_mode="stretch_width")
+
+    def show_state(self, state: SectionState) -> None:
+        self.title.object = (f"<span class='hearth-section-state' style='color:#6b5a4c'>"
+                             f"{escape(self.heading_text)}: {STATE_WORDS[state]}</span>")
+
+
+class NotesPage:
+    def __init__(self, models: LanguageModels, engine: Callable[[Any], ChatModel] = EngineModel) -> None:
+        self.models = models
+        self.engine = engine  # the loaded hearth.llm model -> the drafter's ChatModel
+        self.note: Note | None = None
+        self.drafter: NoteDrafter | None = None
+        self.meter: _Meter | None = None
+        self.plan: DraftPlan | None = None
+        self.running = False  # a draft or regeneration is under way (model loading included)
+        self.stats: dict[str, float] = {}  # the last run: seconds, tokens_per_second, prefill_tokens_per_second
+        self.csv_rows: list[CsvTranscript] = []
+        self._source: tuple[str, str] | None = None  # (text, where it came from) of the last loaded file
+        self._writing = False  # the page (not the clinician) is changing a section's text
+        self._stop_asked = False
+        self._last_progress = 0.0
+        self._started_at = 0.0
+        self._section: tuple[str, int, int] = ("", 0, 1)  # heading, index, total of the section being drafted
+        self._step = ""  # e.g. "Reading part 2 of 5"
+
+        self.transcript = pn.widgets.TextAreaInput(
+            label="Visit transcript", rows=12, max_length=10_000_000, sizing_mode="stretch_width",
+            placeholder="Paste the conversation here, one speaker turn per line, e.g.\n"
+                        "[doctor] What brings you in today?\n[patient] I've had a cough for two weeks.")
+        self.upload = pn.widgets.FileInput(label="Transcript file (.txt, or .csv with a 'dialogue' column)",
+                                           accept=".txt,.text,.md,.csv,text/plain,text/csv")
+        self.upload.param.watch(lambda _e: background(self._file_bytes_arrived()), "value")
+        self.upload.param.watch(lambda _e: self._take_file(), "filename")
+        self._file_seen: tuple[int, str | None] | None = None
+        self.row = pn.widgets.Select(label="Visit (CSV row)", options={}, visible=False, width=360)
+        self.row.param.watch(lambda e: self.row_chosen(e.new), "value")
+        self.format = pn.widgets.Select(label="Note format", options=FORMATS, value=SOAP.key, width=520)
+        self.model = pn.widgets.Select(label="Model", options={}, width=360)
+        self.section_cap = pn.widgets.IntInput(label="Longest section, in tokens (0: the format's own limits)",
+                                               value=0, start=0, end=4096, step=16, width=360)
+        models.param.watch(lambda _e: self._list_models(), "choices")
+        self._list_models()
+
+        self.draft_button = pn.widgets.Button(label="Draft note", color="primary", width=140)
+        self.stop_button = pn.widgets.Button(label="Stop", color="danger", variant="outline", width=100,
+                                             disabled=True)
+        self.clear_button = pn.widgets.Button(label="Clear transcript and note", width=220, variant="outline")
+        self.draft_button.on_click(lambda _e: background(self.draft()))
+        self.stop_button.on_click(lambda _e: self.stop())
+        self.clear_button.on_click(lambda _e: self.clear())
+
+        self.device = pn.pane.HTML("", sizing_mode="stretch_width")
+        self.message = pn.pane.HTML("", sizing_mode="stretch_width")
+        self.long_notice = pn.pane.HTML("", sizing_mode="stretch_width")
+        self.progress = pn.pane.HTML("", sizing_mode="stretch_width")
+        self.sections: dict[str, SectionView] = {}
+        self.sections_box = pn.Column(sizing_mode="stretch_width")
+        self.copy = pn.pane.HTML("", width=150, sizing_mode="fixed", margin=(5, 10))
+        self.download_txt = pn.widgets.FileDownload(callback=lambda: io.BytesIO(self._text("txt").encode()),
+                                                    filename=f"{NOTE_FILE}.txt", label="Download .txt", width=150)
+        self.download_md = pn.widgets.FileDownload(callback=lambda: io.BytesIO(self._text("md").encode()),
+                                                   filename=f"{NOTE_FILE}.md", label="Download .md", width=150)
+        self.note_actions = wrap_row(self.copy, self.download_txt, self.download_md)
+        self.view = pn.Column(
+            pn.pane.HTML(heading("Draft a clinical note", 2) + "<p>Paste or load a visit transcript and a language "
+                         "model drafts the note, section by section, <strong>in this browser tab</strong>. The "
+                         "transcript and the note stay in this tab's memory: nothing is sent anywhere or saved "
+                         "unless you copy or download the note. Read and correct every draft before using it.</p>"),
+            self.device, self.transcript, wrap_row(self.upload, self.row), wrap_row(self.format, self.model),
+            self.section_cap, wrap_row(self.draft_button, self.stop_button, self.clear_button),
+            self.message, self.long_notice, self.progress, self.sections_box, self.note_actions,
+            sizing_mode="stretch_width")
+        self._show_device()
+        self._show_actions()
+
+    # ---------------------------------------------------------------- choices
+
+    def _list_models(self) -> None:
+        options = {c.label: c.id for c in self.models.choices}
+        current = self.model.value
+        self.model.options = options
+        self.model.value = current if current in options.values() else BUILTIN_ID
+
+    @property
+    def note_format(self) -> NoteFormat:
+        return FORMAT_BY_KEY[self.format.value]
+
+    async def start(self) -> None:
+        """List the stored models too (they appear once downloaded)."""
+        try:
+            await self.models.refresh()
+        except Exception as error:  # the store is unreadable: the built-in model still works
+            self.message.object = notice(f"Could not list downloaded models ({error}); the built-in model works.",
+                                         "warning")
+
+    # ---------------------------------------------------------------- where it runs
+
+    def _show_device(self, threads: int | None = None, provider: str | None = None) -> None:
+        """Says truthfully where the model runs: the runtime, and the provider of the loaded session."""
+        runtime = get_runtime()
+        provider = provider or ("wasm" if IN_BROWSER else "cpu")
+        where = PROVIDERS.get(provider, provider)
+        if threads:
+            where += f" ({threads} thread{'s' if threads != 1 else ''})"
+        loaded = self.models.loaded_id is not None
+        text = (f"Running on this device · {runtime.name} · {where}" if loaded else
+                f"Runs on this device · {runtime.name} · {where} (the model loads into this tab when you draft)")
+        self.device.object = (f'<p class="hearth-device" role="status" style="margin:.2rem 0;padding:.35rem .6rem;'
+                              f'background:#e7f4ea;color:#1d5e2c;border-radius:.4rem;display:inline-block">'
+                              f"{escape(text)}</p>")
+
+    async def _update_device(self, model: Any) -> None:
+        session = getattr(getattr(model, "decoder", None), "session", None)
+        provider = getattr(session, "provider", None) or (self.models.provider if IN_BROWSER else "cpu")
+        threads = None
+        runtime = get_runtime()
+        if provider == "wasm" and hasattr(runtime, "threads"):
+            threads = await runtime.threads()
+        self._show_device(threads, provider)
+
+    # ---------------------------------------------------------------- the transcript
+
+    async def _file_bytes_arrived(self) -> None:
+        # The page sends a file's bytes, then its name (when it differs from the last one's), as separate
+        # changes: the name's arrival reads the file; a file named like the last one is read after a pause.
+        await asyncio.sleep(FILE_NAME_WAIT)
+        self._take_file()
+
+    def _take_file(self) -> None:
+        seen = (id(self.upload.value), self.upload.filename)
+        if seen != self._file_seen:
+            self._file_seen = seen
+            self.file_loaded()
+
+    def file_loaded(self) -> None:
+        """A file was chosen: check it, then show it in the transcript box (or list its visits)."""
+        data, name = self.upload.value, self.upload.filename or "the file"
+        if not data:
+            return
+        self.message.object = ""
+        try:
+            if "." + name.rsplit(".", 1)[-1].lower() in CSV_SUFFIXES:
+                rows = read_transcript_csv(data, name)
+                if len(rows) == 1:
+                    self._use_text(load_transcript_file(name, data, 0), rows[0].dialogue)
+                    self._show_rows([])
+                else:
+                    self._show_rows(rows)
+                    self.message.object = notice(f"{name} holds {len(rows)} visits, one per row: choose the visit "
+                                                 "under 'Visit (CSV row)'.", "info")
+                return
+            transcript = load_transcript_file(name, data)
+            self._use_text(transcript, decode_text_file(data, name))
+            self._show_rows([])
+        except TranscriptError as error:
+            self.message.object = notice(f"{error} Nothing you had here was changed.", "error")
+
+    def _show_rows(self, rows: list[CsvTranscript]) -> None:
+        self.csv_rows = rows
+        self.row.options = {"Choose a visit…": None} | {f"{r.label}: {len(r.dialogue):,} characters": r.index
+                                                       for r in rows}
+        self.row.value = None
+        self.row.visible = bool(rows)
+
+    def row_chosen(self, index: int | None) -> None:
+        if index is None or not self.csv_rows:
+            return
+        name = self.upload.filename or "the CSV file"
+        try:
+            transcript = load_transcript_file(name, self.upload.value, index)
+        except TranscriptError as error:
+            self.message.object = notice(f"{error} Nothing you had here was changed.", "error")
+            return
+        self._use_text(transcript, self.csv_rows[index].dialogue)
+        self.message.object = notice(f"Loaded {transcript.source}.", "success")
+
+    def _use_text(self, transcript, raw: str) -> None:
+        text = raw.replace("\r\n", "\n").replace("\r", "\n").lstrip("\ufeff")
+        self._source = (text, transcript.source)
+        self.transcript.value = text
+        self.message.object = notice(f"Loaded {transcript.source}: {len(transcript.turns)} speaker turns.", "success")
+
+    def _read_transcript(self):
+        text = self.transcript.value or ""
+        source = self._source[1] if self._source and self._source[0] == text else "the pasted text"
+        return transcript_from_text(text, source)
+
+    # ---------------------------------------------------------------- drafting
+
+    def _options(self) -> DraftOptions:
+        context = BROWSER_CONTEXT_TOKENS if IN_BROWSER else None
+        cap = int(self.section_cap.value or 0)
+        if cap <= 0:
+            return DraftOptions(context_limit=context)
+        return DraftOptions(context_limit=context, section_max_tokens=cap,
+                            extract_max_tokens=min(DraftOptions.extract_max_tokens, cap))
+
+    async def draft(self) -> None:
+        """Draft a new note from the transcript box, in the chosen format, with the chosen model."""
+        if self.running:
+            self.message.object = notice("A note is already being drafted. Stop it first, or wait until it "
+                                         "finishes.", "warning")
+            return
+        try:
+            transcript = self._read_transcript()
+        except TranscriptError as error:
+            kept = " The note below is unchanged." if self.note is not None and not self.note.is_empty else ""
+            self.message.object = notice(f"{error}{kept}", "error")
+            return
+        self.message.object = self.long_notice.object = ""
+        note = Note(self.note_format, transcript)
+        await self._run(note, None)
+
+    async def regenerate(self, key: str) -> None:
+        """Draft one section again (sampled, so the wording changes); the other sections stay."""
+        if self.note is None or self.note.transcript is None:
+            self.message.object = notice("There is no note to regenerate a section of: draft one first.", "warning")
+            return
+        if self.running:
+            self.message.object = notice("A note is being drafted. Stop it first, or wait until it finishes.",
+                                         "warning")
+            return
+        self.message.object = ""
+        await self._run(self.note, key)
+
+    async def _run(self, note: Note, key: str | None) -> None:
+        self.running, self._stop_asked = True, False
+        self._started_at = time.perf_counter()
+        self.stats = {}
+        self._show_actions()
+        choice = self.models.choice(self.model.value)
+        size = f" ({choice.size_bytes / 1e6:,.0f} MB)" if choice and choice.size_bytes else ""
+        self._progress(f"Loading {choice.label if choice else 'the model'}{size} into this tab…"
+                       if self.models.loaded_id != self.model.value else "Starting…")
+        try:
+            async with self.models.use(PAGE, self.model.value) as model:
+                self.stats["load_seconds"] = time.perf_counter() - self._started_at
+                self._started_at = time.perf_counter()  # drafting time, without the model's loading
+                await self._update_device(model)
+                if self._stop_asked:
+                    self._progress("Stopped before drafting began.")
+                    return
+                self.meter = _Meter(self.engine(model))
+                if self.drafter is None:
+                    self.drafter = NoteDrafter(self.meter, self._options())
+                self.drafter.model, self.drafter.options = self.meter, self._options()
+                if key is None:
+                    self._show_note(note)
+                events = self.drafter.draft(note) if key is None else self.drafter.regenerate(note, key)
+                async for event in events:
+                    if note is self.note:  # else Clear was pressed: the run is ending and its text goes
+                        self._on_event(event)
+        except ModelBusyError as error:
+            self._progress("")
+            self.message.object = notice(f"Cannot draft now: {error}.", "warning")
+        except DraftError as error:
+            self._progress("")
+            self.message.object = notice(str(error), "error")
+        except Exception as error:  # the model failed: say so, keep what was written
+            self._progress("")
+            self.message.object = notice(f"Drafting failed: {error}. What was written so far is kept.", "error")
+            for view in self.sections.values():
+                if self.note is not None:
+                    view.show_state(self.note[view.key].state)
+        finally:
+            self.running = False
+            if note is not self.note:  # cleared while drafting: drop what was written after Clear too
+                note.clear()
+                if self.drafter is not None:
+                    self.drafter.forget()
+            self._show_actions()
+
+    def _show_note(self, note: Note) -> None:
+        """A fresh note: one view per section (the old note, if any, is replaced)."""
+        self.note = note
+        self.sections = {s.key: SectionView(self, s.key, s.heading) for s in note.sections}
+        for view in self.sections.values():
+            view.show_state(SectionState.EMPTY)
+        self.sections_box.objects = [pn.pane.HTML(heading(f"{note.format.name} note", 3)),
+                                     *(v.view for v in self.sections.values())]
+
+    def _set_text(self, key: str, text: str) -> None:
+        self._writing = True
+        try:
+            self.sections[key].text.value = text
+        finally:
+            self._writing = False
+
+    def _on_event(self, event) -> None:
+        note = self.note
+        if isinstance(event, DraftStarted):
+            self.plan = event.plan
+            notice_text = event.plan.notice()
+            self.long_notice.object = notice(notice_text + " You can stop at any time; what is written so far is "
+                                             "kept.", "warning") if notice_text else ""
+            self._progress(f"Reading the transcript ({event.plan.transcript_tokens:,} tokens)…")
+        elif isinstance(event, SectionStarted):
+            self._section = (event.heading, event.index, event.total)
+            self._step = ""
+            self._set_text(event.key, "")
+            self.sections[event.key].show_state(SectionState.DRAFTING)
+            self.sections[event.key].text.disabled = True
+            self._progress_now(force=True)
+        elif isinstance(event, SectionProgress):
+            self._step = event.message
+            self._progress_now(force=True)
+        elif isinstance(event, SectionText):
+            self._set_text(event.key, note[event.key].text if note is not None else event.text)
+            self._progress_now()
+        elif isinstance(event, SectionFinished):
+            view = self.sections[event.key]
+            self._set_text(event.key, event.text)
+            view.text.disabled = False
+            view.show_state(event.state)
+            self._show_actions()
+        elif isinstance(event, DraftFinished):
+            self._finished(event.stopped)
+
+    def _rates(self) -> tuple[float, float]:
+        meter = self.meter
+        if meter is None:
+            return PREFILL_TOKENS_PER_S, DECODE_TOKENS_PER_S
+        return meter.prefill_rate, meter.decode_rate or DECODE_TOKENS_PER_S
+
+    def _progress_now(self, force: bool = False) -> None:
+        now = time.perf_counter()
+        if not force and now - self._last_progress < PROGRESS_INTERVAL:
+            return
+        self._last_progress = now
+        heading_text, index, total = self._section
+        parts = [f"Section {index + 1} of {total}: {heading_text}"]
+        if self._step:
+            parts.append(self._step)
+        meter = self.meter
+        if meter is not None and meter.decode_rate:
+            parts.append(f"{meter.decode_rate:.1f} tokens/s")
+        elapsed = now - self._started_at
+        if self.plan is not None and total == self.plan.sections:
+            left = self.plan.estimate_seconds(*self._rates()) - elapsed
+            parts.append(f"at most about {_duration(left)} left" if left > 0 else "almost done")
+        parts.append(f"{_duration(elapsed)} so far")
+        self._progress(" · ".join(parts))
+
+    def _finished(self, stopped: bool) -> None:
+        seconds = time.perf_counter() - self._started_at
+        meter = self.meter
+        self.stats = {**self.stats, "seconds": seconds, "tokens_per_second": meter.decode_rate if meter else 0.0,
+                      "prefill_tokens_per_second": meter.prefill_rate if meter and meter.prefill_seconds else 0.0}
+        speed = f", {meter.decode_rate:.1f} tokens/s" if meter is not None and meter.decode_rate else ""
+        if stopped:
+            self._progress(f"Stopped after {_duration(seconds)}{speed}. What was written is kept; regenerate any "
+                           "section or draft again.")
+        else:
+            self._progress(f"Done in {_duration(seconds)}{speed}. Read every section and correct it before use.")
+
+    def _progress(self, text: str) -> None:
+        self.progress.object = f'<p aria-live="polite" class="hearth-progress">{escape(text)}</p>' if text else ""
+
+    def stop(self) -> None:
+        """Stop drafting after the token being written; what is written stays."""
+        self._stop_asked = True
+        if self.drafter is not None:
+            self.drafter.stop()
+        if self.running:
+            self._progress("Stopping…")
+
+    # ---------------------------------------------------------------- the clinician's changes
+
+    def edited(self, key: str, text: str) -> None:
+        if self._writing or self.note is None:
+            return
+        self.note.edit(key, text)
+        self.sections[key].show_state(SectionState.EDITED)
+        self._show_actions()
+
+    def _text(self, kind: str) -> str:
+        if self.note is None:
+            return ""
+        return self.note.to_markdown() if kind == "md" else self.note.to_text()
+
+    def _show_actions(self) -> None:
+        has_note = self.note is not None and any(s.text.strip() for s in self.note.sections)
+        self.draft_button.disabled = self.running
+        self.stop_button.disabled = not self.running
+        for view in self.sections.values():
+            view.regenerate.disabled = self.running
+        self.download_txt.disabled = self.download_md.disabled = not has_note
+        # Copying happens on the page (boot.js), inside the click, as browsers require: the button carries the text.
+        text = escape(self._text("txt"), quote=True) if has_note else ""
+        state = "" if has_note else " disabled"
+        look = "" if has_note else "opacity:.5;cursor:default;"
+        self.copy.object = (f'<button type="button" class="hearth-copy" data-hearth-copy="{text}"{state} '
+                            'style="width:140px;padding:6px 10px;border:1px solid #ccc;border-radius:4px;'
+                            f'background:#fff;cursor:pointer;font:inherit;{look}">Copy note</button>')
+
+    def clear(self) -> None:
+        """Forget the visit: transcript, uploaded file, note, and the model's record of the last run."""
+        self.stop()
+        if self.note is not None:
+            self.note.clear()
+        if self.drafter is not None:
+            self.drafter.forget()
+        self.note, self.plan, self._source = None, None, None
+        self.transcript.value = ""
+        self.upload.clear()
+        self.upload.param.update(value=None, filename=None)
+        self._show_rows([])
+        self.sections = {}
+        self.sections_box.objects = []
+        self.download_txt.data = self.download_md.data = None
+        self.long_notice.object = ""
+        self._progress("")
+        self.message.object = notice("Cleared: the transcript and the note are gone from this tab.", "info")
+        self._show_actions()

@@ -1,0 +1,279 @@
+"""The Notes page's logic on CPython: transcripts in (pasted, .txt, .csv rows), bad input explained
+with nothing lost, a note streamed, stopped, edited, regenerated, downloaded, copied and cleared.
+
+UI logic runs on the scripted model of tests/notes (it answers with the "fact words" it finds, so a
+test can tell what reached it); one test drafts with the real built-in SmolLM2 through onnxruntime.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import re
+from html import unescape
+from pathlib import Path
+
+import pytest
+
+from hearth.app.language_models import LanguageModels
+from hearth.app.notes_page import NotesPage
+from hearth.notes.formats import SOAP
+from hearth.notes.note import SectionState
+from tests.notes.notes_scripted_model import ScriptedModel, transcript_with_facts
+
+VISITS = Path(__file__).resolve().parents[1] / "fixtures" / "notes" / "aci_bench_two_visits.csv"
+PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x10\x00\x00\x00\x10\x08\x02\x00\x00\x00\x90\x91h6"
+
+
+def visits() -> list[dict[str, str]]:
+    with VISITS.open(newline="", encoding="utf-8") as f:
+        return list(csv.DictReader(f))
+
+
+@pytest.fixture(scope="module")
+def models() -> LanguageModels:
+    """One holder for the module, so the built-in model is loaded once."""
+    return LanguageModels()
+
+
+def scripted_page(models: LanguageModels, **model_args) -> tuple[NotesPage, ScriptedModel]:
+    scripted = ScriptedModel(SOAP, **model_args)
+    return NotesPage(models, engine=lambda _loaded: scripted), scripted
+
+
+def text_of(pane) -> str:
+    """What a pane says, as read on the page (tags dropped)."""
+    return unescape(re.sub(r"<[^>]+>", "", pane.object))
+
+
+async def until(condition, task: asyncio.Future) -> None:
+    """Let the draft run until `condition()` holds (the draft ending first is a failure)."""
+    while not condition():
+        assert not task.done(), f"the draft ended first: {task.exception() or 'no error'}"
+        await asyncio.sleep(0)
+
+
+def upload(page: NotesPage, name: str, data: bytes) -> None:
+    page.upload.param.update(value=data, filename=name)
+
+
+def test_a_pasted_transcript_drafts_every_section_in_order(models):
+    page, scripted = scripted_page(models)
+    dialogue, facts = transcript_with_facts(visits()[0]["dialogue"], SOAP)
+    page.transcript.value = dialogue
+    asyncio.run(page.draft())
+    assert [c.section for c in scripted.calls] == list(SOAP.keys)
+    for key, words in facts.items():
+        section = page.note[key]
+        assert section.state is SectionState.DONE
+        assert all(w in section.text for w in words), key
+        assert page.sections[key].text.value == section.text  # what the clinician sees
+        assert f"{section.heading}: drafted" in text_of(page.sections[key].title)
+    assert text_of(page.progress).startswith("Done in")
+    assert page.note.transcript.source == "the pasted text"
+    assert "Running on this device · onnxruntime · CPU" in text_of(page.device)
+    assert not page.running and not page.draft_button.disabled and page.stop_button.disabled
+
+
+def test_edit_regenerate_download_and_copy(models):
+    page, scripted = scripted_page(models)
+    dialogue, facts = transcript_with_facts(visits()[0]["dialogue"], SOAP)
+    page.transcript.value = dialogue
+    asyncio.run(page.draft())
+    page.sections["objective"].text.value = "BP 120/80. Lungs clear."  # the clinician types
+    assert page.note["objective"].state is SectionState.EDITED
+    assert "OBJECTIVE: edited by you" in text_of(page.sections["objective"].title)
+    before = page.note.texts()
+    calls = len(scripted.calls)
+    asyncio.run(page.regenerate("plan"))
+    assert [c.section for c in scripted.calls[calls:]] == ["plan"]
+    assert scripted.calls[-1].request.temperature > 0  # sampled: a new wording
+    after = page.note.texts()
+    assert {k: v for k, v in after.items() if k != "plan"} == {k: v for k, v in before.items() if k != "plan"}
+    assert all(w in after["plan"] for w in facts["plan"])
+
+    txt = page.download_txt.callback().read().decode()
+    md = page.download_md.callback().read().decode()
+    assert txt == page.note.to_text() and md == page.note.to_markdown()
+    assert "OBJECTIVE\n\nBP 120/80. Lungs clear.\n" in txt
+    assert "## Objective\n\nBP 120/80. Lungs clear." in md
+    assert [line for line in txt.split("\n") if line in {s.heading for s in SOAP.sections}] == list(
+        s.heading for s in SOAP.sections)
+    copy = page.copy.object
+    assert "disabled" not in copy and unescape(copy.split('data-hearth-copy="')[1].split('"')[0]) == txt
+
+
+def test_stop_keeps_what_was_written(models):
+    page, scripted = scripted_page(models, piece_chars=1)
+    dialogue, _ = transcript_with_facts(visits()[0]["dialogue"], SOAP, per_section=6)
+    page.transcript.value = dialogue
+
+    async def draft_then_stop() -> None:
+        task = asyncio.ensure_future(page.draft())
+        await until(lambda: page.note is not None and page.note["subjective"].text, task)
+        assert page.running and not page.stop_button.disabled and page.draft_button.disabled
+        page.stop_button.clicks += 1
+        await task
+
+    asyncio.run(draft_then_stop())
+    subjective = page.note["subjective"]
+    assert subjective.state is SectionState.STOPPED and subjective.text
+    assert page.sections["subjective"].text.value == subjective.text
+    assert all(page.note[k].state is SectionState.EMPTY for k in ("objective", "assessment", "plan"))
+    assert text_of(page.progress).startswith("Stopped after")
+    assert "What was written is kept" in text_of(page.progress)
+    assert not page.running and page.stop_button.disabled
+    assert [c.section for c in scripted.calls] == ["subjective"]
+
+
+def test_a_transcript_longer_than_the_context_is_read_in_parts_with_a_notice(models):
+    page, scripted = scripted_page(models, context_length=1400)
+    dialogue, facts = transcript_with_facts(visits()[0]["dialogue"], SOAP)
+    page.transcript.value = dialogue
+
+    async def draft_then_stop() -> None:
+        task = asyncio.ensure_future(page.draft())
+        await until(lambda: any(c.kind == "extract" for c in scripted.calls), task)
+        assert "Reading part" in text_of(page.progress)
+        page.stop()
+        await task
+
+    asyncio.run(draft_then_stop())
+    shown = text_of(page.long_notice)
+    assert "is longer than the model can read at once (1,400 tokens), so it is read in" in shown
+    assert f"parts: for each of the {len(SOAP.sections)} sections" in shown and "You can stop at any time" in shown
+    assert page.plan is not None and page.plan.in_parts
+    assert text_of(page.progress).startswith("Stopped after")
+
+
+def test_bad_input_is_explained_and_loses_nothing(models):
+    page, _ = scripted_page(models)
+    page.transcript.value = "   \n"
+    asyncio.run(page.draft())
+    assert "The pasted text is empty. Paste the visit transcript" in text_of(page.message)
+    assert page.note is None
+
+    dialogue, _ = transcript_with_facts(visits()[0]["dialogue"], SOAP)
+    page.transcript.value = dialogue
+    asyncio.run(page.draft())
+    note = page.note.texts()
+
+    def unchanged() -> None:
+        assert page.transcript.value == dialogue
+        assert page.note.texts() == note
+        assert [v.text.value for v in page.sections.values()] == list(note.values())
+
+    upload(page, "visit.txt", PNG + bytes(range(256)))
+    assert "visit.txt does not look like a text file" in text_of(page.message)
+    assert "Nothing you had here was changed" in text_of(page.message)
+    unchanged()
+
+    upload(page, "visits.csv", b"id,transcript\n1,hello doctor\n")
+    shown = text_of(page.message)
+    assert "visits.csv has no 'dialogue' column (its columns are 'id', 'transcript')" in shown
+    unchanged()
+
+    upload(page, "empty.txt", b"")  # an empty file never reaches the page's handler as data
+    upload(page, "blank.txt", b"\n\n  \n")
+    assert "blank.txt is empty" in text_of(page.message)
+    unchanged()
+
+    long_text = ("\n".join(v["dialogue"] for v in visits()) * 40)[:200_000]
+    upload(page, "day.txt", long_text.encode())
+    shown = text_of(page.message)
+    assert "day.txt is 200,000 characters long" in shown and "up to 60,000 characters" in shown, shown
+    unchanged()
+
+    page.transcript.value = long_text  # pasted: refused when drafting, and left in the box to fix
+    asyncio.run(page.draft())
+    shown = text_of(page.message)
+    assert "The pasted text is 200,000 characters long" in shown and "The note below is unchanged" in shown
+    assert page.transcript.value == long_text and page.note.texts() == note
+
+    page.transcript.value = ""
+    asyncio.run(page.draft())
+    assert "The pasted text is empty" in text_of(page.message) and page.note.texts() == note
+
+
+def test_a_csv_with_several_visits_asks_which_one(models):
+    page, scripted = scripted_page(models)
+    rows = visits()
+    upload(page, "visits.csv", VISITS.read_bytes())
+    assert page.row.visible and "holds 2 visits, one per row" in text_of(page.message)
+    assert list(page.row.options)[1:] == [f"row 1 (D2N085): {len(rows[0]['dialogue']):,} characters",
+                                          f"row 2 (D2N072): {len(rows[1]['dialogue']):,} characters"]
+    assert page.transcript.value == ""  # nothing chosen yet
+    page.row.value = 1
+    assert page.transcript.value == rows[1]["dialogue"]
+    assert "Loaded visits.csv, row 2 (D2N072)" in text_of(page.message)
+    asyncio.run(page.draft())
+    assert page.note.transcript.source == "visits.csv, row 2 (D2N072)"
+    assert "Doctor:" in scripted.calls[0].messages[-1]["content"]
+
+    one = io.StringIO()
+    writer = csv.writer(one)
+    writer.writerow(["Dialogue"])
+    writer.writerow([rows[0]["dialogue"]])
+    upload(page, "one.csv", one.getvalue().encode())
+    assert not page.row.visible and page.transcript.value == rows[0]["dialogue"]
+
+    upload(page, "visit.txt", rows[0]["dialogue"].encode("utf-16"))  # Windows "Unicode" text
+    assert page.transcript.value == rows[0]["dialogue"] and "Loaded visit.txt" in text_of(page.message)
+
+
+def test_clear_removes_transcript_note_and_file(models):
+    page, _ = scripted_page(models)
+    upload(page, "visits.csv", VISITS.read_bytes())
+    page.row.value = 0
+    asyncio.run(page.draft())
+    assert page.note is not None and page.sections
+    page.download_txt.callback()
+    page.clear_button.clicks += 1
+    assert page.note is None and page.transcript.value == "" and page.sections == {}
+    assert page.sections_box.objects == [] and not page.row.visible and page.csv_rows == []
+    assert page.upload.value is None and page.download_txt.data is None
+    assert "disabled" in page.copy.object and 'data-hearth-copy=""' in page.copy.object
+    assert page.download_txt.disabled and page.download_md.disabled
+    assert "Cleared" in text_of(page.message)
+    asyncio.run(page.regenerate("plan"))
+    assert "no note to regenerate" in text_of(page.message)
+
+
+def test_clear_while_drafting_drops_the_note_and_stops(models):
+    page, scripted = scripted_page(models, piece_chars=1)
+    dialogue, _ = transcript_with_facts(visits()[0]["dialogue"], SOAP, per_section=6)
+    page.transcript.value = dialogue
+
+    async def draft_then_clear() -> None:
+        task = asyncio.ensure_future(page.draft())
+        await until(lambda: page.note is not None and page.note["subjective"].text, task)
+        drafting = page.note
+        page.clear()
+        await task
+        assert drafting.is_empty  # what the model wrote after Clear went too
+
+    asyncio.run(draft_then_clear())
+    assert page.note is None and page.sections_box.objects == [] and not page.running
+    assert [c.section for c in scripted.calls] == ["subjective"]
+
+
+def test_the_built_in_model_drafts_a_real_visit(models):
+    """SmolLM2 through onnxruntime: every SOAP heading, a measured speed, and Clear makes the model
+    forget its last generation."""
+    page = NotesPage(models)
+    page.transcript.value = visits()[0]["dialogue"]
+    page.section_cap.value = 8  # a short draft: the point here is the page, not the prose
+    asyncio.run(page.draft())
+    assert text_of(page.progress).startswith("Done in"), text_of(page.progress)
+    for section in page.note.sections:
+        assert section.state is SectionState.DONE and section.text.strip(), section.key
+    txt = page.note.to_text()
+    assert [line for line in txt.split("\n") if line in {s.heading for s in SOAP.sections}] == list(
+        s.heading for s in SOAP.sections)
+    assert page.stats["tokens_per_second"] > 0 and page.stats["prefill_tokens_per_second"] > 0
+    assert "Running on this device · onnxruntime · CPU" in text_of(page.device)
+    loaded = models._model
+    assert loaded is not None and loaded.last is not None
+    page.clear()
+    assert loaded.last is None

@@ -1,0 +1,304 @@
+"""A clinician on the Notes page in real Chromium, with the built-in SmolLM2 running in the page
+(onnxruntime-web, WebAssembly): a real ACI-Bench visit drafted as a SOAP note, edited, one section
+regenerated, copied and downloaded; nothing leaves the page or is stored; bad input explained.
+
+One page is booted for the module and the tests run on it in order; the privacy test boots its own,
+so its "before" holds nothing an earlier test did. Screenshots of each step go to
+test-results/screenshots/notes-*.png.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from tests.conftest import RequestLog, wait_ready
+from tests.web.ui_steps import WAIT_MS, open_tab, python, see, set_number, shot, wait_python
+
+pytestmark = pytest.mark.browser
+
+VISITS = Path(__file__).resolve().parents[1] / "fixtures" / "notes" / "aci_bench_two_visits.csv"
+SOAP_HEADINGS = ["SUBJECTIVE", "OBJECTIVE", "ASSESSMENT", "PLAN"]
+CAP_LABEL = "Longest section, in tokens (0: the format's own limits)"
+FILE_LABEL = "Transcript file (.txt, or .csv with a 'dialogue' column)"
+NOTES = "from hearth.app.shell import APP\nnotes = APP.notes\n"
+PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x10\x00\x00\x00\x10\x08\x02\x00\x00\x00\x90\x91h6"
+
+
+def visits() -> list[dict[str, str]]:
+    with VISITS.open(newline="", encoding="utf-8") as f:
+        return list(csv.DictReader(f))
+
+
+def new_page(browser, site, browser_context_args):
+    context = browser.new_context(**browser_context_args, accept_downloads=True,
+                                  permissions=["clipboard-read", "clipboard-write"])
+    log = RequestLog(site.url.rstrip("/"))
+    context.route("**/*", log.route)
+    page = context.new_page()
+    page.set_default_timeout(WAIT_MS)
+    problems: list[str] = []
+    page.on("pageerror", lambda e: problems.append(f"pageerror: {e}"))
+    page.on("console", lambda m: "Traceback" in m.text and problems.append(m.text))
+    wait_ready(page, site.url)
+    return SimpleNamespace(context=context, page=page, log=log, problems=problems)
+
+
+@pytest.fixture(scope="module")
+def ui(browser, site, browser_context_args):
+    made = new_page(browser, site, browser_context_args)
+    yield made
+    made.context.close()
+
+
+@pytest.fixture
+def page(ui):
+    """The module's page, under the name tests/conftest.py screenshots when a test fails."""
+    return ui.page
+
+
+def notes(page, expression: str):
+    return python(page, NOTES + expression)
+
+
+def progress(page) -> str:
+    return page.locator(".hearth-progress").first.inner_text()
+
+
+def wait_finished(page) -> str:
+    """Wait until the page says the draft ended (done or stopped); returns what it says."""
+    wait_python(page, NOTES + "not notes.running and notes.progress.object != ''", "the draft to end")
+    return progress(page)
+
+
+def test_full_soap_draft_of_a_real_visit_edit_regenerate_copy_download(page, ui, tmp_path):
+    open_tab(page, "Notes")
+    see(page, "Runs on this device · onnxruntime-web · WebAssembly")
+    page.get_by_label(FILE_LABEL).set_input_files(str(VISITS))
+    see(page, "aci_bench_two_visits.csv holds 2 visits, one per row")
+    rows = page.get_by_label("Visit (CSV row)")
+    rows.select_option(label=f"row 1 (D2N085): {len(visits()[0]['dialogue']):,} characters")
+    see(page, "Loaded aci_bench_two_visits.csv, row 1 (D2N085)")
+    assert page.get_by_label("Visit transcript").input_value() == visits()[0]["dialogue"]
+    set_number(page, CAP_LABEL, 32)  # a short draft: every section, not every word
+    wait_python(page, NOTES + "notes.section_cap.value == 32", "the cap to reach Python")
+    shot(page, "notes-01-transcript-loaded")
+
+    page.get_by_role("button", name="Draft note").click()
+    see(page, "Section 1 of 4: SUBJECTIVE")
+    shot(page, "notes-02-drafting")
+    said = wait_finished(page)
+    assert said.startswith("Done in"), said
+    shot(page, "notes-03-drafted")
+    threads = python(page, "from hearth.runtime import get_runtime\nawait get_runtime().threads()")
+    see(page, f"Running on this device · onnxruntime-web · WebAssembly ({threads} thread{'s' if threads != 1 else ''})")
+    note = notes(page, "{s.heading: [s.text, str(s.state)] for s in notes.note.sections}")
+    assert list(note) == SOAP_HEADINGS
+    for heading_text, (text, state) in note.items():
+        assert state == "done" and text.strip(), heading_text
+        assert page.get_by_label(heading_text, exact=True).input_value() == text
+        see(page, f"{heading_text}: drafted")
+    stats = notes(page, "notes.stats")
+    print(f"\nSOAP draft of D2N085 in Chromium (32 tokens a section at most): {stats}")
+    assert stats["tokens_per_second"] > 0
+
+    objective = page.get_by_label("OBJECTIVE", exact=True)
+    objective.fill("BP 128/82, pulse 76. Tender right flank, no rebound.")
+    objective.press("Tab")  # the change is committed when the box loses focus
+    wait_python(page, NOTES + "str(notes.note['objective'].state) == 'edited'", "the edit to reach the note")
+    see(page, "OBJECTIVE: edited by you")
+    shot(page, "notes-04-edited")
+
+    plan_before = note["PLAN"][0]
+    page.get_by_role("button", name="Regenerate plan").click()
+    see(page, "Section 1 of 1: PLAN")
+    assert wait_finished(page).startswith("Done in")
+    after = notes(page, "{s.heading: [s.text, str(s.state)] for s in notes.note.sections}")
+    assert after["PLAN"][1] == "done" and after["PLAN"][0].strip() and after["PLAN"][0] != plan_before
+    assert {k: v for k, v in after.items() if k != "PLAN"} == {
+        **{k: v for k, v in note.items() if k != "PLAN"},
+        "OBJECTIVE": ["BP 128/82, pulse 76. Tender right flank, no rebound.", "edited"]}
+    assert page.get_by_label("PLAN", exact=True).input_value() == after["PLAN"][0]
+    shot(page, "notes-05-regenerated")
+
+    text = notes(page, "notes.note.to_text()")
+    page.get_by_role("button", name="Copy note").click()
+    see(page, "Copied")
+    assert page.evaluate("navigator.clipboard.readText()") == text
+
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Download .md").click()
+    md_path = tmp_path / "note.md"
+    download.value.save_as(md_path)
+    assert download.value.suggested_filename == "clinical-note.md"
+    md = md_path.read_text()
+    assert re.findall(r"^## (.+)$", md, re.M) == ["Subjective", "Objective", "Assessment", "Plan"]
+    assert "## Objective\n\nBP 128/82, pulse 76. Tender right flank, no rebound.\n" in md
+    assert md == notes(page, "notes.note.to_markdown()")
+
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Download .txt").click()
+    txt_path = tmp_path / "note.txt"
+    download.value.save_as(txt_path)
+    assert download.value.suggested_filename == "clinical-note.txt"
+    assert txt_path.read_text() == text
+    assert [line for line in text.split("\n") if line in SOAP_HEADINGS] == SOAP_HEADINGS
+    assert after["PLAN"][0].strip() in text
+    shot(page, "notes-06-downloaded")
+    assert not ui.problems, ui.problems
+    assert not ui.log.foreign, ui.log.foreign
+
+
+STORAGE = """async () => {
+    const caches_ = {};
+    for (const name of await caches.keys()) caches_[name] = (await (await caches.open(name)).keys()).map(r => r.url).sort();
+    const opfs = [];  // every file in the origin private file system, with its size
+    const walk = async (dir, prefix) => {
+        for await (const [name, handle] of dir.entries()) {
+            if (handle.kind === "directory") await walk(handle, prefix + name + "/");
+            else opfs.push(prefix + name + ":" + (await handle.getFile()).size);
+        }
+    };
+    await walk(await navigator.storage.getDirectory(), "");
+    opfs.sort();
+    const databases = {};  // every database's stores and how many records each holds
+    for (const { name } of await indexedDB.databases()) {
+        const db = await new Promise((ok, fail) => { const r = indexedDB.open(name); r.onsuccess = () => ok(r.result);
+                                                     r.onerror = () => fail(r.error); });
+        databases[name] = {};
+        for (const store of db.objectStoreNames) {
+            const count = db.transaction(store).objectStore(store).count();
+            databases[name][store] = await new Promise((ok) => { count.onsuccess = () => ok(count.result); });
+        }
+        db.close();
+    }
+    const local = Object.keys(localStorage).sort(), session = Object.keys(sessionStorage).sort();
+    return {caches: caches_, opfs, databases, local, session};
+}"""
+
+
+def test_nothing_leaves_the_page_or_is_stored_and_clear_forgets(browser, site, browser_context_args):
+    made = new_page(browser, site, browser_context_args)
+    page = made.page
+    try:
+        page.evaluate("async () => { await navigator.serviceWorker.ready; }")  # its precache is complete
+        before = page.evaluate(STORAGE)
+        requests: list[tuple[str, str, bytes | None]] = []
+        page.on("request", lambda r: requests.append((r.method, r.url, r.post_data_buffer)))
+        made.log.all.clear()
+
+        open_tab(page, "Notes")
+        visit = visits()[1]["dialogue"]
+        page.get_by_label("Visit transcript").fill(visit)
+        set_number(page, CAP_LABEL, 8)
+        wait_python(page, NOTES + "notes.section_cap.value == 8", "the cap to reach Python")
+        page.get_by_role("button", name="Draft note").click()
+        assert wait_finished(page).startswith("Done in")
+        shot(page, "notes-07-privacy-drafted")
+        assert notes(page, "notes.note.transcript.raw_chars") == len(visit)
+
+        after = page.evaluate(STORAGE)
+        origin = site.url.rstrip("/")
+        assert made.log.foreign == []
+        assert all(url.startswith(origin + "/") for url in made.log.all), made.log.all
+        assert all(url.startswith(origin + "/") for _, url, _ in requests), requests
+        assert all(method == "GET" and body is None for method, _, body in requests), requests
+        assert not any(visit[:40] in url for url in made.log.all)
+        assert after == before, (before, after)
+        # No file anywhere (the model store's empty folder may exist from listing downloaded models).
+        assert after["local"] == after["session"] == after["opfs"] == [] and after["databases"] == {}
+        assert all(name.startswith("hearth-app-") for name in after["caches"])  # only the site's own precache
+
+        page.get_by_role("button", name="Clear transcript and note").click()
+        see(page, "Cleared: the transcript and the note are gone from this tab.")
+        assert page.get_by_label("Visit transcript").input_value() == ""
+        for heading_text in SOAP_HEADINGS:
+            assert page.get_by_label(heading_text, exact=True).count() == 0
+        state = notes(page, "[notes.note is None, notes.transcript.value, APP.models._model.last is None]")
+        assert state == [True, "", True]
+        assert page.get_by_role("button", name="Copy note").is_disabled()
+        shot(page, "notes-08-cleared")
+        assert page.evaluate(STORAGE) == before
+        assert not made.problems, made.problems
+    finally:
+        made.context.close()
+
+
+def test_bad_input_is_explained_and_nothing_is_lost(page, ui, tmp_path):
+    open_tab(page, "Notes")
+    box = page.get_by_label("Visit transcript")
+    box.fill("")
+    box.press("Tab")
+    wait_python(page, NOTES + "notes.transcript.value == ''", "the empty box to reach Python")
+    page.get_by_role("button", name="Draft note").click()
+    see(page, "The pasted text is empty. Paste the visit transcript")
+    shot(page, "notes-09-empty")
+
+    kept = visits()[0]["dialogue"]
+    box.fill(kept)
+    box.press("Tab")
+    wait_python(page, NOTES + f"notes.transcript.value == {kept!r}", "the transcript to reach Python")
+    note = notes(page, "notes.note.texts() if notes.note else None")
+
+    picture = tmp_path / "scan.txt"
+    picture.write_bytes(PNG + bytes(range(256)) * 4)
+    page.get_by_label(FILE_LABEL).set_input_files(str(picture))
+    see(page, "scan.txt does not look like a text file (it contains binary data)")
+    assert box.input_value() == kept
+    shot(page, "notes-10-binary")
+
+    table = tmp_path / "visits.csv"
+    table.write_text("id,transcript\n1,hello doctor\n")
+    page.get_by_label(FILE_LABEL).set_input_files(str(table))
+    see(page, "visits.csv has no 'dialogue' column (its columns are 'id', 'transcript')")
+    assert box.input_value() == kept
+    shot(page, "notes-11-no-dialogue")
+
+    long_text = ("\n".join(v["dialogue"] for v in visits()) * 40)[:200_000]
+    box.fill(long_text)
+    box.press("Tab")
+    wait_python(page, NOTES + "len(notes.transcript.value) == 200_000", "the long text to reach Python")
+    page.get_by_role("button", name="Draft note").click()
+    see(page, "The pasted text is 200,000 characters long")
+    see(page, "Hearth drafts a note for one visit of up to 60,000 characters")
+    assert box.input_value() == long_text  # left there to fix
+    assert notes(page, "notes.note.texts() if notes.note else None") == note
+    assert not notes(page, "notes.running")
+    shot(page, "notes-12-too-long")
+
+    long_file = tmp_path / "day.txt"
+    long_file.write_text(long_text)
+    box.fill(kept)
+    box.press("Tab")
+    wait_python(page, NOTES + f"notes.transcript.value == {kept!r}", "the transcript to reach Python")
+    page.get_by_label(FILE_LABEL).set_input_files(str(long_file))
+    see(page, "day.txt is 200,000 characters long")
+    assert box.input_value() == kept
+    assert not ui.problems, ui.problems
+
+
+@pytest.mark.slow
+def test_a_transcript_longer_than_the_context_is_read_in_parts_and_can_be_stopped(page, ui):
+    """~45,000 characters (over the 4,096 tokens the page lets a model read at once in the browser): the
+    page says it reads the visit in parts and how long that may take; Stop ends it (after the model
+    finishes reading the part it is on)."""
+    open_tab(page, "Notes")
+    long_visit = "\n".join(v["dialogue"] for v in visits()) * 7
+    long_visit = long_visit[:45_000]
+    box = page.get_by_label("Visit transcript")
+    box.fill(long_visit)
+    box.press("Tab")
+    wait_python(page, NOTES + "len(notes.transcript.value) == 45_000", "the transcript to reach Python")
+    page.get_by_role("button", name="Draft note").click()
+    see(page, "is longer than the model can read at once (4,096 tokens), so it is read in")
+    see(page, "Reading part 1 of")
+    shot(page, "notes-13-parts")
+    page.get_by_role("button", name="Stop").click()
+    said = wait_finished(page)
+    assert said.startswith("Stopped after"), said
+    shot(page, "notes-14-parts-stopped")
+    assert not ui.problems, ui.problems

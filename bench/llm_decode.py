@@ -357,7 +357,7 @@ def report(results: dict, summary: dict) -> str:
         lines.append(f"\nHearth and transformers.js generated the same tokens: {summary['hearth_tjs_same_tokens']}")
     mem = ", ".join(f"{v['peak_mb']} MB peak" for v in results["renderer_memory"].values())
     lines += [f"renderer process(es), all contenders together: {mem}",
-              f"threads as each reports them: " + ", ".join(f"{w}: {s.get('threads')}" for w, s in results["setup"].items()),
+              "threads as each reports them: " + ", ".join(f"{w}: {s.get('threads')}" for w, s in results["setup"].items()),
               f"cross-origin isolated: {results['cross_origin_isolated']}; Chromium {results['chromium']}",
               f"requests that left 127.0.0.1: {len(results['foreign_requests'])} {results['foreign_requests'][:5]}"]
     return "\n".join(lines)

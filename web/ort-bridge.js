@@ -89,12 +89,31 @@ export async function createSession(source, provider, keepOnGpu) {
   return { session, inputNames: session.inputNames, outputNames: session.outputNames, provider };
 }
 
-/** One run. Returns every fetched output as a Tensor; the caller reads or keeps them. */
-export async function run(session, names, tensors, fetch) {
+/**
+ * One run in one round trip from Python. Inputs come as tensors already here (`names`, `tensors`:
+ * kept outputs of earlier runs) and as raw little-endian bytes Python made of numpy arrays
+ * (`rawNames`, `rawTypes`, `rawBytes`, `rawDims`). Outputs named in `keep` come back as tensors
+ * that stay here; the other `fetch`ed ones come back read ({dtype, dims, bytes}) and are freed.
+ * Each awaited call from Pyodide costs ~0.4 ms, so a decode step makes one, not one per tensor.
+ */
+export async function run(session, names, tensors, rawNames, rawTypes, rawBytes, rawDims, fetch, keep) {
   const feeds = {};
   names.forEach((n, i) => (feeds[n] = tensors[i]));
-  const out = await session.run(feeds, Array.from(fetch));
-  return fetch.map((n) => out[n]);
+  for (let k = 0; k < rawNames.length; k++) feeds[rawNames[k]] = await tensor(rawTypes[k], rawBytes[k], rawDims[k]);
+  const wanted = [...new Set([...fetch, ...keep])];
+  const out = await session.run(feeds, wanted);
+  const read_ = [];
+  for (const n of fetch) {
+    if (keep.includes(n)) continue;
+    read_.push(await read(out[n]));
+    out[n].dispose?.();
+  }
+  return { read: read_, kept: keep.map((n) => out[n]) };
+}
+
+/** Free many tensors in one call (a decode step's superseded KV cache). */
+export function disposeAll(ts) {
+  for (const t of ts) t?.dispose?.();
 }
 
 /**

@@ -29,7 +29,6 @@ sys.path.insert(0, str(REPO / "bench"))
 sys.path.insert(0, str(REPO / "pysrc"))
 
 from llm_decode import CHROMIUM, CHROMIUM_ARGS, BenchHandler, _link_or_copy, renderer_memory  # noqa: E402
-
 from sitebuild.server import SiteServer  # noqa: E402
 
 TARGET_MB = 1600
@@ -44,7 +43,7 @@ from hearth.llm.config import LlamaConfig
 from hearth.llm.generate import Decoder, GenerationSettings
 _rt = get_runtime()
 _started = time.perf_counter()
-_session = await _rt.session("bench/llama1b/{onnx}", "wasm")
+_session = await _rt.session("bench/llama1b/{onnx}", "wasm", options={options})
 bench_decoder = Decoder(_session, LlamaConfig.from_hf(json.loads(await site_file("bench/llama1b/config.json"))), _rt)
 {{"load_s": time.perf_counter() - _started, "threads": int(await hearthOrt.threads())}}
 """
@@ -75,6 +74,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--prompt-tokens", type=int, default=64)
     parser.add_argument("--new-tokens", type=int, default=8)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--session-options", default="{}", help='onnxruntime-web session options (JSON), e.g. '
+                        '\'{"enableCpuMemArena": false, "extra": {"session": {"disable_prepacking": "1"}}}\'')
+    parser.add_argument("--tag", default="", help="a suffix for the results file")
     args = parser.parse_args(argv)
 
     from playwright.sync_api import sync_playwright
@@ -129,7 +131,8 @@ def main(argv: list[str] | None = None) -> int:
         python(["1"])
         results["booted"] = peak(tag)
         print(f"Hearth booted: renderer {results['booted']}", flush=True)
-        results["load"] = python([LOAD.format(threads=args.threads, onnx=onnx)])
+        results["session_options"] = options = json.loads(args.session_options)
+        results["load"] = python([LOAD.format(threads=args.threads, onnx=onnx, options=repr(options))])
         results["loaded"] = peak(tag)
         print(f"loaded {onnx} ({results['onnx_mb']} MB) in {results['load']['load_s']:.1f} s: renderer "
               f"{results['loaded']}", flush=True)
@@ -141,12 +144,13 @@ def main(argv: list[str] | None = None) -> int:
     top = results["generated"].get("peak_mb", 0)
     print(f"\nLlama-3.2-1B-shaped, {onnx} ({results['onnx_mb']} MB), {args.threads} threads, "
           f"{args.prompt_tokens}-token prompt: first token {run['ttft_s']:.1f} s, decode {run['decode_tok_s']:.2f} tok/s")
+    print(f"session options: {results['session_options']}")
     print(f"renderer peak RSS: {top} MB (after boot {results['booted'].get('peak_mb')} MB); target < {TARGET_MB} MB: "
           f"{'PASS' if 0 < top < TARGET_MB else 'FAIL'}")
     print(f"requests that left 127.0.0.1: {len(results['foreign_requests'])}")
     out = REPO / "bench" / "results"
     out.mkdir(exist_ok=True)
-    (out / f"llm_1b_{Path(onnx).stem}.json").write_text(json.dumps(results, indent=1))
+    (out / f"llm_1b_{Path(onnx).stem}{args.tag}.json").write_text(json.dumps(results, indent=1))
     return 1 if results["foreign_requests"] else 0
 
 

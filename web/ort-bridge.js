@@ -71,8 +71,9 @@ export function dispose(t) {
 /**
  * Load a model from bytes, from a URL of the site, or from the model store ({modelId, path}), so
  * large models never pass through Python. `keepOnGpu`: outputs stay in GPU buffers on WebGPU.
+ * `sessionOptions`: onnxruntime-web session options over Hearth's defaults (e.g. memory settings).
  */
-export async function createSession(source, provider, keepOnGpu) {
+export async function createSession(source, provider, keepOnGpu, sessionOptions) {
   const { InferenceSession } = await ort();
   let bytes = source;
   if (typeof source === "string") {
@@ -83,7 +84,7 @@ export async function createSession(source, provider, keepOnGpu) {
     const { read } = await import("./model-store.js");
     bytes = await read(source.modelId, source.path);
   }
-  const options = { executionProviders: [provider], graphOptimizationLevel: "all" };
+  const options = { executionProviders: [provider], graphOptimizationLevel: "all", ...(sessionOptions ?? {}) };
   if (provider === "webgpu" && keepOnGpu) options.preferredOutputLocation = "gpu-buffer";
   const session = await InferenceSession.create(bytes, options);
   return { session, inputNames: session.inputNames, outputNames: session.outputNames, provider };

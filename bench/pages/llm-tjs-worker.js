@@ -53,7 +53,9 @@ async function generate({ ids, newTokens }) {
     end() {},
   };
   const started = performance.now();
-  await model.generate({ input_ids, attention_mask, max_new_tokens: newTokens, do_sample: false, streamer });
+  // eos_token_id: null: no stopping at end-of-turn, so every contender makes exactly newTokens tokens
+  await model.generate({ input_ids, attention_mask, max_new_tokens: newTokens, do_sample: false, eos_token_id: null,
+                         streamer });
   return { started, times, tokens };
 }
 

@@ -171,14 +171,35 @@ bench_model = await load_site_model("smollm2", provider="wasm")
   "onnx": bench_model.decoder.session.provider}}
 """
 
+HEARTH_PROFILE = """
+import functools
+_session = bench_model.decoder.session
+_session_run = getattr(_session, "_bench_unwrapped", _session.run)
+bench_run_times = []
+
+@functools.wraps(_session_run)
+async def _timed_run(*a, **k):
+    _t0 = time.perf_counter()
+    try:
+        return await _session_run(*a, **k)
+    finally:
+        bench_run_times.append(time.perf_counter() - _t0)
+
+_session._bench_unwrapped = _session_run
+_session.run = _timed_run
+"""
+
 HEARTH_GENERATE = """
+bench_run_times = [] if "bench_run_times" not in globals() else bench_run_times
+bench_run_times.clear()
 _times = []
 _tokens = []
 _started = time.perf_counter()
 async for _t in bench_model.stream_ids({ids}, GenerationSettings(max_new_tokens={new}, stop_token_ids=[])):
     _times.append(time.perf_counter())
     _tokens.append(_t)
-{{"started": _started * 1000, "times": [t * 1000 for t in _times], "tokens": _tokens}}
+{{"started": _started * 1000, "times": [t * 1000 for t in _times], "tokens": _tokens,
+  "run_s": list(bench_run_times)}}
 """
 
 
@@ -198,8 +219,15 @@ def generate(page, who: str, prompt: dict, new_tokens: int) -> dict:
     times = raw["times"]
     ttft = (times[0] - raw["started"]) / 1000
     decode = (len(times) - 1) / ((times[-1] - times[0]) / 1000) if len(times) > 1 else float("nan")
-    return {"ttft_s": ttft, "decode_tok_s": decode, "chunks": len(times), "tokens": raw.get("tokens"),
-            "text": raw.get("text"), "timings": raw.get("timings")}
+    out = {"ttft_s": ttft, "decode_tok_s": decode, "chunks": len(times), "tokens": raw.get("tokens"),
+           "text": raw.get("text"), "timings": raw.get("timings")}
+    if raw.get("run_s"):  # --profile: seconds inside session.run (bridge + onnxruntime) per decode step
+        steps = raw["run_s"][1:]
+        per_token = (times[-1] - times[0]) / 1000 / (len(times) - 1)
+        inside = sum(steps[:-1]) / max(1, len(steps) - 1)
+        out["profile"] = {"decode_ms_per_token": per_token * 1000, "session_run_ms": inside * 1000,
+                          "python_loop_ms": (per_token - inside) * 1000}
+    return out
 
 
 def _processes() -> dict[int, tuple[int, list[bytes]]]:
@@ -290,6 +318,8 @@ def run(args: argparse.Namespace) -> dict:
             if who == "hearth":
                 page.evaluate("bench.startHearth('hearth')")
                 setup[who] = python(page, HEARTH_LOAD.format(threads=args.threads))
+                if args.profile:
+                    python(page, HEARTH_PROFILE)
             elif who == "tjs":
                 setup[who] = page.evaluate("(t) => bench.startTjs('tjs', {modelId: 'smollm2', dtype: 'q4', threads: t})",
                                            args.threads)
@@ -309,6 +339,9 @@ def run(args: argparse.Namespace) -> dict:
                 row[who] = generate(page, who, prompt, args.new_tokens)
                 print(f"  round {r + 1} {who:<7} first token {row[who]['ttft_s']:6.2f} s   decode "
                       f"{row[who]['decode_tok_s']:5.1f} tok/s", flush=True)
+                if "profile" in row[who]:
+                    print("          per token: " + ", ".join(f"{k} {v:.1f}" for k, v in row[who]["profile"].items()),
+                          flush=True)
             results["rounds"].append(row)
         results["renderer_memory"] = renderer_memory(tag)
         browser.close()
@@ -370,6 +403,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--prompt-tokens", type=int, default=1000)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--contenders", default=",".join(CONTENDERS), help=f"any of {', '.join(CONTENDERS)}")
+    parser.add_argument("--profile", action="store_true",
+                        help="also split Hearth's decode time per token: inside session.run vs the rest of its Python loop")
     parser.add_argument("--verbose", action="store_true", help="print the page's console and requests")
     parser.add_argument("--reuse-dist", action="store_true", help="use the dist/ that is there instead of building")
     args = parser.parse_args(argv)

@@ -77,8 +77,9 @@ export function dispose(t) {
 /**
  * Load a model from bytes, from a URL of the site, or from the model store ({modelId, path}), so
  * large models never pass through Python. `keepOnGpu`: outputs stay in GPU buffers on WebGPU.
+ * `sessionOptions`: onnxruntime-web session options over Hearth's defaults (e.g. memory settings).
  */
-export async function createSession(source, provider, keepOnGpu) {
+export async function createSession(source, provider, keepOnGpu, sessionOptions) {
   const { InferenceSession } = await ort();
   let bytes = source;
   if (typeof source === "string") {
@@ -86,7 +87,7 @@ export async function createSession(source, provider, keepOnGpu) {
     if (!response.ok) throw new Error(`could not load the model ${source}: HTTP ${response.status}`);
     bytes = new Uint8Array(await response.arrayBuffer());
   }
-  const options = { executionProviders: [provider], graphOptimizationLevel: "all" };
+  const options = { executionProviders: [provider], graphOptimizationLevel: "all", ...(sessionOptions ?? {}) };
   if (source?.modelId) {
     const { read, has } = await import("./model-store.js");
     bytes = await read(source.modelId, source.path);
@@ -101,12 +102,31 @@ export async function createSession(source, provider, keepOnGpu) {
   return { session, inputNames: session.inputNames, outputNames: session.outputNames, provider };
 }
 
-/** One run. Returns every fetched output as a Tensor; the caller reads or keeps them. */
-export async function run(session, names, tensors, fetch) {
+/**
+ * One run in one round trip from Python. Inputs come as tensors already here (`names`, `tensors`:
+ * kept outputs of earlier runs) and as raw little-endian bytes Python made of numpy arrays
+ * (`rawNames`, `rawTypes`, `rawBytes`, `rawDims`). Outputs named in `keep` come back as tensors
+ * that stay here; the other `fetch`ed ones come back read ({dtype, dims, bytes}) and are freed.
+ * Each awaited call from Pyodide costs ~0.4 ms, so a decode step makes one, not one per tensor.
+ */
+export async function run(session, names, tensors, rawNames, rawTypes, rawBytes, rawDims, fetch, keep) {
   const feeds = {};
   names.forEach((n, i) => (feeds[n] = tensors[i]));
-  const out = await session.run(feeds, Array.from(fetch));
-  return fetch.map((n) => out[n]);
+  for (let k = 0; k < rawNames.length; k++) feeds[rawNames[k]] = await tensor(rawTypes[k], rawBytes[k], rawDims[k]);
+  const wanted = [...new Set([...fetch, ...keep])];
+  const out = await session.run(feeds, wanted);
+  const read_ = [];
+  for (const n of fetch) {
+    if (keep.includes(n)) continue;
+    read_.push(await read(out[n]));
+    out[n].dispose?.();
+  }
+  return { read: read_, kept: keep.map((n) => out[n]) };
+}
+
+/** Free many tensors in one call (a decode step's superseded KV cache). */
+export function disposeAll(ts) {
+  for (const t of ts) t?.dispose?.();
 }
 
 /**

@@ -194,7 +194,12 @@ def build_decoder(weights: LlamaWeights, *, weights_mode: str = "unpacked", accu
 
     # -- embedding: a row gather; quantized tables stay quantized (only seq rows are expanded per call)
     embed = weights[EMBED]
-    if isinstance(embed, BlockQuantized) and weights_mode != "fp32":
+    head = weights.lm_head()
+    nibble_planes = (isinstance(embed, BlockQuantized) and weights_mode == "nbits" and head is embed
+                     and embed.bits == 8)
+    if nibble_planes:  # the tied table stored once, as the lm_head's two 4-bit planes; rows gathered from them
+        h = _nibble_plane_gather(g, embed, input_ids, c.hidden_size)
+    elif isinstance(embed, BlockQuantized) and weights_mode != "fp32":
         h = _quantized_gather(g, embed, input_ids, c.hidden_size)
     else:
         table = g.initializer(EMBED, as_float(embed))
@@ -301,10 +306,9 @@ def build_decoder(weights: LlamaWeights, *, weights_mode: str = "unpacked", accu
     # -- logits for the last position only
     last = g.op("Slice", h, i64([-1], "starts"), i64([np.iinfo(np.int64).max], "ends"), i64([1], "axes"))
     last = rms_norm(last, weights[FINAL_NORM], "norm")
-    head = weights.lm_head()
     if isinstance(head, BlockQuantized) and weights_mode == "unpacked" and head is embed:
         logits = g.op("MatMul", last, _tied_unpacked_kn(g, w))
-    elif isinstance(head, BlockQuantized) and weights_mode == "nbits" and head is embed and head.bits == 8:
+    elif nibble_planes:
         logits = _tied_nbits(g, w, last, head)
     elif head is embed and not isinstance(head, BlockQuantized):
         # a transposed copy folded at load: Gemm(transB=1) on the shared table ran ~3x slower on wasm
@@ -351,30 +355,58 @@ def _tied_unpacked_kn(g: Graph, w: _Weights) -> str:
     return g.op("Transpose", table, perm=[1, 0])
 
 
-def _tied_nbits(g: Graph, w: _Weights, x: str, table: BlockQuantized) -> str:
-    """The tied 8-bit lm_head as two 4-bit MatMulNBits over nibbles of the embedding codes.
+HI_PLANE, LO_PLANE = "embed_tokens.hi4", "embed_tokens.lo4"
 
-    The nibble planes are computed from the stored int8 codes by ops onnxruntime folds at load, so
-    the file holds the table once.
-    """
+
+def _check_q8_0(table: BlockQuantized) -> None:
+    if table.bits != 8 or table.offset is not None or not np.all(table.zeros() == 128):
+        raise DecoderError("quantized embeddings must be symmetric 8-bit blocks (Q8_0); requantize with quantize_q8")
+
+
+def _nibble_planes(g: Graph, table: BlockQuantized) -> None:
+    """The 8-bit codes as two MatMulNBits weights (high and low nibbles, packed [V, kb, block/2]).
+
+    Stored ready-made: folding them from int8 codes at load made int32 intermediates of 4x the
+    table (over 2 GB for a 128k x 2048 table, more than wasm can allocate)."""
+    _check_q8_0(table)
     vocab, hidden = table.shape
     kb = hidden // table.block
-    unsigned = g.op("Cast", g.op("Add", g.op("Cast", EMBED_CODES, to=6), g.const(128, "int32", "bias")), to=2)
+    for name, nibbles in ((HI_PLANE, table.codes >> 4), (LO_PLANE, table.codes & 0x0F)):
+        packed = np.frombuffer(_pack_uint4(nibbles), np.uint8).reshape(vocab, kb, table.block // 2)
+        g.initializer(name, packed)
+    g.initializer(EMBED_SCALE, _fp16_exact(table.scale).reshape(vocab, kb, 1))
+
+
+def _nibble_plane_gather(g: Graph, table: BlockQuantized, ids: str, hidden: int) -> str:
+    """Embedding rows out of the two nibble planes: gather seq rows, unpack, (code - 128) * scale."""
+    _nibble_planes(g, table)
     four = g.const(np.uint8(4), hint="four")
-    hi = g.op("BitShift", unsigned, four, direction="RIGHT")
-    lo = g.op("BitwiseAnd", unsigned, g.const(np.uint8(15), hint="low_nibble"))
+    low = g.const(np.uint8(15), hint="low_nibble")
 
-    def pack(nibbles: str) -> str:
-        pairs = g.op("Reshape", nibbles, g.const([vocab, kb, table.block // 2, 2], "int64", "shape"))
-        even, odd = g.op("Split", pairs, g.const([1, 1], "int64", "split"), axis=-1, outputs=2)
-        byte = g.op("BitwiseOr", even, g.op("BitShift", odd, four, direction="LEFT"))
-        return g.op("Squeeze", byte, g.const([-1], "int64", "axes"))
+    def nibbles(plane: str) -> str:  # [B, S, kb, block/2] bytes -> [B, S, kb, block] nibbles, first in the low half
+        packed = g.op("Gather", plane, ids, axis=0)
+        first = g.op("Unsqueeze", g.op("BitwiseAnd", packed, low), g.const([-1], "int64", "axes"))
+        second = g.op("Unsqueeze", g.op("BitShift", packed, four, direction="RIGHT"), g.const([-1], "int64", "axes"))
+        both = g.op("Concat", first, second, axis=-1)
+        return g.op("Reshape", both, g.const([0, 0, hidden // table.block, table.block], "int64", "shape"))
 
+    codes = g.op("BitwiseOr", g.op("BitShift", nibbles(HI_PLANE), four, direction="LEFT"), nibbles(LO_PLANE))
+    signed = g.op("Sub", g.op("Cast", codes, to=1), g.const(np.float32(128), hint="q8_zero"))  # exact in float32
+    row_scale = g.op("Gather", EMBED_SCALE, ids, axis=0)
+    if _fp16_exact(table.scale).dtype == np.float16:
+        row_scale = g.op("Cast", row_scale, to=1)
+    return g.op("Reshape", g.op("Mul", signed, row_scale), g.const([0, 0, hidden], "int64", "shape"))
+
+
+def _tied_nbits(g: Graph, w: _Weights, x: str, table: BlockQuantized) -> str:
+    """The tied 8-bit lm_head as two 4-bit MatMulNBits over the nibble planes the embedding is gathered from."""
+    vocab, hidden = table.shape
+    kb = hidden // table.block
     scale = g.op("Cast", g.op("Reshape", EMBED_SCALE, g.const([-1], "int64", "shape")), to=1)
     scale_hi = g.op("Mul", scale, g.const(np.float32(16), hint="sixteen"))
     zero_hi = g.initializer("lm_head.hi.zero", np.full(vocab * ((kb + 1) // 2), 0x88, np.uint8))
     attrs = dict(domain=MS, K=hidden, N=vocab, bits=4, block_size=table.block, accuracy_level=w.accuracy_level)
-    y_hi = g.op("MatMulNBits", x, pack(hi), scale_hi, zero_hi, **attrs)
+    y_hi = g.op("MatMulNBits", x, HI_PLANE, scale_hi, zero_hi, **attrs)
     zero_lo = g.initializer("lm_head.lo.zero", np.zeros(vocab * ((kb + 1) // 2), np.uint8))
-    y_lo = g.op("MatMulNBits", x, pack(lo), scale, zero_lo, **attrs)
+    y_lo = g.op("MatMulNBits", x, LO_PLANE, scale, zero_lo, **attrs)
     return g.op("Add", y_hi, y_lo)

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from hearth.llm.config import LlamaConfig
-from hearth.runtime import Runtime, Session, Tensor, get_runtime
+from hearth.runtime import Runtime, Session, Tensor, dispose_all, get_runtime
 
 Message = Mapping[str, str]
 Prompt = str | Sequence[Message] | Sequence[int]
@@ -124,10 +124,7 @@ class Decoder:
             feeds["position_ids"] = np.arange(start, start + seq, dtype=np.int64)[None]
         out = await self.session.run(feeds, keep=self.present_names, fetch=["logits"])
         logits = np.asarray(out["logits"], np.float32)
-        for name in self.past_names:  # the old cache is superseded; free it on the runtime side
-            old = cache.get(name)
-            if old is not None and not isinstance(old, np.ndarray):
-                old.dispose()
+        dispose_all([cache.get(name) for name in self.past_names])  # superseded; free it on the runtime side
         new_cache = {p: out[q] for p, q in zip(self.past_names, self.present_names, strict=True)}
         return logits[0, -1], new_cache  # works for last-only [1, 1, V] and onnx-community [1, S, V] logits
 
@@ -175,9 +172,7 @@ class Decoder:
                 pending = [token]
                 await asyncio.sleep(0)  # let a UI (or a cancel) run between tokens
         finally:
-            for value in cache.values():
-                if not isinstance(value, np.ndarray):
-                    value.dispose()
+            dispose_all(list(cache.values()))
 
 
 # ---------------------------------------------------------------- the model users hold

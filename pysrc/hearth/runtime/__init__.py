@@ -103,6 +103,20 @@ async def to_numpy(value: Value) -> np.ndarray:
     return await value.numpy()
 
 
+def dispose_all(values: Sequence[Value]) -> None:
+    """Free the runtime-side tensors among `values` (numpy arrays are skipped), in one call where the
+    runtime has one (a decode step supersedes 2 x layers cache tensors at once)."""
+    handles = [v for v in values if v is not None and not isinstance(v, np.ndarray)]
+    if not handles:
+        return
+    batch = getattr(type(handles[0]), "dispose_many", None)
+    if batch is not None and all(type(h) is type(handles[0]) for h in handles):
+        batch(handles)
+    else:
+        for h in handles:
+            h.dispose()
+
+
 async def site_file(path: str) -> bytes:
     """A file the site ships (e.g. "data/digits.npz"): fetched from the site in the browser (the
     service worker serves it offline), read from static/ or dist/ on CPython."""

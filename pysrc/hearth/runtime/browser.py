@@ -24,8 +24,22 @@ async def _to_numpy(raw) -> np.ndarray:
 class BrowserTensor:
     def __init__(self, js_tensor) -> None:
         self.js = js_tensor
-        self.dtype = str(js_tensor.type)
-        self.shape = tuple(int(d) for d in js_tensor.dims.to_py())
+        self._dtype: str | None = None
+        self._shape: tuple[int, ...] | None = None
+
+    # Read from JS on first use: a decode step keeps 2 x layers tensors, and every attribute read
+    # through a JsProxy costs time that most handles never need.
+    @property
+    def dtype(self) -> str:
+        if self._dtype is None:
+            self._dtype = str(self.js.type)
+        return self._dtype
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        if self._shape is None:
+            self._shape = tuple(int(d) for d in self.js.dims.to_py())
+        return self._shape
 
     async def numpy(self) -> np.ndarray:
         return await _to_numpy(await hearthOrt.read(self.js))
@@ -34,6 +48,15 @@ class BrowserTensor:
         if self.js is not None:
             hearthOrt.dispose(self.js)
             self.js = None
+
+    @staticmethod
+    def dispose_many(tensors: Sequence[BrowserTensor]) -> None:
+        """Free many handles with one call into JS (see hearth.runtime.dispose_all)."""
+        live = [t.js for t in tensors if t.js is not None]
+        if live:
+            hearthOrt.disposeAll(to_js(live))
+        for t in tensors:
+            t.js = None
 
 
 def _dtype_name(array: np.ndarray) -> str:
@@ -76,16 +99,22 @@ class BrowserSession:
     ) -> dict[str, Value]:
         names = list(fetch) if fetch is not None else list(self.output_names)
         names += [k for k in keep if k not in names]
-        tensors = [await _js_tensor(v) for v in feeds.values()]
-        outputs = await hearthOrt.run(self._session, to_js(list(feeds)), to_js(tensors), to_js(names))
+        kept = [n for n in names if n in keep]
+        handles = {n: v for n, v in feeds.items() if isinstance(v, BrowserTensor)}
+        arrays = {n: np.asarray(v) for n, v in feeds.items() if not isinstance(v, BrowserTensor)}
+        out = await hearthOrt.run(
+            self._session, to_js(list(handles)), to_js([h.js for h in handles.values()]),
+            to_js(list(arrays)), to_js([_dtype_name(a) for a in arrays.values()]),
+            to_js([_raw_bytes(a) for a in arrays.values()]), to_js([list(a.shape) for a in arrays.values()]),
+            to_js(names), to_js(kept))
         result: dict[str, Value] = {}
-        for name, js_tensor in zip(names, outputs, strict=True):
-            if name in keep:
-                result[name] = BrowserTensor(js_tensor)
-            else:
-                result[name] = await _to_numpy(await hearthOrt.read(js_tensor))
-                hearthOrt.dispose(js_tensor)
-        return result
+        read = iter(out.read)
+        for name in names:
+            if name not in keep:
+                result[name] = await _to_numpy(next(read))
+        for name, js_tensor in zip(kept, out.kept, strict=True):
+            result[name] = BrowserTensor(js_tensor)
+        return {name: result[name] for name in names}
 
     async def run_steps(
         self,
@@ -133,9 +162,11 @@ class BrowserRuntime:
         self.providers = list((await hearthOrt.providers()).to_py())
         return self.providers
 
-    async def session(self, model: bytes | str, provider: str | None = None, *, keep_on_gpu: bool = False):
+    async def session(self, model: bytes | str, provider: str | None = None, *, keep_on_gpu: bool = False,
+                      options: dict | None = None):
         """`model`: bytes, a URL of the site, or "store:MODEL_ID/PATH" for a file in the model store
-        (large models then go from storage to ONNX Runtime without passing through Python)."""
+        (large models then go from storage to ONNX Runtime without passing through Python).
+        `options`: onnxruntime-web session options over Hearth's, e.g. {"enableCpuMemArena": False}."""
         provider = provider or "wasm"
         if provider == "webgpu" and "webgpu" not in await self.detect():
             raise RuntimeError("WebGPU is not available in this browser; use provider 'wasm'")
@@ -144,7 +175,8 @@ class BrowserRuntime:
             source = to_js({"modelId": model_id, "path": path}, dict_converter=_object)
         else:
             source = model if isinstance(model, str) else to_js(model)
-        created = await hearthOrt.createSession(source, provider, keep_on_gpu)
+        js_options = to_js(options, dict_converter=_object) if options else None
+        created = await hearthOrt.createSession(source, provider, keep_on_gpu, js_options)
         return BrowserSession(created)
 
     async def gpu_features(self) -> list[str]:

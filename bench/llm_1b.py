@@ -1,0 +1,158 @@
+"""The Llama-3.2-1B-shaped model (random 4-bit weights) in headless Chromium: speed and peak memory.
+
+    PYTHONPATH=pysrc .venv/bin/python models/make_llama32_1b_shaped.py --quant q4    # once: ~/.cache/hearth/models/
+    .venv/bin/python bench/llm_1b.py [--quant q4] [--prompt-tokens 64] [--new-tokens 8] [--threads 2]
+
+Hearth's app worker (as in bench/llm_decode.py) opens the model's ONNX file by URL (onnxruntime-web
+fetches it; it never passes through Python) and runs `hearth.llm.generate.Decoder` on random token
+ids (the model has no real tokenizer), greedy. Memory: the peak resident set (VmHWM) of the page's
+renderer process, which holds the page, Pyodide, onnxruntime-web's wasm heap and every worker, read
+from /proc before loading, after loading and after generating. The issue's target: under 1.6 GB.
+The model folder is served from the cache, never copied into the repository.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+from urllib.parse import urlsplit
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "bench"))
+sys.path.insert(0, str(REPO / "pysrc"))
+
+from llm_decode import CHROMIUM, CHROMIUM_ARGS, BenchHandler, _link_or_copy, renderer_memory  # noqa: E402
+from sitebuild.server import SiteServer  # noqa: E402
+
+TARGET_MB = 1600
+WAIT_MS = 3_600_000
+
+LOAD = """
+import json, time
+from js import hearthOrt
+hearthOrt.setThreads({threads})
+from hearth.runtime import get_runtime, site_file
+from hearth.llm.config import LlamaConfig
+from hearth.llm.generate import Decoder, GenerationSettings
+_rt = get_runtime()
+_started = time.perf_counter()
+_session = await _rt.session("bench/llama1b/{onnx}", "wasm", options={options})
+bench_decoder = Decoder(_session, LlamaConfig.from_hf(json.loads(await site_file("bench/llama1b/config.json"))), _rt)
+{{"load_s": time.perf_counter() - _started, "threads": int(await hearthOrt.threads())}}
+"""
+
+GENERATE = """
+import random
+random.seed(0)
+_ids = [random.randrange(1000, 120000) for _ in range({prompt})]
+_times = []
+_started = time.perf_counter()
+async for _t in bench_decoder.generate(_ids, GenerationSettings(max_new_tokens={new}), stop_ids=[]):
+    _times.append(time.perf_counter())
+{{"ttft_s": _times[0] - _started,
+  "decode_tok_s": (len(_times) - 1) / (_times[-1] - _times[0]) if len(_times) > 1 else None,
+  "tokens": len(_times)}}
+"""
+
+
+def peak(tag: str) -> dict[str, int]:
+    found = renderer_memory(tag)
+    return max(found.values(), key=lambda m: m["peak_mb"]) if found else {}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quant", default="q4", help="which made model folder: llama3.2-1b-shaped-random-QUANT")
+    parser.add_argument("--model-dir", type=Path, help="a model folder instead (config.json, manifest.json, onnx/)")
+    parser.add_argument("--prompt-tokens", type=int, default=64)
+    parser.add_argument("--new-tokens", type=int, default=8)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--session-options", default="{}", help='onnxruntime-web session options (JSON), e.g. '
+                        '\'{"enableCpuMemArena": false, "extra": {"session": {"disable_prepacking": "1"}}}\'')
+    parser.add_argument("--tag", default="", help="a suffix for the results file")
+    args = parser.parse_args(argv)
+
+    from playwright.sync_api import sync_playwright
+
+    from hearth.llm.builtin_models import cache_root
+
+    model = args.model_dir or cache_root() / "models" / f"llama3.2-1b-shaped-random-{args.quant}"
+    manifest = model / "manifest.json"
+    if not manifest.exists():
+        sys.exit(f"{model} has no manifest.json: make it with models/make_llama32_1b_shaped.py --quant {args.quant}")
+    onnx = json.loads(manifest.read_text())["default_onnx"]
+    dist = REPO / "dist"
+    if not (dist / "index.html").exists():
+        sys.exit("dist/ is not built: run `.venv/bin/python build.py build`")
+    results: dict = {"model": str(model), "onnx": onnx, "onnx_mb": round((model / onnx).stat().st_size / 1e6, 1),
+                     "prompt_tokens": args.prompt_tokens, "new_tokens": args.new_tokens, "foreign_requests": []}
+    with tempfile.TemporaryDirectory(prefix="hearth-llm1b-") as tmp, sync_playwright() as pw:
+        import shutil
+
+        root = Path(tmp)
+        shutil.copytree(dist, root, dirs_exist_ok=True, copy_function=lambda s, d: _link_or_copy(Path(s), Path(d)))
+        for name in ("llm.html", "llm.js"):
+            _link_or_copy(REPO / "bench" / "pages" / name, root / "bench" / name)
+        (root / "bench" / "wllama").mkdir(parents=True, exist_ok=True)
+        _link_or_copy(REPO / "node_modules/@wllama/wllama/esm/index.js", root / "bench" / "wllama" / "index.js")
+        (root / "bench" / "llama1b").symlink_to(model)  # the server follows it; nothing is copied
+        server = SiteServer(root)
+        server.httpd.RequestHandlerClass = functools.partial(BenchHandler, directory=str(root))
+        server.start()
+        origin = server.url.rstrip("/")
+        tag = f"--hearth-bench-tag={os.getpid()}-{time.time_ns()}"
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=[*CHROMIUM_ARGS, tag], headless=True)
+        context = browser.new_context()
+
+        def route(r) -> None:
+            parts = urlsplit(r.request.url)
+            if parts.scheme in ("data", "blob") or f"{parts.scheme}://{parts.netloc}" == origin:
+                r.continue_()
+            else:
+                results["foreign_requests"].append(r.request.url)
+                r.abort()
+
+        context.route("**/*", route)
+        page = context.new_page()
+        page.on("console", lambda m: m.type in ("error", "warning") and print(f"  [page {m.type}] {m.text[:300]}",
+                                                                               file=sys.stderr))
+        page.set_default_timeout(WAIT_MS)
+        page.goto(server.url + "bench/llm.html")
+        page.wait_for_function("() => window.bench !== undefined")
+        page.evaluate("bench.startHearth('hearth')")
+        python = functools.partial(page.evaluate, "([code]) => bench.python('hearth', code)")
+        python(["1"])
+        results["booted"] = peak(tag)
+        print(f"Hearth booted: renderer {results['booted']}", flush=True)
+        results["session_options"] = options = json.loads(args.session_options)
+        results["load"] = python([LOAD.format(threads=args.threads, onnx=onnx, options=repr(options))])
+        results["loaded"] = peak(tag)
+        print(f"loaded {onnx} ({results['onnx_mb']} MB) in {results['load']['load_s']:.1f} s: renderer "
+              f"{results['loaded']}", flush=True)
+        results["run"] = python([GENERATE.format(prompt=args.prompt_tokens, new=args.new_tokens)])
+        results["generated"] = peak(tag)
+        browser.close()
+        server.stop()
+    run = results["run"]
+    top = results["generated"].get("peak_mb", 0)
+    print(f"\nLlama-3.2-1B-shaped, {onnx} ({results['onnx_mb']} MB), {args.threads} threads, "
+          f"{args.prompt_tokens}-token prompt: first token {run['ttft_s']:.1f} s, decode {run['decode_tok_s']:.2f} tok/s")
+    print(f"session options: {results['session_options']}")
+    print(f"renderer peak RSS: {top} MB (after boot {results['booted'].get('peak_mb')} MB); target < {TARGET_MB} MB: "
+          f"{'PASS' if 0 < top < TARGET_MB else 'FAIL'}")
+    print(f"requests that left 127.0.0.1: {len(results['foreign_requests'])}")
+    out = REPO / "bench" / "results"
+    out.mkdir(exist_ok=True)
+    (out / f"llm_1b_{Path(onnx).stem}{args.tag}.json").write_text(json.dumps(results, indent=1))
+    return 1 if results["foreign_requests"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

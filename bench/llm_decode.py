@@ -1,0 +1,424 @@
+"""Language model decoding in headless Chromium: Hearth against transformers.js and wllama.
+
+    .venv/bin/python bench/llm_decode.py [--rounds 2] [--new-tokens 64] [--prompt-tokens 1000] [--threads 2]
+                                         [--contenders hearth,tjs,wllama] [--reuse-dist]
+
+The built-in SmolLM2-135M-Instruct, greedy, the same prompt for all: an ACI-Bench transcript
+(/work/shared/data/aci-bench/valid.csv, D2N068) with the reference's summary instruction in the
+chat template, cut to `--prompt-tokens` tokens; then `--new-tokens` new tokens.
+
+- hearth: the app's own worker (web/worker.js: Pyodide, Hearth, onnxruntime-web 1.30 wasm) runs
+  `hearth.llm` from Python, as the Chat page does: `load_site_model("smollm2")` (the site's
+  `onnx/model_q4_unpacked.onnx`), then `LanguageModel.stream_ids` on the prompt ids.
+- tjs: transformers.js (npm @huggingface/transformers) in a worker, on the wasm-only build of the
+  onnxruntime-web it depends on (1.31.0-dev; its bundled WebGPU build lacks the uint4 Cast kernel,
+  see bench/pages/llm-tjs-worker.js), `AutoModelForCausalLM.from_pretrained` with `allowRemoteModels = false` from a served
+  folder holding the very same ONNX bytes under the name its `dtype: "q4"` looks for
+  (`onnx/model_q4.onnx`), then `model.generate({input_ids, do_sample: false})` on the same ids.
+- wllama: npm @wllama/wllama (llama.cpp in wasm) on the GGUF the built-in model is converted from
+  (SmolLM2-135M-Instruct.Q4_1.gguf), `createCompletion` with temperature 0 on the prompt's text
+  (llama.cpp tokenizes it itself, from the same GGUF vocabulary).
+
+All run with `--threads` wasm threads on one cross-origin-isolated page (bench/pages/llm.html)
+served by sitebuild.server from a throwaway copy of dist/ with the peers' files beside it; every
+request leaving 127.0.0.1 is blocked and reported. One warm-up generation each, then the rounds,
+interleaved (each round starts one contender later). Per run: time to first token = from the call
+to the first new token (prefill + first sample), decode tok/s = (new tokens - 1) / (last token -
+first token). Reported: the median of each, the median per-round ratios, PASS/FAIL against the
+issue's targets, and the renderer process's peak RSS (all contenders share that process). Results go
+to bench/results/llm_decode.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import functools
+import json
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from urllib.parse import urlsplit
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "pysrc"))
+
+from sitebuild.server import Handler, SiteServer  # noqa: E402
+from sitebuild.site import CSP  # noqa: E402
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu-sandbox", "--disable-background-networking", "--disable-component-update",
+    "--disable-sync", "--disable-quic", "--no-first-run", "--disable-default-apps", "--disable-extensions",
+]
+ACI_BENCH = Path("/work/shared/data/aci-bench/valid.csv")
+TRANSCRIPT_ID = "D2N068"
+INSTRUCTION = "Summarize this doctor-patient conversation as a short clinical note.\n\n"  # the reference's
+MODEL_DIR = "models/smollm2-135m-instruct"
+CONTENDERS = ("hearth", "tjs", "wllama")
+TARGETS = {  # the issue's: Hearth against each peer
+    ("tjs", "decode"): (">=", 1.3),
+    ("tjs", "ttft"): ("<=", 0.7),
+    ("wllama", "decode"): (">=", 1.5),
+}
+TJS_FILES = "node_modules/@huggingface/transformers/dist/transformers.min.js"
+TJS_ORT = "node_modules/@huggingface/transformers/node_modules/onnxruntime-web/dist"
+WLLAMA = "node_modules/@wllama/wllama/esm"
+BOOT_WAIT_MS = 600_000
+
+# The site's policy, except that scripts may come from blob: and eval (wllama starts its worker from
+# a blob), and connections go nowhere but this origin.
+BENCH_CSP = "; ".join("script-src 'self' blob: 'unsafe-eval' 'wasm-unsafe-eval'" if d.startswith("script-src") else
+                      "connect-src 'self'" if d.startswith("connect-src") else d for d in CSP.split("; "))
+
+
+class BenchHandler(Handler):
+    """dist/'s headers (COOP/COEP for threads), with BENCH_CSP on the bench's own pages."""
+
+    def end_headers(self) -> None:
+        if self.path.split("?")[0].startswith("/bench/"):
+            self.send_security_headers = False
+            self.send_header("Cross-Origin-Opener-Policy", "same-origin")
+            self.send_header("Cross-Origin-Embedder-Policy", "require-corp")
+            self.send_header("Cross-Origin-Resource-Policy", "same-origin")
+            self.send_header("Content-Security-Policy", BENCH_CSP)
+        super().end_headers()
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+# ------------------------------------------------------------------------------------------ prompt
+def transcript(encounter_id: str) -> str:
+    csv.field_size_limit(sys.maxsize)
+    with ACI_BENCH.open(newline="", encoding="utf-8") as f:
+        for row in csv.DictReader(f):
+            if row["encounter_id"] == encounter_id:
+                return row["dialogue"]
+    raise KeyError(f"{encounter_id} is not in {ACI_BENCH}")
+
+
+def make_prompt(model_dir: Path, tokens: int) -> tuple[str, list[int]]:
+    """The chat-templated summary request, with the transcript cut so the whole prompt is `tokens` long."""
+    from hearth.llm.chat import render_chat
+    from hearth.llm.tokenizer import Tokenizer
+
+    tokenizer_config = json.loads((model_dir / "tokenizer_config.json").read_text())
+    tokenizer = Tokenizer.from_dict(json.loads((model_dir / "tokenizer.json").read_text()))
+    dialogue = transcript(TRANSCRIPT_ID)
+
+    def encode(chars: int) -> tuple[str, list[int]]:
+        text = render_chat(tokenizer_config, [{"role": "user", "content": INSTRUCTION + dialogue[:chars].rstrip()}])
+        return text, tokenizer.encode(text, add_special_tokens=False)
+
+    lo, hi = 0, len(dialogue)
+    if len(encode(hi)[1]) < tokens:
+        raise ValueError(f"{TRANSCRIPT_ID} is shorter than {tokens} tokens")
+    while hi - lo > 1:  # the longest cut that still fits
+        mid = (lo + hi) // 2
+        lo, hi = (mid, hi) if len(encode(mid)[1]) <= tokens else (lo, mid)
+    return encode(lo)
+
+
+# ---------------------------------------------------------------------------------------- serving
+def _link_or_copy(src: Path, dst: Path) -> None:
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)
+
+
+def stage_site(dist: Path, root: Path, gguf: Path, prompt: dict) -> None:
+    """dist/ plus bench/ (pages, transformers.js, wllama, the model under each one's layout) in a throwaway folder."""
+    shutil.copytree(dist, root, dirs_exist_ok=True, copy_function=lambda s, d: _link_or_copy(Path(s), Path(d)))
+    bench = root / "bench"
+    for name in ("llm.html", "llm.js", "llm-tjs-worker.js"):
+        _link_or_copy(REPO / "bench" / "pages" / name, bench / name)
+    missing = [p for p in (TJS_FILES, TJS_ORT, WLLAMA) if not (REPO / p).exists()]
+    if missing:
+        sys.exit(f"{missing} missing: run `npm ci` (transformers.js and wllama are devDependencies for this benchmark)")
+    _link_or_copy(REPO / TJS_FILES, bench / "tjs" / "transformers.min.js")
+    for name in ("ort.wasm.min.mjs", "ort-wasm-simd-threaded.mjs", "ort-wasm-simd-threaded.wasm"):
+        _link_or_copy(REPO / TJS_ORT / name, bench / "tjs" / "ort" / name)
+    _link_or_copy(REPO / WLLAMA / "index.js", bench / "wllama" / "index.js")
+    _link_or_copy(REPO / WLLAMA / "wasm" / "wllama.wasm", bench / "wllama" / "wllama.wasm")
+    _link_or_copy(gguf, bench / "wllama" / gguf.name)
+    model = dist / MODEL_DIR
+    manifest = json.loads((model / "manifest.json").read_text())
+    tjs_model = bench / "tjs-models" / "smollm2"
+    for name in ("config.json", "generation_config.json", "tokenizer.json", "tokenizer_config.json"):
+        _link_or_copy(model / name, tjs_model / name)
+    _link_or_copy(model / manifest["default_onnx"], tjs_model / "onnx" / "model_q4.onnx")  # the same bytes
+    (bench / "prompt.json").write_text(json.dumps(prompt))
+
+
+# ------------------------------------------------------------------------------------- contenders
+HEARTH_LOAD = """
+import time
+from js import hearthOrt
+hearthOrt.setThreads({threads})
+from hearth.llm.site_model import load_site_model
+from hearth.llm.generate import GenerationSettings
+_started = time.perf_counter()
+bench_model = await load_site_model("smollm2", provider="wasm")
+{{"load_s": time.perf_counter() - _started, "threads": int(await hearthOrt.threads()),
+  "onnx": bench_model.decoder.session.provider}}
+"""
+
+HEARTH_PROFILE = """
+import functools
+_session = bench_model.decoder.session
+_session_run = getattr(_session, "_bench_unwrapped", _session.run)
+bench_run_times = []
+
+@functools.wraps(_session_run)
+async def _timed_run(*a, **k):
+    _t0 = time.perf_counter()
+    try:
+        return await _session_run(*a, **k)
+    finally:
+        bench_run_times.append(time.perf_counter() - _t0)
+
+_session._bench_unwrapped = _session_run
+_session.run = _timed_run
+"""
+
+HEARTH_GENERATE = """
+bench_run_times = [] if "bench_run_times" not in globals() else bench_run_times
+bench_run_times.clear()
+_times = []
+_tokens = []
+_started = time.perf_counter()
+async for _t in bench_model.stream_ids({ids}, GenerationSettings(max_new_tokens={new}, stop_token_ids=[])):
+    _times.append(time.perf_counter())
+    _tokens.append(_t)
+{{"started": _started * 1000, "times": [t * 1000 for t in _times], "tokens": _tokens,
+  "run_s": list(bench_run_times)}}
+"""
+
+
+def python(page, code: str):
+    return page.evaluate("([code]) => bench.python('hearth', code)", [code])
+
+
+def generate(page, who: str, prompt: dict, new_tokens: int) -> dict:
+    if who == "hearth":
+        raw = python(page, HEARTH_GENERATE.format(ids=prompt["ids"], new=new_tokens))
+    elif who == "tjs":
+        raw = page.evaluate("([ids, n]) => bench.tjs('tjs', {type: 'generate', ids, newTokens: n})",
+                            [prompt["ids"], new_tokens])
+    else:
+        raw = page.evaluate("([text, n]) => bench.wllamaGenerate({prompt: text, newTokens: n})",
+                            [prompt["text"], new_tokens])
+    times = raw["times"]
+    ttft = (times[0] - raw["started"]) / 1000
+    decode = (len(times) - 1) / ((times[-1] - times[0]) / 1000) if len(times) > 1 else float("nan")
+    out = {"ttft_s": ttft, "decode_tok_s": decode, "chunks": len(times), "tokens": raw.get("tokens"),
+           "text": raw.get("text"), "timings": raw.get("timings")}
+    if raw.get("run_s"):  # --profile: seconds inside session.run (bridge + onnxruntime) per decode step
+        steps = raw["run_s"][1:]
+        per_token = (times[-1] - times[0]) / 1000 / (len(times) - 1)
+        inside = sum(steps[:-1]) / max(1, len(steps) - 1)
+        out["profile"] = {"decode_ms_per_token": per_token * 1000, "session_run_ms": inside * 1000,
+                          "python_loop_ms": (per_token - inside) * 1000}
+    return out
+
+
+def _processes() -> dict[int, tuple[int, list[bytes]]]:
+    """pid -> (parent pid, command line) of every process we can read."""
+    out = {}
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                parent = int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
+                out[int(proc.name)] = (parent, (proc / "cmdline").read_bytes().split(b"\0"))
+            except (OSError, IndexError, ValueError):
+                continue
+    return out
+
+
+def renderer_memory(tag: str) -> dict[str, dict[str, int]]:
+    """Peak and current RSS (MB) of the renderer processes of our Chromium (found by `tag` on its command
+    line; other Chromiums may run on the machine). The page and all its workers live in one renderer."""
+    procs = _processes()
+    ours = {pid for pid, (_, cmd) in procs.items() if tag.encode() in cmd}
+    changed = True
+    while changed:  # every descendant of our browser process
+        grown = ours | {pid for pid, (parent, _) in procs.items() if parent in ours}
+        changed, ours = grown != ours, grown
+    out = {}
+    for pid in ours:
+        if b"--type=renderer" not in b" ".join(procs[pid][1]):
+            continue
+        try:
+            status = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines()
+                          if ":" in line)
+            out[str(pid)] = {"peak_mb": int(status["VmHWM"].split()[0]) // 1024,
+                             "rss_mb": int(status["VmRSS"].split()[0]) // 1024}
+        except (OSError, KeyError, ValueError):
+            continue
+    return out
+
+
+def run(args: argparse.Namespace) -> dict:
+    from playwright.sync_api import sync_playwright
+
+    from hearth.llm.builtin_models import smollm2_gguf
+
+    dist = REPO / "dist"
+    if not (args.reuse_dist and (dist / MODEL_DIR / "manifest.json").exists()):
+        from sitebuild.site import build
+
+        build(log=lambda m: print(f"Hearth: {m}", flush=True))
+    text, ids = make_prompt(dist / MODEL_DIR, args.prompt_tokens)
+    prompt = {"text": text, "ids": ids}
+    print(f"prompt: {len(ids)} tokens ({TRANSCRIPT_ID}), {args.new_tokens} new tokens, {args.threads} threads",
+          flush=True)
+    gguf = smollm2_gguf()
+    results: dict = {"contenders": args.contenders, "prompt_tokens": len(ids), "new_tokens": args.new_tokens,
+                     "threads": args.threads, "setup": {}, "rounds": [], "foreign_requests": []}
+    with tempfile.TemporaryDirectory(prefix="hearth-llm-bench-") as tmp, sync_playwright() as pw:
+        root = Path(tmp)
+        stage_site(dist, root, gguf, prompt)
+        server = SiteServer(root)
+        server.httpd.RequestHandlerClass = functools.partial(BenchHandler, directory=str(root))
+        server.start()
+        origin = server.url.rstrip("/")
+        tag = f"--hearth-bench-tag={os.getpid()}-{time.time_ns()}"  # finds our renderer among other Chromiums
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=[*CHROMIUM_ARGS, tag], headless=True)
+        context = browser.new_context()
+
+        def route(r) -> None:
+            parts = urlsplit(r.request.url)
+            if parts.scheme in ("data", "blob") or f"{parts.scheme}://{parts.netloc}" == origin:
+                r.continue_()
+            else:
+                results["foreign_requests"].append(r.request.url)
+                r.abort()
+
+        context.route("**/*", route)
+        page = context.new_page()
+        page.on("console", lambda m: (args.verbose or m.type in ("error", "warning"))
+                and print(f"  [page {m.type}] {m.text[:300]}", file=sys.stderr))
+        if args.verbose:
+            page.on("request", lambda r: print(f"  [request] {r.url}", file=sys.stderr))
+        page.set_default_timeout(BOOT_WAIT_MS)
+        page.goto(server.url + "bench/llm.html")
+        page.wait_for_function("() => window.bench !== undefined")
+        results["cross_origin_isolated"] = page.evaluate("bench.isolated")
+        results["chromium"] = browser.version
+        setup = results["setup"]
+        for who in args.contenders:  # one at a time: loading is not what is measured
+            if who == "hearth":
+                page.evaluate("bench.startHearth('hearth')")
+                setup[who] = python(page, HEARTH_LOAD.format(threads=args.threads))
+                if args.profile:
+                    python(page, HEARTH_PROFILE)
+            elif who == "tjs":
+                setup[who] = page.evaluate("(t) => bench.startTjs('tjs', {modelId: 'smollm2', dtype: 'q4', threads: t})",
+                                           args.threads)
+            else:
+                setup[who] = page.evaluate(
+                    "([url, t]) => bench.startWllama({ggufUrl: url, threads: t, nCtx: 2048})",
+                    [f"wllama/{gguf.name}", args.threads])
+            print(f"{who}: loaded {setup[who]}", flush=True)
+        warm = {"text": prompt["text"][:200], "ids": ids[:48]}
+        for who in args.contenders:
+            generate(page, who, warm, 4)
+        for r in range(args.rounds):
+            row = {}
+            order = args.contenders[r % len(args.contenders):] + args.contenders[:r % len(args.contenders)]
+            for who in order:
+                time.sleep(1.0)  # let the previous contender's threads go idle
+                row[who] = generate(page, who, prompt, args.new_tokens)
+                print(f"  round {r + 1} {who:<7} first token {row[who]['ttft_s']:6.2f} s   decode "
+                      f"{row[who]['decode_tok_s']:5.1f} tok/s", flush=True)
+                if "profile" in row[who]:
+                    print("          per token: " + ", ".join(f"{k} {v:.1f}" for k, v in row[who]["profile"].items()),
+                          flush=True)
+            results["rounds"].append(row)
+        results["renderer_memory"] = renderer_memory(tag)
+        browser.close()
+        server.stop()
+    return results
+
+
+# ----------------------------------------------------------------------------------------- report
+def summarize(results: dict) -> dict:
+    rounds, contenders = results["rounds"], results["contenders"]
+    med = {who: {k: statistics.median(r[who][k] for r in rounds) for k in ("ttft_s", "decode_tok_s")}
+           for who in contenders}
+    ratios, verdicts = {}, {}
+    if "hearth" in contenders:
+        for peer in (c for c in contenders if c != "hearth"):
+            ratios[peer] = {
+                "decode": statistics.median(r["hearth"]["decode_tok_s"] / r[peer]["decode_tok_s"] for r in rounds),
+                "ttft": statistics.median(r["hearth"]["ttft_s"] / r[peer]["ttft_s"] for r in rounds),
+            }
+            for (who, what), (op, bound) in TARGETS.items():
+                if who == peer:
+                    value = ratios[peer][what]
+                    verdicts[f"{who} {what}"] = value >= bound if op == ">=" else value <= bound
+    same = None
+    if {"hearth", "tjs"} <= set(contenders):
+        same = all(r["hearth"]["tokens"] == r["tjs"]["tokens"] for r in rounds)
+    return {"median": med, "ratios": ratios, "pass": verdicts, "hearth_tjs_same_tokens": same}
+
+
+def report(results: dict, summary: dict) -> str:
+    names = {"hearth": "Hearth (Python in Pyodide, ORT-web 1.30)", "tjs": "transformers.js 4.3.1 (same ONNX)",
+             "wllama": "wllama 3.8.1 (Q4_1 GGUF)"}
+    lines = ["", f"SmolLM2-135M-Instruct, {results['prompt_tokens']}-token prompt, {results['new_tokens']} new tokens,"
+             f" greedy, {results['threads']} threads, median of {len(results['rounds'])} interleaved rounds:", "",
+             "| | time to first token | decode |", "|---|---:|---:|"]
+    for who, m in summary["median"].items():
+        lines.append(f"| {names[who]} | {m['ttft_s']:.2f} s | {m['decode_tok_s']:.1f} tok/s |")
+    lines += ["", "Hearth / peer (median of per-round ratios) against the issue's targets:", ""]
+    for peer, r in summary["ratios"].items():
+        for what in ("decode", "ttft"):
+            target = TARGETS.get((peer, what))
+            verdict = "" if target is None else (
+                f"  target {target[0]} {target[1]}x: {'PASS' if summary['pass'][f'{peer} {what}'] else 'FAIL'}")
+            lines.append(f"  {what:<6} hearth/{peer}: {r[what]:.2f}x{verdict}")
+    if summary["hearth_tjs_same_tokens"] is not None:
+        lines.append(f"\nHearth and transformers.js generated the same tokens: {summary['hearth_tjs_same_tokens']}")
+    mem = ", ".join(f"{v['peak_mb']} MB peak" for v in results["renderer_memory"].values())
+    lines += [f"renderer process(es), all contenders together: {mem}",
+              "threads as each reports them: " + ", ".join(f"{w}: {s.get('threads')}" for w, s in results["setup"].items()),
+              f"cross-origin isolated: {results['cross_origin_isolated']}; Chromium {results['chromium']}",
+              f"requests that left 127.0.0.1: {len(results['foreign_requests'])} {results['foreign_requests'][:5]}"]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--new-tokens", type=int, default=64)
+    parser.add_argument("--prompt-tokens", type=int, default=1000)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--contenders", default=",".join(CONTENDERS), help=f"any of {', '.join(CONTENDERS)}")
+    parser.add_argument("--profile", action="store_true",
+                        help="also split Hearth's decode time per token: inside session.run vs the rest of its Python loop")
+    parser.add_argument("--verbose", action="store_true", help="print the page's console and requests")
+    parser.add_argument("--reuse-dist", action="store_true", help="use the dist/ that is there instead of building")
+    args = parser.parse_args(argv)
+    args.contenders = [c for c in args.contenders.split(",") if c]
+    if unknown := [c for c in args.contenders if c not in CONTENDERS]:
+        parser.error(f"unknown contender(s) {unknown}")
+    results = run(args)
+    summary = summarize(results)
+    print(report(results, summary))
+    out = REPO / "bench" / "results"
+    out.mkdir(exist_ok=True)
+    (out / "llm_decode.json").write_text(json.dumps({**results, "summary": summary}, indent=1))
+    return 1 if results["foreign_requests"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

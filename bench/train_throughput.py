@@ -7,12 +7,16 @@ with Adam (lr 1e-3) on the same bytes: sklearn's 1,797 digits upscaled from 8x8 
 
 - Hearth: the app's own worker (web/worker.js: Pyodide, Panel, Hearth, onnxruntime-web wasm) runs
   `Trainer.fit` — Python in the loop, exactly what the app's Train button does. One epoch per
-  measurement, timed in Python. "hearth" uses the app's wasm thread count (min(4, cores));
-  "hearth-1t" is a second app worker told `hearthOrt.setThreads(1)` before its first session.
+  measurement, timed in Python. "hearth" is the app as shipped: its training sessions pick their
+  wasm threads by model size (`hearth.train.threads`: 1 for both models here); "hearth-2t" is a
+  second app worker whose Trainer asks for 2 threads (`Trainer(threads=2)`).
 - TensorFlow.js: `model.fit` (the Layers API a TF.js user writes) in a worker per backend: wasm with
   1 and with 2 threads, cpu, webgl (SwiftShader here: software, so slow). One epoch per
   measurement, timed in the worker; a backend too slow for whole epochs (over 3 x `--seconds`)
-  trains on a prefix of the data that takes about `--seconds`.
+  trains on a prefix of the data that takes about `--seconds`. TF.js 4.22's wasm backend gives
+  XNNPACK at most half of `navigator.hardwareConcurrency` threads whatever `setThreadsCount` asks
+  (1 on a 2-core machine), so a worker asked for n threads is shown 2n cores; each reports the
+  threads it really got.
 
 All contenders live on one page (bench/pages/train.html) served from a throwaway copy of dist/
 with TF.js's files beside it (never in dist/); every request leaving 127.0.0.1 is blocked and
@@ -76,9 +80,9 @@ MODELS = {
         {"type": "dense", "units": 84, "activation": "relu"},
         {"type": "dense", "units": 10, "activation": "softmax"}]},
 }
-HEARTH = {  # contender -> onnxruntime-web wasm threads (None: the app's default)
+HEARTH = {  # contender -> Trainer(threads=) for its sessions (None: the app's choice by model size)
     "hearth": None,
-    "hearth-1t": 1,
+    "hearth-2t": 2,
 }
 TFJS = {  # contender -> (backend, wasm threads asked for)
     "tfjs-wasm-1t": ("wasm", 1),
@@ -152,7 +156,7 @@ _spec = {{"version": 1, "input": {input}, "layers": {layers},
          "training": {{"optimizer": "{optimizer}", "learning_rate": {lr}, "batch_size": {batch},
                       "validation_split": 0, "seed": 0}}}}
 bench_trainer = Trainer(ModelSpec(_spec), Dataset(_x, _y, [str(i) for i in range({classes})]){kwargs})
-{{"threads": int(await hearthOrt.threads()), "steps_per_call": bench_trainer.steps_per_call}}
+{{"threads": bench_trainer.engine.threads, "steps_per_call": bench_trainer.steps_per_call}}
 """
 
 HEARTH_EPOCH = """
@@ -226,23 +230,24 @@ def run(args: argparse.Namespace) -> dict:
                 print(f"{who}: {tfjs_info}", flush=True)
         for who in hearths:
             started = time.perf_counter()
-            if HEARTH[who] is not None:  # before onnxruntime-web starts: its wasm fixes the thread count
-                python(page, who, f"from js import hearthOrt\nhearthOrt.setThreads({HEARTH[who]})")
             threads = python(page, who, "from js import hearthOrt\nawait hearthOrt.threads()")
-            results["setup"][who] = {"threads": threads}
+            results["setup"][who] = {"default_threads": threads}
             print(f"{who}: worker booted in {time.perf_counter() - started:.1f} s, {results['setup'][who]}", flush=True)
 
         for model in args.models:
             m = MODELS[model]
             n, classes = len(x), y.shape[1]
             shape = m["input"]
-            kwargs = f", steps_per_call={args.steps_per_call}" if args.steps_per_call else ""
             print(f"\n{m['title']}, batch {m['batch']}", flush=True)
             for who in contenders:
                 if who in HEARTH:
-                    python(page, who, HEARTH_SETUP.format(
+                    kwargs = f", steps_per_call={args.steps_per_call}" if args.steps_per_call else ""
+                    kwargs += f", threads={HEARTH[who]}" if HEARTH[who] else ""
+                    info = python(page, who, HEARTH_SETUP.format(
                         samples=n, input=shape, classes=classes, layers=json.dumps(m["layers"]), optimizer=OPTIMIZER,
                         lr=LEARNING_RATE, batch=m["batch"], kwargs=kwargs))
+                    results["setup"].setdefault(who, {})[f"{model}_threads"] = info["threads"] or info_default(results, who)
+                    print(f"  {who}: {info}", flush=True)
                 else:
                     tfjs(page, who, {"type": "model", "name": model, "inputShape": shape, "optimizer": OPTIMIZER,
                                      "learningRate": LEARNING_RATE, "dataUrl": "data/", "samples": n,
@@ -273,6 +278,10 @@ def run(args: argparse.Namespace) -> dict:
     return results
 
 
+def info_default(results: dict, who: str) -> int:
+    return results["setup"][who]["default_threads"]
+
+
 def summarize(model: str, contenders: list[str], rounds: list[dict]) -> dict:
     out = {"title": MODELS[model]["title"], "batch": MODELS[model]["batch"],
            "samples_per_s": {w: statistics.median(r[w]["samples_per_s"] for r in rounds) for w in contenders},
@@ -297,8 +306,8 @@ def report(results: dict) -> str:
               "| ratio | " + " | ".join(m["title"] for m in models) + " |", "|---|" + "---:|" * len(models)]
     for pair in pairs:
         lines.append(f"| {pair} | " + " | ".join(f"{m['ratios'][pair]:.2f}x" for m in models) + " |")
-    setup = ", ".join(f"{w}: {info.get('threads')} thread(s)" for w, info in results["setup"].items()
-                      if info.get("threads") is not None)
+    setup = ", ".join(f"{w}: " + ", ".join(f"{k} {v}" for k, v in info.items() if "thread" in k)
+                      for w, info in results["setup"].items())
     lines += ["", f"threads as each reports them: {setup}; navigator.hardwareConcurrency "
               f"{results['hardware_concurrency']}; cross-origin isolated: {results['cross_origin_isolated']}",
               f"requests that left 127.0.0.1: {len(results['foreign_requests'])} {results['foreign_requests'][:5]}"]

@@ -46,7 +46,9 @@ window.bench = {
 
   /** A TF.js worker on `backend` ("wasm", "cpu", "webgl"); `threads` for wasm. */
   async startTfjs(name, backend, threads) {
-    const worker = listen(new Worker(new URL("tfjs-worker.js", location.href)));
+    // TF.js's wasm backend takes at most half the cores it sees: show it 2n for n threads (tfjs-worker.js)
+    const cores = backend === "wasm" && threads > 1 ? `cores=${2 * threads}` : "";
+    const worker = listen(new Worker(new URL("tfjs-worker.js", location.href), { name: cores }));
     workers.set(name, worker);
     return call(worker, { type: "backend", backend, threads });
   },

@@ -133,9 +133,11 @@ class BrowserRuntime:
         self.providers = list((await hearthOrt.providers()).to_py())
         return self.providers
 
-    async def session(self, model: bytes | str, provider: str | None = None, *, keep_on_gpu: bool = False):
+    async def session(self, model: bytes | str, provider: str | None = None, *, keep_on_gpu: bool = False,
+                      threads: int | None = None):
         """`model`: bytes, a URL of the site, or "store:MODEL_ID/PATH" for a file in the model store
-        (large models then go from storage to ONNX Runtime without passing through Python)."""
+        (large models then go from storage to ONNX Runtime without passing through Python).
+        `threads`: wasm threads for this session (None: the app's default; see web/ort-bridge.js)."""
         provider = provider or "wasm"
         if provider == "webgpu" and "webgpu" not in await self.detect():
             raise RuntimeError("WebGPU is not available in this browser; use provider 'wasm'")
@@ -144,7 +146,7 @@ class BrowserRuntime:
             source = to_js({"modelId": model_id, "path": path}, dict_converter=_object)
         else:
             source = model if isinstance(model, str) else to_js(model)
-        created = await hearthOrt.createSession(source, provider, keep_on_gpu)
+        created = await hearthOrt.createSession(source, provider, keep_on_gpu, threads)
         return BrowserSession(created)
 
     async def threads(self) -> int:

@@ -26,12 +26,13 @@ from hearth.train.step_graph import (
     build_train_chunk,
     build_train_step,
 )
+from hearth.train.threads import training_threads
 
 
 class Engine:
     def __init__(self, spec: ModelSpec, config: TrainConfig, weights: Mapping[str, np.ndarray],
                  optimizer_state: Mapping[str, np.ndarray] | None = None, step: int = 0,
-                 runtime: Runtime | None = None, provider: str | None = None) -> None:
+                 runtime: Runtime | None = None, provider: str | None = None, threads: int | None = None) -> None:
         spec.check_weights(dict(weights))
         self.spec = spec
         self.config = config
@@ -51,6 +52,9 @@ class Engine:
                                      "was it saved with another optimizer or model?")
                 state[key] = value if given is None else np.asarray(given, np.float32)
         self.state = state
+        # CPU threads of this model's sessions: by default one for small models, which train faster so
+        # (hearth.train.threads); WebGPU has none to pick
+        self.threads = None if provider == "webgpu" else threads or training_threads(spec, config.batch_size)
         self._step_graph: TrainStep | None = None
         self._sessions: dict[str, Session] = {}
         self._activation_names: list[str] = []
@@ -73,7 +77,7 @@ class Engine:
                 model = build_predict(self.spec, self.loss)
             else:
                 model, self._activation_names = build_activations(self.spec)
-            self._sessions[kind] = await self.runtime.session(model, self.provider)
+            self._sessions[kind] = await self.runtime.session(model, self.provider, threads=self.threads)
         return self._sessions[kind]
 
     def _weight_feeds(self) -> dict[str, Value]:

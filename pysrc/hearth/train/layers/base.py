@@ -184,6 +184,11 @@ class Layer:
     def param_count(self) -> int:
         return sum(int(np.prod(s)) for s in self.param_shapes().values())
 
+    @property
+    def macs(self) -> int:
+        """Multiply-adds of one sample's forward pass (the matrix products; elementwise work is left out)."""
+        return 0
+
 
 def fans(shape: tuple[int, ...]) -> tuple[int, int]:
     """(fan_in, fan_out) of a torch-layout kernel: (out, in) or (out, in, kh, kw)."""

@@ -178,7 +178,7 @@ def build_train_chunk(spec: ModelSpec, loss: Loss, optimizer: Optimizer, l2: flo
     """
     g = Graph(f"{spec.name}_train_chunk")
     body = Graph(f"{spec.name}_train_step")
-    b = Build(body, training=True)
+    b = Build(body, training=True, cpu=True)
     step = body.input("loop.step", "int64", [])
     cond = body.input("loop.cond", "bool", [])
 

@@ -91,7 +91,7 @@ export function dispose(t) {
  */
 export async function createSession(source, provider, keepOnGpu, threads = null) {
   // only wasm sessions choose their threads; WebGPU stays on the default module's one device
-  const { InferenceSession } = await ort(provider === "wasm" ? threads : null);
+  const module = await ort(provider === "wasm" ? threads : null);
   let bytes = source;
   if (typeof source === "string") {
     const response = await fetch(source);
@@ -103,8 +103,9 @@ export async function createSession(source, provider, keepOnGpu, threads = null)
   }
   const options = { executionProviders: [provider], graphOptimizationLevel: "all" };
   if (provider === "webgpu" && keepOnGpu) options.preferredOutputLocation = "gpu-buffer";
-  const session = await InferenceSession.create(bytes, options);
-  return { session, inputNames: session.inputNames, outputNames: session.outputNames, provider };
+  const session = await module.InferenceSession.create(bytes, options);
+  const wasmThreads = module.env.wasm.numThreads;
+  return { session, inputNames: session.inputNames, outputNames: session.outputNames, provider, threads: wasmThreads };
 }
 
 /** One run. Returns every fetched output as a Tensor; the caller reads or keeps them. */

@@ -68,6 +68,7 @@ class BrowserSession:
     def __init__(self, created) -> None:
         self._session = created.session
         self.provider = str(created.provider)
+        self.threads = int(created.threads)  # the wasm threads of the onnxruntime-web copy it runs on
         self.input_names = list(created.inputNames.to_py())
         self.output_names = list(created.outputNames.to_py())
 

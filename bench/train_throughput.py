@@ -9,11 +9,13 @@ with Adam (lr 1e-3) on the same bytes: sklearn's 1,797 digits upscaled from 8x8 
   `Trainer.fit` — Python in the loop, exactly what the app's Train button does. One epoch per
   measurement, timed in Python. "hearth" is the app as shipped: its training sessions pick their
   wasm threads by model size (`hearth.train.threads`: 1 for both models here); "hearth-2t" is a
-  second app worker whose Trainer asks for 2 threads (`Trainer(threads=2)`).
+  second app worker whose Trainer asks for 2 threads (`Trainer(threads=2)`). With `--baseline DIST`
+  (another build, e.g. of the commit before a change) two more app workers run that build from the
+  same page: "before" with its default threads and "before-1t" told `hearthOrt.setThreads(1)`.
 - TensorFlow.js: `model.fit` (the Layers API a TF.js user writes) in a worker per backend: wasm with
   1 and with 2 threads, cpu, webgl (SwiftShader here: software, so slow). One epoch per
-  measurement, timed in the worker; a backend too slow for whole epochs (over 3 x `--seconds`)
-  trains on a prefix of the data that takes about `--seconds`. TF.js 4.22's wasm backend gives
+  measurement, timed in the worker; cpu or webgl, when too slow for whole epochs (over 3 x
+  `--seconds`), trains on a prefix of the data that takes about `--seconds`. TF.js 4.22's wasm backend gives
   XNNPACK at most half of `navigator.hardwareConcurrency` threads whatever `setThreadsCount` asks
   (1 on a 2-core machine), so a worker asked for n threads is shown 2n cores; each reports the
   threads it really got.
@@ -21,7 +23,7 @@ with Adam (lr 1e-3) on the same bytes: sklearn's 1,797 digits upscaled from 8x8 
 All contenders live on one page (bench/pages/train.html) served from a throwaway copy of dist/
 with TF.js's files beside it (never in dist/); every request leaving 127.0.0.1 is blocked and
 reported. After one warm-up epoch each (sessions, wasm compilation, kernel caches), the rounds run
-interleaved — hearth, hearth-1t, wasm-1, wasm-2, cpu, webgl, then the next round starting one
+interleaved — hearth, hearth-2t, wasm-1, wasm-2, cpu, webgl, then the next round starting one
 contender later — so that the load of a shared machine hits every contender alike. Reported: the
 median samples/s of each, and the median of the per-round ratios Hearth / TF.js. Results also go
 to bench/results/train_throughput.json.
@@ -84,6 +86,12 @@ HEARTH = {  # contender -> Trainer(threads=) for its sessions (None: the app's c
     "hearth": None,
     "hearth-2t": 2,
 }
+# With --baseline DIST: another build of Hearth (say, before a change) in the same page, served
+# from /baseline/. contender -> hearthOrt.setThreads(n) before its first session (None: its default).
+BASELINE = {
+    "before": None,
+    "before-1t": 1,
+}
 TFJS = {  # contender -> (backend, wasm threads asked for)
     "tfjs-wasm-1t": ("wasm", 1),
     "tfjs-wasm-2t": ("wasm", 2),
@@ -127,9 +135,14 @@ class BenchHandler(Handler):
         super().end_headers()
 
 
-def stage_site(dist: Path, root: Path, x: np.ndarray, y: np.ndarray) -> None:
-    """dist/ plus bench/ (pages, TF.js, data) in a throwaway folder."""
+def stage_site(dist: Path, root: Path, x: np.ndarray, y: np.ndarray, baseline: Path | None = None) -> None:
+    """dist/ plus bench/ (pages, TF.js, data) in a throwaway folder; a baseline build under baseline/."""
     shutil.copytree(dist, root, dirs_exist_ok=True)
+    if baseline is not None:
+        shutil.copytree(baseline, root / "baseline", dirs_exist_ok=True)
+        (root / "baseline" / "bench" / "data").mkdir(parents=True, exist_ok=True)
+        (root / "baseline" / "bench" / "data" / "x.f32").write_bytes(x.tobytes())
+        (root / "baseline" / "bench" / "data" / "y.f32").write_bytes(y.tobytes())
     bench = root / "bench"
     shutil.copytree(REPO / "bench" / "pages", bench, dirs_exist_ok=True)
     (bench / "tfjs").mkdir(parents=True, exist_ok=True)
@@ -156,7 +169,7 @@ _spec = {{"version": 1, "input": {input}, "layers": {layers},
          "training": {{"optimizer": "{optimizer}", "learning_rate": {lr}, "batch_size": {batch},
                       "validation_split": 0, "seed": 0}}}}
 bench_trainer = Trainer(ModelSpec(_spec), Dataset(_x, _y, [str(i) for i in range({classes})]){kwargs})
-{{"threads": bench_trainer.engine.threads, "steps_per_call": bench_trainer.steps_per_call}}
+{{"threads": getattr(bench_trainer.engine, "threads", None), "steps_per_call": bench_trainer.steps_per_call}}
 """
 
 HEARTH_EPOCH = """
@@ -177,7 +190,7 @@ def tfjs(page, who: str, msg: dict):
 
 
 def measure(page, who: str, model: str, samples: int) -> dict:
-    if who in HEARTH:
+    if who in HEARTH or who in BASELINE:
         return python(page, who, HEARTH_EPOCH)
     return tfjs(page, who, {"type": "epoch", "samples": samples, "batch": MODELS[model]["batch"]})
 
@@ -191,12 +204,13 @@ def run(args: argparse.Namespace) -> dict:
 
         build()
     x, y = digits_28x28()
-    contenders = [c for c in [*HEARTH, *TFJS] if c in args.contenders]
-    hearths = [c for c in contenders if c in HEARTH]
+    baselines = BASELINE if args.baseline else {}
+    contenders = [c for c in [*HEARTH, *baselines, *TFJS] if c in args.contenders or c in baselines]
+    hearths = [c for c in contenders if c in HEARTH or c in BASELINE]
     results: dict = {"contenders": contenders, "models": {}, "foreign_requests": [], "setup": {}}
     with tempfile.TemporaryDirectory(prefix="hearth-bench-") as tmp, sync_playwright() as pw:
         root = Path(tmp)
-        stage_site(dist, root, x, y)
+        stage_site(dist, root, x, y, args.baseline)
         server = SiteServer(root)
         server.httpd.RequestHandlerClass = functools.partial(BenchHandler, directory=str(root))
         server.start()
@@ -222,7 +236,7 @@ def run(args: argparse.Namespace) -> dict:
         results["cross_origin_isolated"] = page.evaluate("bench.isolated")
         results["hardware_concurrency"] = page.evaluate("navigator.hardwareConcurrency")
         for who in hearths:
-            page.evaluate("name => bench.startHearth(name)", who)
+            page.evaluate("([name, base]) => bench.startHearth(name, base)", [who, "baseline/" if who in BASELINE else ""])
         for who in contenders:
             if who in TFJS:
                 results["setup"][who] = tfjs_info = page.evaluate("([n, b, t]) => bench.startTfjs(n, b, t)",
@@ -230,6 +244,8 @@ def run(args: argparse.Namespace) -> dict:
                 print(f"{who}: {tfjs_info}", flush=True)
         for who in hearths:
             started = time.perf_counter()
+            if BASELINE.get(who):  # before onnxruntime-web starts: its wasm fixes the thread count
+                python(page, who, f"from js import hearthOrt\nhearthOrt.setThreads({BASELINE[who]})")
             threads = python(page, who, "from js import hearthOrt\nawait hearthOrt.threads()")
             results["setup"][who] = {"default_threads": threads}
             print(f"{who}: worker booted in {time.perf_counter() - started:.1f} s, {results['setup'][who]}", flush=True)
@@ -240,9 +256,9 @@ def run(args: argparse.Namespace) -> dict:
             shape = m["input"]
             print(f"\n{m['title']}, batch {m['batch']}", flush=True)
             for who in contenders:
-                if who in HEARTH:
+                if who in hearths:
                     kwargs = f", steps_per_call={args.steps_per_call}" if args.steps_per_call else ""
-                    kwargs += f", threads={HEARTH[who]}" if HEARTH[who] else ""
+                    kwargs += f", threads={HEARTH[who]}" if HEARTH.get(who) else ""
                     info = python(page, who, HEARTH_SETUP.format(
                         samples=n, input=shape, classes=classes, layers=json.dumps(m["layers"]), optimizer=OPTIMIZER,
                         lr=LEARNING_RATE, batch=m["batch"], kwargs=kwargs))
@@ -253,12 +269,15 @@ def run(args: argparse.Namespace) -> dict:
                                      "learningRate": LEARNING_RATE, "dataUrl": "data/", "samples": n,
                                      "classes": classes})
             # Warm-up (a few batches for TF.js). Every contender then trains whole epochs of the same
-            # n samples, except one too slow for that (cpu, webgl): it gets a prefix that takes ~args.seconds.
+            # n samples, except a non-wasm one too slow for that (cpu, webgl): it gets a prefix that
+            # takes ~args.seconds.
             sizes = {}
             for who in contenders:
-                warm = measure(page, who, model, n if who in HEARTH else 4 * m["batch"])
+                warm = measure(page, who, model, n if who in hearths else 4 * m["batch"])
                 rate = warm["samples"] / warm["seconds"]
-                whole = who in HEARTH or n / rate <= 3 * args.seconds
+                # every wasm contender trains whole epochs; a warm-up's first-run costs must not
+                # push one onto a prefix, where per-epoch overheads weigh more
+                whole = who in hearths or TFJS[who][0] == "wasm" or n / rate <= 3 * args.seconds
                 sizes[who] = n if whole else int(max(4, args.seconds * rate // m["batch"]) * m["batch"])
                 print(f"  warm-up {who}: {rate:.0f} samples/s; measuring epochs of {sizes[who]} samples", flush=True)
             rounds: list[dict[str, dict]] = []
@@ -286,10 +305,12 @@ def summarize(model: str, contenders: list[str], rounds: list[dict]) -> dict:
     out = {"title": MODELS[model]["title"], "batch": MODELS[model]["batch"],
            "samples_per_s": {w: statistics.median(r[w]["samples_per_s"] for r in rounds) for w in contenders},
            "rounds": rounds, "ratios": {}}
-    for ours in (c for c in contenders if c in HEARTH):
-        for theirs in (c for c in contenders if c in TFJS):
-            out["ratios"][f"{ours} / {theirs}"] = statistics.median(
-                r[ours]["samples_per_s"] / r[theirs]["samples_per_s"] for r in rounds)
+    pairs = [(ours, theirs) for ours in contenders if ours in HEARTH or ours in BASELINE
+             for theirs in contenders if theirs in TFJS]
+    pairs += [("hearth", before) for before in contenders if before in BASELINE and "hearth" in contenders]
+    for ours, theirs in pairs:
+        out["ratios"][f"{ours} / {theirs}"] = statistics.median(
+            r[ours]["samples_per_s"] / r[theirs]["samples_per_s"] for r in rounds)
     return out
 
 
@@ -321,9 +342,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--contenders", default=",".join([*HEARTH, *TFJS]),
                         help=f"any of {', '.join([*HEARTH, *TFJS])}")
     parser.add_argument("--seconds", type=float, default=3.0,
-                        help="a contender whose epoch would take over 3x this trains on a prefix taking about this")
+                        help="TF.js cpu/webgl: over 3x this an epoch, they train on a prefix taking about this")
     parser.add_argument("--settle", type=float, default=0.5, help="seconds of rest before each measurement")
     parser.add_argument("--steps-per-call", type=int, default=0, help="Hearth's Trainer(steps_per_call=); 0: default")
+    parser.add_argument("--baseline", type=Path, default=None,
+                        help="another built dist/ (e.g. of an older commit) to run as 'before' and 'before-1t'")
     args = parser.parse_args(argv)
     args.models = [m for m in args.models.split(",") if m]
     args.contenders = [c for c in args.contenders.split(",") if c]

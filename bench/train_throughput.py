@@ -2,6 +2,8 @@
 
     python bench/train_throughput.py [--rounds 5] [--models mlp,lenet] [--seconds 4]
 
+Measured ratios and what limits them: README.md, "Training speed".
+
 Two models, the issue's: an MLP 784-128-10 at batch 64 and LeNet-5 on 28x28 at batch 32, trained
 with Adam (lr 1e-3) on the same bytes: sklearn's 1,797 digits upscaled from 8x8 to 28x28.
 

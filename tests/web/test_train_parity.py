@@ -129,7 +129,7 @@ def test_same_seed_same_curve_on_wasm(app, name, spec):
     assert (web["runtime"], web["provider"]) == ("onnxruntime-web", "wasm")
     assert web["threads"] == 1  # small models train on a 1-thread copy of onnxruntime-web
     assert native["runtime"] == "onnxruntime"
-    # 1,437 training digits in batches of 32: 45 steps, in chunks of 16 + 16 + 12 + the short last batch
+    # 1,437 training digits in batches of 32: 45 steps, in runs of 16 + 16 + 13 (the short last batch too)
     assert len(native["losses"]) == 45
     assert np.mean(native["losses"][-5:]) < 0.6 * np.mean(native["losses"][:5]), "the model did not learn"
     assert_same_run(web, native, atol=1e-5)

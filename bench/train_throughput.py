@@ -8,14 +8,14 @@ Two models, the issue's: an MLP 784-128-10 at batch 64 and LeNet-5 on 28x28 at b
 with Adam (lr 1e-3) on the same bytes: sklearn's 1,797 digits upscaled from 8x8 to 28x28.
 
 - Hearth: the app's own worker (web/worker.js: Pyodide, Panel, Hearth, onnxruntime-web wasm) runs
-  `Trainer.fit` — Python in the loop, exactly what the app's Train button does. One epoch per
+  `Trainer.fit` — Python in the loop, exactly what the app's Train button does. Whole epochs per
   measurement, timed in Python. "hearth" is the app as shipped: its training sessions pick their
   wasm threads by model size (`hearth.train.threads`: 1 for both models here); "hearth-2t" is a
   second app worker whose Trainer asks for 2 threads (`Trainer(threads=2)`). With `--baseline DIST`
   (another build, e.g. of the commit before a change) two more app workers run that build from the
   same page: "before" with its default threads and "before-1t" told `hearthOrt.setThreads(1)`.
 - TensorFlow.js: `model.fit` (the Layers API a TF.js user writes) in a worker per backend: wasm with
-  1 and with 2 threads, cpu, webgl (SwiftShader here: software, so slow). One epoch per
+  1 and with 2 threads, cpu, webgl (SwiftShader here: software, so slow). Whole epochs per
   measurement, timed in the worker; cpu or webgl, when too slow for whole epochs (over 3 x
   `--seconds`), trains on a prefix of the data that takes about `--seconds`. TF.js 4.22's wasm backend gives
   XNNPACK at most half of `navigator.hardwareConcurrency` threads whatever `setThreadsCount` asks
@@ -26,7 +26,9 @@ All contenders live on one page (bench/pages/train.html) served from a throwaway
 with TF.js's files beside it (never in dist/); every request leaving 127.0.0.1 is blocked and
 reported. After one warm-up epoch each (sessions, wasm compilation, kernel caches), the rounds run
 interleaved — hearth, hearth-2t, wasm-1, wasm-2, cpu, webgl, then the next round starting one
-contender later — so that the load of a shared machine hits every contender alike. Reported: the
+contender later — so that the load of a shared machine hits every contender alike. A measurement
+repeats whole epochs until `--min-seconds` (1 s) have passed: one MLP epoch is ~0.1 s, short
+enough for a load spike to halve or double it. Reported: the
 median samples/s of each, and the median of the per-round ratios Hearth / TF.js. Results also go
 to bench/results/train_throughput.json.
 
@@ -174,11 +176,13 @@ bench_trainer = Trainer(ModelSpec(_spec), Dataset(_x, _y, [str(i) for i in range
 {{"threads": getattr(bench_trainer.engine, "threads", None), "steps_per_call": bench_trainer.steps_per_call}}
 """
 
-HEARTH_EPOCH = """
-_started = time.perf_counter()
-async for _m in bench_trainer.fit(1):
-    pass
-{"samples": len(bench_trainer.train_data), "seconds": time.perf_counter() - _started, "loss": _m.loss}
+HEARTH_EPOCHS = """
+_started, _epochs = time.perf_counter(), 0
+while not _epochs or time.perf_counter() - _started < {min_seconds}:
+    async for _m in bench_trainer.fit(1):
+        pass
+    _epochs += 1
+{{"samples": _epochs * len(bench_trainer.train_data), "seconds": time.perf_counter() - _started, "loss": _m.loss}}
 """
 
 
@@ -191,10 +195,12 @@ def tfjs(page, who: str, msg: dict):
     return page.evaluate("([who, msg]) => bench.tfjs(who, msg)", [who, msg])
 
 
-def measure(page, who: str, model: str, samples: int) -> dict:
+def measure(page, who: str, model: str, samples: int, min_seconds: float = 0.0) -> dict:
+    """Whole epochs (of `samples` for TF.js) until `min_seconds` have passed, at least one."""
     if who in HEARTH or who in BASELINE:
-        return python(page, who, HEARTH_EPOCH)
-    return tfjs(page, who, {"type": "epoch", "samples": samples, "batch": MODELS[model]["batch"]})
+        return python(page, who, HEARTH_EPOCHS.format(min_seconds=min_seconds))
+    return tfjs(page, who, {"type": "epoch", "samples": samples, "batch": MODELS[model]["batch"],
+                            "minSeconds": min_seconds})
 
 
 def run(args: argparse.Namespace) -> dict:
@@ -288,7 +294,7 @@ def run(args: argparse.Namespace) -> dict:
                 # each round starts one contender later, so none always runs right after the same other
                 for who in contenders[r % len(contenders):] + contenders[:r % len(contenders)]:
                     time.sleep(args.settle)  # let the previous contender's workers go idle
-                    row[who] = measure(page, who, model, sizes[who])
+                    row[who] = measure(page, who, model, sizes[who], args.min_seconds)
                     row[who]["samples_per_s"] = row[who]["samples"] / row[who]["seconds"]
                 rounds.append(row)
                 print(f"  round {r + 1}: " + "  ".join(f"{w} {row[w]['samples_per_s']:.0f}" for w in contenders),
@@ -346,6 +352,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=3.0,
                         help="TF.js cpu/webgl: over 3x this an epoch, they train on a prefix taking about this")
     parser.add_argument("--settle", type=float, default=0.5, help="seconds of rest before each measurement")
+    parser.add_argument("--min-seconds", type=float, default=1.0,
+                        help="each measurement repeats whole epochs until this long (an MLP epoch is ~0.1 s)")
     parser.add_argument("--steps-per-call", type=int, default=0, help="Hearth's Trainer(steps_per_call=); 0: default")
     parser.add_argument("--baseline", type=Path, default=None,
                         help="another built dist/ (e.g. of an older commit) to run as 'before' and 'before-1t'")

@@ -118,15 +118,21 @@ const handlers = {
     return { params: model.countParams() };
   },
 
-  /** One epoch of model.fit over the first `samples` samples (shuffled each epoch, as Hearth does). */
-  async epoch({ samples, batch }) {
+  /** Epochs of model.fit over the first `samples` samples (shuffled each epoch, as Hearth does), one at a
+   * time until `minSeconds` have passed. */
+  async epoch({ samples, batch, minSeconds = 0 }) {
     const n = Math.min(samples, data.x.shape[0]);
     const [x, y] = n === data.x.shape[0] ? [data.x, data.y] : [data.x.slice(0, n), data.y.slice(0, n)];
     const started = performance.now();
-    const history = await model.fit(x, y, { batchSize: batch, epochs: 1, shuffle: true, verbose: 0 });
+    let epochs = 0;
+    let history;
+    while (!epochs || performance.now() - started < 1000 * minSeconds) { // whole epochs, as Hearth's side
+      history = await model.fit(x, y, { batchSize: batch, epochs: 1, shuffle: true, verbose: 0 });
+      epochs += 1;
+    }
     const seconds = (performance.now() - started) / 1000;
     if (x !== data.x) tf.dispose([x, y]);
-    return { samples: n, seconds, loss: history.history.loss[0], tensors: tf.memory().numTensors };
+    return { samples: epochs * n, seconds, loss: history.history.loss[0], tensors: tf.memory().numTensors };
   },
 
   /** Per-step times of model.trainOnBatch (min and median), for profiling. */

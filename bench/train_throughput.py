@@ -2,23 +2,33 @@
 
     python bench/train_throughput.py [--rounds 5] [--models mlp,lenet] [--seconds 4]
 
+Measured ratios and what limits them: README.md, "Training speed".
+
 Two models, the issue's: an MLP 784-128-10 at batch 64 and LeNet-5 on 28x28 at batch 32, trained
 with Adam (lr 1e-3) on the same bytes: sklearn's 1,797 digits upscaled from 8x8 to 28x28.
 
 - Hearth: the app's own worker (web/worker.js: Pyodide, Panel, Hearth, onnxruntime-web wasm) runs
-  `Trainer.fit` — Python in the loop, exactly what the app's Train button does. One epoch per
-  measurement, timed in Python. "hearth" uses the app's wasm thread count (min(4, cores));
-  "hearth-1t" is a second app worker told `hearthOrt.setThreads(1)` before its first session.
+  `Trainer.fit` — Python in the loop, exactly what the app's Train button does. Whole epochs per
+  measurement, timed in Python. "hearth" is the app as shipped: its training sessions pick their
+  wasm threads by model size (`hearth.train.threads`: 1 for both models here); "hearth-2t" is a
+  second app worker whose Trainer asks for 2 threads (`Trainer(threads=2)`). With `--baseline DIST`
+  (another build, e.g. of the commit before a change) two more app workers run that build from the
+  same page: "before" with its default threads and "before-1t" told `hearthOrt.setThreads(1)`.
 - TensorFlow.js: `model.fit` (the Layers API a TF.js user writes) in a worker per backend: wasm with
-  1 and with 2 threads, cpu, webgl (SwiftShader here: software, so slow). One epoch per
-  measurement, timed in the worker; a backend too slow for whole epochs (over 3 x `--seconds`)
-  trains on a prefix of the data that takes about `--seconds`.
+  1 and with 2 threads, cpu, webgl (SwiftShader here: software, so slow). Whole epochs per
+  measurement, timed in the worker; cpu or webgl, when too slow for whole epochs (over 3 x
+  `--seconds`), trains on a prefix of the data that takes about `--seconds`. TF.js 4.22's wasm backend gives
+  XNNPACK at most half of `navigator.hardwareConcurrency` threads whatever `setThreadsCount` asks
+  (1 on a 2-core machine), so a worker asked for n threads is shown 2n cores; each reports the
+  threads it really got.
 
 All contenders live on one page (bench/pages/train.html) served from a throwaway copy of dist/
 with TF.js's files beside it (never in dist/); every request leaving 127.0.0.1 is blocked and
 reported. After one warm-up epoch each (sessions, wasm compilation, kernel caches), the rounds run
-interleaved — hearth, hearth-1t, wasm-1, wasm-2, cpu, webgl, then the next round starting one
-contender later — so that the load of a shared machine hits every contender alike. Reported: the
+interleaved — hearth, hearth-2t, wasm-1, wasm-2, cpu, webgl, then the next round starting one
+contender later — so that the load of a shared machine hits every contender alike. A measurement
+repeats whole epochs until `--min-seconds` (1 s) have passed: one MLP epoch is ~0.1 s, short
+enough for a load spike to halve or double it. Reported: the
 median samples/s of each, and the median of the per-round ratios Hearth / TF.js. Results also go
 to bench/results/train_throughput.json.
 
@@ -76,9 +86,15 @@ MODELS = {
         {"type": "dense", "units": 84, "activation": "relu"},
         {"type": "dense", "units": 10, "activation": "softmax"}]},
 }
-HEARTH = {  # contender -> onnxruntime-web wasm threads (None: the app's default)
+HEARTH = {  # contender -> Trainer(threads=) for its sessions (None: the app's choice by model size)
     "hearth": None,
-    "hearth-1t": 1,
+    "hearth-2t": 2,
+}
+# With --baseline DIST: another build of Hearth (say, before a change) in the same page, served
+# from /baseline/. contender -> hearthOrt.setThreads(n) before its first session (None: its default).
+BASELINE = {
+    "before": None,
+    "before-1t": 1,
 }
 TFJS = {  # contender -> (backend, wasm threads asked for)
     "tfjs-wasm-1t": ("wasm", 1),
@@ -123,9 +139,14 @@ class BenchHandler(Handler):
         super().end_headers()
 
 
-def stage_site(dist: Path, root: Path, x: np.ndarray, y: np.ndarray) -> None:
-    """dist/ plus bench/ (pages, TF.js, data) in a throwaway folder."""
+def stage_site(dist: Path, root: Path, x: np.ndarray, y: np.ndarray, baseline: Path | None = None) -> None:
+    """dist/ plus bench/ (pages, TF.js, data) in a throwaway folder; a baseline build under baseline/."""
     shutil.copytree(dist, root, dirs_exist_ok=True)
+    if baseline is not None:
+        shutil.copytree(baseline, root / "baseline", dirs_exist_ok=True)
+        (root / "baseline" / "bench" / "data").mkdir(parents=True, exist_ok=True)
+        (root / "baseline" / "bench" / "data" / "x.f32").write_bytes(x.tobytes())
+        (root / "baseline" / "bench" / "data" / "y.f32").write_bytes(y.tobytes())
     bench = root / "bench"
     shutil.copytree(REPO / "bench" / "pages", bench, dirs_exist_ok=True)
     (bench / "tfjs").mkdir(parents=True, exist_ok=True)
@@ -152,14 +173,16 @@ _spec = {{"version": 1, "input": {input}, "layers": {layers},
          "training": {{"optimizer": "{optimizer}", "learning_rate": {lr}, "batch_size": {batch},
                       "validation_split": 0, "seed": 0}}}}
 bench_trainer = Trainer(ModelSpec(_spec), Dataset(_x, _y, [str(i) for i in range({classes})]){kwargs})
-{{"threads": int(await hearthOrt.threads()), "steps_per_call": bench_trainer.steps_per_call}}
+{{"threads": getattr(bench_trainer.engine, "threads", None), "steps_per_call": bench_trainer.steps_per_call}}
 """
 
-HEARTH_EPOCH = """
-_started = time.perf_counter()
-async for _m in bench_trainer.fit(1):
-    pass
-{"samples": len(bench_trainer.train_data), "seconds": time.perf_counter() - _started, "loss": _m.loss}
+HEARTH_EPOCHS = """
+_started, _epochs = time.perf_counter(), 0
+while not _epochs or time.perf_counter() - _started < {min_seconds}:
+    async for _m in bench_trainer.fit(1):
+        pass
+    _epochs += 1
+{{"samples": _epochs * len(bench_trainer.train_data), "seconds": time.perf_counter() - _started, "loss": _m.loss}}
 """
 
 
@@ -172,10 +195,12 @@ def tfjs(page, who: str, msg: dict):
     return page.evaluate("([who, msg]) => bench.tfjs(who, msg)", [who, msg])
 
 
-def measure(page, who: str, model: str, samples: int) -> dict:
-    if who in HEARTH:
-        return python(page, who, HEARTH_EPOCH)
-    return tfjs(page, who, {"type": "epoch", "samples": samples, "batch": MODELS[model]["batch"]})
+def measure(page, who: str, model: str, samples: int, min_seconds: float = 0.0) -> dict:
+    """Whole epochs (of `samples` for TF.js) until `min_seconds` have passed, at least one."""
+    if who in HEARTH or who in BASELINE:
+        return python(page, who, HEARTH_EPOCHS.format(min_seconds=min_seconds))
+    return tfjs(page, who, {"type": "epoch", "samples": samples, "batch": MODELS[model]["batch"],
+                            "minSeconds": min_seconds})
 
 
 def run(args: argparse.Namespace) -> dict:
@@ -187,12 +212,13 @@ def run(args: argparse.Namespace) -> dict:
 
         build()
     x, y = digits_28x28()
-    contenders = [c for c in [*HEARTH, *TFJS] if c in args.contenders]
-    hearths = [c for c in contenders if c in HEARTH]
+    baselines = BASELINE if args.baseline else {}
+    contenders = [c for c in [*HEARTH, *baselines, *TFJS] if c in args.contenders or c in baselines]
+    hearths = [c for c in contenders if c in HEARTH or c in BASELINE]
     results: dict = {"contenders": contenders, "models": {}, "foreign_requests": [], "setup": {}}
     with tempfile.TemporaryDirectory(prefix="hearth-bench-") as tmp, sync_playwright() as pw:
         root = Path(tmp)
-        stage_site(dist, root, x, y)
+        stage_site(dist, root, x, y, args.baseline)
         server = SiteServer(root)
         server.httpd.RequestHandlerClass = functools.partial(BenchHandler, directory=str(root))
         server.start()
@@ -218,7 +244,7 @@ def run(args: argparse.Namespace) -> dict:
         results["cross_origin_isolated"] = page.evaluate("bench.isolated")
         results["hardware_concurrency"] = page.evaluate("navigator.hardwareConcurrency")
         for who in hearths:
-            page.evaluate("name => bench.startHearth(name)", who)
+            page.evaluate("([name, base]) => bench.startHearth(name, base)", [who, "baseline/" if who in BASELINE else ""])
         for who in contenders:
             if who in TFJS:
                 results["setup"][who] = tfjs_info = page.evaluate("([n, b, t]) => bench.startTfjs(n, b, t)",
@@ -226,34 +252,40 @@ def run(args: argparse.Namespace) -> dict:
                 print(f"{who}: {tfjs_info}", flush=True)
         for who in hearths:
             started = time.perf_counter()
-            if HEARTH[who] is not None:  # before onnxruntime-web starts: its wasm fixes the thread count
-                python(page, who, f"from js import hearthOrt\nhearthOrt.setThreads({HEARTH[who]})")
+            if BASELINE.get(who):  # before onnxruntime-web starts: its wasm fixes the thread count
+                python(page, who, f"from js import hearthOrt\nhearthOrt.setThreads({BASELINE[who]})")
             threads = python(page, who, "from js import hearthOrt\nawait hearthOrt.threads()")
-            results["setup"][who] = {"threads": threads}
+            results["setup"][who] = {"default_threads": threads}
             print(f"{who}: worker booted in {time.perf_counter() - started:.1f} s, {results['setup'][who]}", flush=True)
 
         for model in args.models:
             m = MODELS[model]
             n, classes = len(x), y.shape[1]
             shape = m["input"]
-            kwargs = f", steps_per_call={args.steps_per_call}" if args.steps_per_call else ""
             print(f"\n{m['title']}, batch {m['batch']}", flush=True)
             for who in contenders:
-                if who in HEARTH:
-                    python(page, who, HEARTH_SETUP.format(
+                if who in hearths:
+                    kwargs = f", steps_per_call={args.steps_per_call}" if args.steps_per_call else ""
+                    kwargs += f", threads={HEARTH[who]}" if HEARTH.get(who) else ""
+                    info = python(page, who, HEARTH_SETUP.format(
                         samples=n, input=shape, classes=classes, layers=json.dumps(m["layers"]), optimizer=OPTIMIZER,
                         lr=LEARNING_RATE, batch=m["batch"], kwargs=kwargs))
+                    results["setup"].setdefault(who, {})[f"{model}_threads"] = info["threads"] or info_default(results, who)
+                    print(f"  {who}: {info}", flush=True)
                 else:
                     tfjs(page, who, {"type": "model", "name": model, "inputShape": shape, "optimizer": OPTIMIZER,
                                      "learningRate": LEARNING_RATE, "dataUrl": "data/", "samples": n,
                                      "classes": classes})
             # Warm-up (a few batches for TF.js). Every contender then trains whole epochs of the same
-            # n samples, except one too slow for that (cpu, webgl): it gets a prefix that takes ~args.seconds.
+            # n samples, except a non-wasm one too slow for that (cpu, webgl): it gets a prefix that
+            # takes ~args.seconds.
             sizes = {}
             for who in contenders:
-                warm = measure(page, who, model, n if who in HEARTH else 4 * m["batch"])
+                warm = measure(page, who, model, n if who in hearths else 4 * m["batch"])
                 rate = warm["samples"] / warm["seconds"]
-                whole = who in HEARTH or n / rate <= 3 * args.seconds
+                # every wasm contender trains whole epochs; a warm-up's first-run costs must not
+                # push one onto a prefix, where per-epoch overheads weigh more
+                whole = who in hearths or TFJS[who][0] == "wasm" or n / rate <= 3 * args.seconds
                 sizes[who] = n if whole else int(max(4, args.seconds * rate // m["batch"]) * m["batch"])
                 print(f"  warm-up {who}: {rate:.0f} samples/s; measuring epochs of {sizes[who]} samples", flush=True)
             rounds: list[dict[str, dict]] = []
@@ -262,7 +294,7 @@ def run(args: argparse.Namespace) -> dict:
                 # each round starts one contender later, so none always runs right after the same other
                 for who in contenders[r % len(contenders):] + contenders[:r % len(contenders)]:
                     time.sleep(args.settle)  # let the previous contender's workers go idle
-                    row[who] = measure(page, who, model, sizes[who])
+                    row[who] = measure(page, who, model, sizes[who], args.min_seconds)
                     row[who]["samples_per_s"] = row[who]["samples"] / row[who]["seconds"]
                 rounds.append(row)
                 print(f"  round {r + 1}: " + "  ".join(f"{w} {row[w]['samples_per_s']:.0f}" for w in contenders),
@@ -273,14 +305,20 @@ def run(args: argparse.Namespace) -> dict:
     return results
 
 
+def info_default(results: dict, who: str) -> int:
+    return results["setup"][who]["default_threads"]
+
+
 def summarize(model: str, contenders: list[str], rounds: list[dict]) -> dict:
     out = {"title": MODELS[model]["title"], "batch": MODELS[model]["batch"],
            "samples_per_s": {w: statistics.median(r[w]["samples_per_s"] for r in rounds) for w in contenders},
            "rounds": rounds, "ratios": {}}
-    for ours in (c for c in contenders if c in HEARTH):
-        for theirs in (c for c in contenders if c in TFJS):
-            out["ratios"][f"{ours} / {theirs}"] = statistics.median(
-                r[ours]["samples_per_s"] / r[theirs]["samples_per_s"] for r in rounds)
+    pairs = [(ours, theirs) for ours in contenders if ours in HEARTH or ours in BASELINE
+             for theirs in contenders if theirs in TFJS]
+    pairs += [("hearth", before) for before in contenders if before in BASELINE and "hearth" in contenders]
+    for ours, theirs in pairs:
+        out["ratios"][f"{ours} / {theirs}"] = statistics.median(
+            r[ours]["samples_per_s"] / r[theirs]["samples_per_s"] for r in rounds)
     return out
 
 
@@ -297,8 +335,8 @@ def report(results: dict) -> str:
               "| ratio | " + " | ".join(m["title"] for m in models) + " |", "|---|" + "---:|" * len(models)]
     for pair in pairs:
         lines.append(f"| {pair} | " + " | ".join(f"{m['ratios'][pair]:.2f}x" for m in models) + " |")
-    setup = ", ".join(f"{w}: {info.get('threads')} thread(s)" for w, info in results["setup"].items()
-                      if info.get("threads") is not None)
+    setup = ", ".join(f"{w}: " + ", ".join(f"{k} {v}" for k, v in info.items() if "thread" in k)
+                      for w, info in results["setup"].items())
     lines += ["", f"threads as each reports them: {setup}; navigator.hardwareConcurrency "
               f"{results['hardware_concurrency']}; cross-origin isolated: {results['cross_origin_isolated']}",
               f"requests that left 127.0.0.1: {len(results['foreign_requests'])} {results['foreign_requests'][:5]}"]
@@ -312,9 +350,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--contenders", default=",".join([*HEARTH, *TFJS]),
                         help=f"any of {', '.join([*HEARTH, *TFJS])}")
     parser.add_argument("--seconds", type=float, default=3.0,
-                        help="a contender whose epoch would take over 3x this trains on a prefix taking about this")
+                        help="TF.js cpu/webgl: over 3x this an epoch, they train on a prefix taking about this")
     parser.add_argument("--settle", type=float, default=0.5, help="seconds of rest before each measurement")
+    parser.add_argument("--min-seconds", type=float, default=1.0,
+                        help="each measurement repeats whole epochs until this long (an MLP epoch is ~0.1 s)")
     parser.add_argument("--steps-per-call", type=int, default=0, help="Hearth's Trainer(steps_per_call=); 0: default")
+    parser.add_argument("--baseline", type=Path, default=None,
+                        help="another built dist/ (e.g. of an older commit) to run as 'before' and 'before-1t'")
     args = parser.parse_args(argv)
     args.models = [m for m in args.models.split(",") if m]
     args.contenders = [c for c in args.contenders.split(",") if c]

@@ -2,21 +2,36 @@
 // Python creates onnxruntime-web sessions and runs them through these few functions; tensors stay
 // here (JS heap, or GPU buffers on WebGPU) between calls unless Python asks for their data.
 
-let ortModule = null;
 let wantedThreads = null;
+const instances = new Map(); // wasm thread count -> an onnxruntime-web module of its own
 
-/** onnxruntime-web, loaded on first use so that start-up does not pay for its 28 MB wasm. */
-async function ort() {
-  if (!ortModule) {
-    ortModule = await import("./ort/ort.min.mjs");
-    const env = ortModule.env;
-    env.wasm.wasmPaths = new URL("./ort/", import.meta.url).href; // never the CDN default
-    // Threads need cross-origin isolation (COOP/COEP); without it ORT would warn and use one.
-    env.wasm.numThreads = self.crossOriginIsolated ? wantedThreads ?? Math.min(4, navigator.hardwareConcurrency || 1) : 1;
-    env.wasm.proxy = false; // we already are in a worker
-    env.logLevel = "error";
+function defaultThreads() {
+  // Threads need cross-origin isolation (COOP/COEP); without it ORT would warn and use one.
+  return self.crossOriginIsolated ? wantedThreads ?? Math.min(4, navigator.hardwareConcurrency || 1) : 1;
+}
+
+/**
+ * onnxruntime-web with `threads` wasm threads (default: the app's), loaded on first use so that
+ * start-up does not pay for its 28 MB wasm. ORT fixes its thread pool when its wasm starts, for
+ * every session alike, so another thread count is another copy of the module (the URL's query makes
+ * it one): small training graphs run up to twice as fast on 1 thread, while the language model
+ * wants several. Tensors on the CPU pass between the copies as they are.
+ */
+async function ort(threads = null) {
+  const n = self.crossOriginIsolated ? threads ?? defaultThreads() : 1;
+  const key = n === defaultThreads() ? "default" : n;
+  if (!instances.has(key)) {
+    instances.set(key, (async () => {
+      const module = await import(key === "default" ? "./ort/ort.min.mjs" : `./ort/ort.min.mjs?threads=${n}`);
+      const env = module.env;
+      env.wasm.wasmPaths = new URL("./ort/", import.meta.url).href; // never the CDN default
+      env.wasm.numThreads = n;
+      env.wasm.proxy = false; // we already are in a worker
+      env.logLevel = "error";
+      return module;
+    })());
   }
-  return ortModule;
+  return instances.get(key);
 }
 
 let gpuAdapter;
@@ -39,13 +54,14 @@ export async function gpuFeatures() {
   return gpuAdapter ? [...gpuAdapter.features] : [];
 }
 
+/** The wasm threads of the default onnxruntime-web (what sessions get unless they ask for a count). */
 export async function threads() {
   return (await ort()).env.wasm.numThreads;
 }
 
-/** Use `n` wasm threads instead of the default; only before ORT's first use (its wasm fixes them at start). */
+/** Use `n` wasm threads by default instead of min(4, cores); only before ORT's first use (its wasm fixes them at start). */
 export function setThreads(n) {
-  if (ortModule) throw new Error("onnxruntime-web has already started; set its threads before the first session");
+  if (instances.has("default")) throw new Error("onnxruntime-web has already started; set its threads before the first session");
   wantedThreads = Math.max(1, Math.floor(n));
 }
 
@@ -78,9 +94,11 @@ export function dispose(t) {
  * Load a model from bytes, from a URL of the site, or from the model store ({modelId, path}), so
  * large models never pass through Python. `keepOnGpu`: outputs stay in GPU buffers on WebGPU.
  * `sessionOptions`: onnxruntime-web session options over Hearth's defaults (e.g. memory settings).
+ * `threads`: wasm threads for this session (null: the default); see `ort()`.
  */
-export async function createSession(source, provider, keepOnGpu, sessionOptions) {
-  const { InferenceSession } = await ort();
+export async function createSession(source, provider, keepOnGpu, sessionOptions = null, threads = null) {
+  // only wasm sessions choose their threads; WebGPU stays on the default module's one device
+  const module = await ort(provider === "wasm" ? threads : null);
   let bytes = source;
   if (typeof source === "string") {
     const response = await fetch(source);
@@ -98,8 +116,9 @@ export async function createSession(source, provider, keepOnGpu, sessionOptions)
     }
   }
   if (provider === "webgpu" && keepOnGpu) options.preferredOutputLocation = "gpu-buffer";
-  const session = await InferenceSession.create(bytes, options);
-  return { session, inputNames: session.inputNames, outputNames: session.outputNames, provider };
+  const session = await module.InferenceSession.create(bytes, options);
+  const wasmThreads = module.env.wasm.numThreads;
+  return { session, inputNames: session.inputNames, outputNames: session.outputNames, provider, threads: wasmThreads };
 }
 
 /**

@@ -1,5 +1,9 @@
 // One TensorFlow.js backend in a worker: build a Keras-style model, then time model.fit epochs on the
 // same bytes Hearth trains on. Everything loads from this site; setWasmPaths keeps the .wasm off the CDN.
+// TF.js 4.22's wasm backend gives XNNPACK at most half of navigator.hardwareConcurrency threads,
+// whatever setThreadsCount asks (1 on a 2-core machine): a worker named "cores=N" shows it N cores.
+const shownCores = /^cores=(\d+)$/.exec(self.name)?.[1];
+if (shownCores) Object.defineProperty(WorkerNavigator.prototype, "hardwareConcurrency", { get: () => Number(shownCores) });
 importScripts("tfjs/tf.min.js", "tfjs/tf-backend-wasm.min.js");
 tf.wasm.setWasmPaths(new URL("tfjs/", self.location.href).href);
 
@@ -98,7 +102,8 @@ const handlers = {
     if (!(await tf.setBackend(backend))) throw new Error(`TF.js backend ${backend} is not available here`);
     await tf.ready();
     const checked = backend === "wasm" ? await checkConvFilterGradient() : null;
-    return { backend: tf.getBackend(), threads: backend === "wasm" ? tf.wasm.getThreadsCount() : null,
+    const multithread = backend === "wasm" ? await tf.env().getAsync("WASM_HAS_MULTITHREAD_SUPPORT") : null;
+    return { backend: tf.getBackend(), threads: backend === "wasm" ? tf.wasm.getThreadsCount() : null, multithread,
              isolated: self.crossOriginIsolated, filterGradientError: checked };
   },
 
@@ -113,15 +118,21 @@ const handlers = {
     return { params: model.countParams() };
   },
 
-  /** One epoch of model.fit over the first `samples` samples (shuffled each epoch, as Hearth does). */
-  async epoch({ samples, batch }) {
+  /** Epochs of model.fit over the first `samples` samples (shuffled each epoch, as Hearth does), one at a
+   * time until `minSeconds` have passed. */
+  async epoch({ samples, batch, minSeconds = 0 }) {
     const n = Math.min(samples, data.x.shape[0]);
     const [x, y] = n === data.x.shape[0] ? [data.x, data.y] : [data.x.slice(0, n), data.y.slice(0, n)];
     const started = performance.now();
-    const history = await model.fit(x, y, { batchSize: batch, epochs: 1, shuffle: true, verbose: 0 });
+    let epochs = 0;
+    let history;
+    while (!epochs || performance.now() - started < 1000 * minSeconds) { // whole epochs, as Hearth's side
+      history = await model.fit(x, y, { batchSize: batch, epochs: 1, shuffle: true, verbose: 0 });
+      epochs += 1;
+    }
     const seconds = (performance.now() - started) / 1000;
     if (x !== data.x) tf.dispose([x, y]);
-    return { samples: n, seconds, loss: history.history.loss[0], tensors: tf.memory().numTensors };
+    return { samples: epochs * n, seconds, loss: history.history.loss[0], tensors: tf.memory().numTensors };
   },
 
   /** Per-step times of model.trainOnBatch (min and median), for profiling. */

@@ -32,10 +32,12 @@ function call(worker, msg) {
 window.bench = {
   isolated: self.crossOriginIsolated,
 
-  /** Start one of Hearth's app workers (Pyodide, Panel, Hearth), exactly as index.html's boot.js does. */
-  startHearth(name) {
-    const worker = listen(new Worker(new URL("worker.js", site), { type: "module" }));
-    worker.postMessage({ type: "start", origin: site });
+  /** Start one of Hearth's app workers (Pyodide, Panel, Hearth), exactly as index.html's boot.js does;
+   * `base`: the build's folder under the site ("" for this one, "baseline/" for --baseline's). */
+  startHearth(name, base = "") {
+    const root = new URL(base, site).href;
+    const worker = listen(new Worker(new URL("worker.js", root), { type: "module" }));
+    worker.postMessage({ type: "start", origin: root });
     workers.set(name, worker);
   },
 
@@ -46,7 +48,9 @@ window.bench = {
 
   /** A TF.js worker on `backend` ("wasm", "cpu", "webgl"); `threads` for wasm. */
   async startTfjs(name, backend, threads) {
-    const worker = listen(new Worker(new URL("tfjs-worker.js", location.href)));
+    // TF.js's wasm backend takes at most half the cores it sees: show it 2n for n threads (tfjs-worker.js)
+    const cores = backend === "wasm" && threads > 1 ? `cores=${2 * threads}` : "";
+    const worker = listen(new Worker(new URL("tfjs-worker.js", location.href), { name: cores }));
     workers.set(name, worker);
     return call(worker, { type: "backend", backend, threads });
   },

@@ -56,11 +56,12 @@ def torch_model(spec: ModelSpec, weights: dict[str, np.ndarray], masks: dict | N
 
 
 def probe(spec: ModelSpec, weights: dict[str, np.ndarray], x: np.ndarray, dy: np.ndarray,
-          masks: dict[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
+          masks: dict[str, np.ndarray] | None = None, cpu: bool = False) -> dict[str, np.ndarray]:
     """Forward in training mode, then every unit's backward from `dy` (user layout): y, dx, the
-    gradient of each parameter (as "grad:<name>") and new buffers (as "new:<name>")."""
+    gradient of each parameter (as "grad:<name>") and new buffers (as "new:<name>"). `cpu`: as
+    the CPU training graph builds them (`Build.cpu`), else as the WebGPU one does."""
     g = Graph("probe")
-    b = Build(g, training=True)
+    b = Build(g, training=True, cpu=cpu)
     shapes = spec.shapes()
     names = {n: g.input(n, "float32", list(shapes[n])) for n in shapes}
     xin = g.input("x", "float32", ["batch", *spec.input_shape])

@@ -33,6 +33,10 @@ CASES = {
     "maxpool2d": ([6, 6, 2], {"type": "maxpool2d", "size": 2}),
     "maxpool2d_remainder": ([7, 5, 2], {"type": "maxpool2d", "size": 2}),
     "maxpool2d_overlap": ([7, 7, 2], {"type": "maxpool2d", "size": 3, "stride": 2}),
+    # a ReLU right before max pooling: on CPU graphs the pool applies the ReLU's mask itself
+    "conv2d_relu_maxpool2d": ([9, 8, 2], [{"type": "conv2d", "filters": 3, "kernel": 3, "activation": "relu"},
+                                          {"type": "maxpool2d", "size": 2}]),
+    "relu_maxpool2d_overlap": ([7, 7, 2], [{"type": "relu"}, {"type": "maxpool2d", "size": 3, "stride": 2}]),
     "avgpool2d": ([6, 6, 2], {"type": "avgpool2d", "size": 2}),
     "avgpool2d_overlap": ([7, 6, 3], {"type": "avgpool2d", "size": [3, 2], "stride": [2, 1]}),
     "flatten": ([3, 4, 2], {"type": "flatten"}),
@@ -48,9 +52,10 @@ CASES = {
 
 
 def case_spec(name: str) -> ModelSpec:
-    shape, layer = CASES[name]
+    shape, layers = CASES[name]
     # a flatten keeps the spec valid for image outputs; on a flat output it is the identity
-    return ModelSpec({"version": 1, "input": shape, "layers": [layer, {"type": "flatten"}]})
+    layers = layers if isinstance(layers, list) else [layers]
+    return ModelSpec({"version": 1, "input": shape, "layers": [*layers, {"type": "flatten"}]})
 
 
 def inputs(spec: ModelSpec, seed: int, batch: int = 3):
@@ -66,11 +71,16 @@ def inputs(spec: ModelSpec, seed: int, batch: int = 3):
     return x, dy, weights, draw_masks(spec, rng, batch)
 
 
+# CPU training graphs (onnxruntime, wasm) build some backwards their own way (`Build.cpu`)
+GRAPHS = ["webgpu", "cpu"]
+
+
+@pytest.mark.parametrize("graph", GRAPHS)
 @pytest.mark.parametrize("name", sorted(CASES))
-def test_backward_matches_torch_autograd(name):
+def test_backward_matches_torch_autograd(name, graph):
     spec = case_spec(name)
     x, dy, weights, masks = inputs(spec, 1)
-    ours = probe(spec, weights, x, dy, masks)
+    ours = probe(spec, weights, x, dy, masks, cpu=graph == "cpu")
 
     model = torch_model(spec, weights, masks).train()
     xt = torch.from_numpy(x).requires_grad_(True)
@@ -91,16 +101,17 @@ def test_backward_matches_torch_autograd(name):
     assert len(spec.param_names()) == len(named)
 
 
+@pytest.mark.parametrize("graph", GRAPHS)
 @pytest.mark.parametrize("name", sorted(CASES))
-def test_backward_matches_finite_differences(name):
+def test_backward_matches_finite_differences(name, graph):
     spec = case_spec(name)
     x, dy, weights, masks = inputs(spec, 2)
-    ours = probe(spec, weights, x, dy, masks)
+    ours = probe(spec, weights, x, dy, masks, cpu=graph == "cpu")
     rng = np.random.default_rng(3)
     eps = 1e-3
 
     def objective(x_, weights_):
-        y = probe(spec, weights_, x_, dy, masks)["y"].astype(np.float64)
+        y = probe(spec, weights_, x_, dy, masks, cpu=graph == "cpu")["y"].astype(np.float64)
         return float((y * dy).sum())
 
     targets = [("dx", None)] + [(f"grad:{n}", n) for n in spec.param_names()]
@@ -116,3 +127,18 @@ def test_backward_matches_finite_differences(name):
                 numeric = (objective(x, {**weights, param: plus}) - objective(x, {**weights, param: minus})) / (2 * eps)
             analytic = float(ours[key].flat[flat])
             assert abs(numeric - analytic) <= 2e-2 + 2e-2 * abs(numeric), (key, flat, numeric, analytic)
+
+
+@pytest.mark.parametrize("graph", GRAPHS)
+@pytest.mark.parametrize("name", ["maxpool2d", "maxpool2d_overlap", "relu_maxpool2d_overlap"])
+def test_max_pool_ties_go_to_the_first_maximum(name, graph):
+    """Inputs full of equal values (a saturated image): each window's gradient goes to its first
+    maximum, as in PyTorch, on both ways of building the backward."""
+    spec = case_spec(name)
+    _, dy, weights, masks = inputs(spec, 4)
+    x = np.random.default_rng(5).integers(-1, 2, (3, *spec.input_shape)).astype(np.float32)
+    ours = probe(spec, weights, x, dy, masks, cpu=graph == "cpu")
+    xt = torch.from_numpy(x).requires_grad_(True)
+    torch_model(spec, weights, masks).train()(xt).backward(torch.from_numpy(dy))
+    # a tie sent to another cell would be off by a whole dy; overlapping windows only add in another order
+    np.testing.assert_allclose(ours["dx"], xt.grad.numpy(), rtol=1e-6, atol=1e-6)

@@ -27,13 +27,14 @@ from hearth.train import Dataset, ModelSpec, Trainer, load_builtin
 data = load_builtin("digits", await site_file("data/digits.npz"))
 if LIMIT:
     data = Dataset(data.x[:LIMIT], data.y[:LIMIT], data.classes, name="digits")
-trainer = Trainer(ModelSpec(SPEC), data, provider=PROVIDER, steps_per_call=STEPS_PER_CALL)
+trainer = Trainer(ModelSpec(SPEC), data, provider=PROVIDER, steps_per_call=STEPS_PER_CALL, threads=THREADS)
 losses = []
 history = [m.to_dict() async for m in trainer.fit(EPOCHS, on_batch=lambda p: losses.append(p.loss))]
 weights = await trainer.weights()
 result = {
     "runtime": get_runtime().name,
     "provider": trainer.engine._sessions["train"].provider,
+    "threads": getattr(trainer.engine._sessions["train"], "threads", None),
     "losses": losses,
     "history": [{k: h[k] for k in ("loss", "accuracy", "val_loss", "val_accuracy")} for h in history],
     "weights": {k: v.ravel().tolist() for k, v in weights.items()},
@@ -60,11 +61,22 @@ CNN = {"version": 1, "input": [8, 8, 1], "layers": [
     {"type": "dense", "units": 24, "activation": "gelu"},
     {"type": "dense", "units": 10, "activation": "softmax"}],
     "training": {"optimizer": "adam", "learning_rate": 0.005, "batch_size": 32, "seed": 3}}
+# LeNet's pattern: max pooling right after a ReLU (CPU graphs apply the ReLU's mask on the pooled grid)
+RELU_POOL_CNN = {"version": 1, "input": [8, 8, 1], "layers": [
+    {"type": "conv2d", "filters": 6, "kernel": 3, "padding": "same", "activation": "relu"},
+    {"type": "maxpool2d", "size": 2},
+    {"type": "conv2d", "filters": 8, "kernel": 3, "padding": "same", "activation": "relu"},
+    {"type": "maxpool2d", "size": 3, "stride": 1},
+    {"type": "flatten"},
+    {"type": "dense", "units": 10, "activation": "softmax"}],
+    "training": {"optimizer": "adam", "learning_rate": 0.01, "batch_size": 32, "seed": 5}}
 
 
-def code(spec: dict, *, provider: str | None = None, epochs: int = 1, limit: int = 0, steps_per_call: int = 16) -> str:
+def code(spec: dict, *, provider: str | None = None, epochs: int = 1, limit: int = 0, steps_per_call: int = 16,
+         threads: int | None = None) -> str:
     return (TRAIN.replace("SPEC", repr(spec)).replace("PROVIDER", repr(provider)).replace("EPOCHS", str(epochs))
-            .replace("LIMIT", str(limit)).replace("STEPS_PER_CALL", str(steps_per_call)))
+            .replace("LIMIT", str(limit)).replace("STEPS_PER_CALL", str(steps_per_call))
+            .replace("THREADS", repr(threads)))
 
 
 def on_cpython(text: str) -> dict:
@@ -109,19 +121,32 @@ def assert_same_run(web: dict, native: dict, atol: float) -> None:
             assert value == pytest.approx(theirs[key], abs=atol), (key, ours, theirs)
 
 
-@pytest.mark.parametrize("name, spec", [("mlp_sgd_momentum_dropout", MLP), ("cnn_batchnorm_adam", CNN)])
+@pytest.mark.parametrize("name, spec", [("mlp_sgd_momentum_dropout", MLP), ("cnn_batchnorm_adam", CNN),
+                                        ("cnn_relu_maxpool_adam", RELU_POOL_CNN)])
 def test_same_seed_same_curve_on_wasm(app, name, spec):
     text = code(spec)
     web, native = in_browser(app, text), on_cpython(text)
     assert (web["runtime"], web["provider"]) == ("onnxruntime-web", "wasm")
+    assert web["threads"] == 1  # small models train on a 1-thread copy of onnxruntime-web
     assert native["runtime"] == "onnxruntime"
-    # 1,437 training digits in batches of 32: 45 steps, in chunks of 16 + 16 + 12 + the short last batch
+    # 1,437 training digits in batches of 32: 45 steps, in runs of 16 + 16 + 13 (the short last batch too)
     assert len(native["losses"]) == 45
     assert np.mean(native["losses"][-5:]) < 0.6 * np.mean(native["losses"][:5]), "the model did not learn"
     assert_same_run(web, native, atol=1e-5)
     assert max_weight_difference(web["weights"], native["weights"]) < 1e-5
     assert web["confusion"] == native["confusion"]
     np.testing.assert_allclose(web["probabilities"], native["probabilities"], rtol=0, atol=1e-5)
+
+
+def test_training_on_the_default_threads_follows_the_same_curve(app):
+    """Trainer(threads=2) runs on the app's default onnxruntime-web (the language model's, with its
+    thread pool) instead of the 1-thread copy; threads only split sums differently."""
+    default = python(app, "from js import hearthOrt\nawait hearthOrt.threads()")
+    assert default >= 2, "the test page should be cross-origin isolated, with threads"
+    one, two = in_browser(app, code(CNN)), in_browser(app, code(CNN, threads=2))
+    assert (one["threads"], two["threads"]) == (1, 2)
+    assert_same_run(two, one, atol=1e-5)
+    assert max_weight_difference(two["weights"], one["weights"]) < 1e-4
 
 
 TINY_CNN = {"version": 1, "input": [8, 8, 1], "layers": [

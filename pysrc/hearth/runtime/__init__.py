@@ -68,9 +68,11 @@ class Runtime(Protocol):
     name: str
     providers: list[str]
 
-    async def session(self, model: bytes, provider: str | None = None, *, keep_on_gpu: bool = False) -> Session:
+    async def session(self, model: bytes, provider: str | None = None, *, keep_on_gpu: bool = False,
+                      threads: int | None = None) -> Session:
         """Load a model. `provider` is one of `providers` (default: the first); `keep_on_gpu` keeps
-        kept outputs in GPU buffers on WebGPU (KV caches)."""
+        kept outputs in GPU buffers on WebGPU (KV caches); `threads` asks for that many CPU threads
+        for this session (None: the runtime's default; small graphs run faster on one)."""
         ...
 
     async def upload(self, array: np.ndarray) -> Tensor:

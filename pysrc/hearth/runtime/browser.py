@@ -91,6 +91,7 @@ class BrowserSession:
     def __init__(self, created) -> None:
         self._session = created.session
         self.provider = str(created.provider)
+        self.threads = int(created.threads)  # the wasm threads of the onnxruntime-web copy it runs on
         self.input_names = list(created.inputNames.to_py())
         self.output_names = list(created.outputNames.to_py())
 
@@ -163,10 +164,11 @@ class BrowserRuntime:
         return self.providers
 
     async def session(self, model: bytes | str, provider: str | None = None, *, keep_on_gpu: bool = False,
-                      options: dict | None = None):
+                      options: dict | None = None, threads: int | None = None):
         """`model`: bytes, a URL of the site, or "store:MODEL_ID/PATH" for a file in the model store
         (large models then go from storage to ONNX Runtime without passing through Python).
-        `options`: onnxruntime-web session options over Hearth's, e.g. {"enableCpuMemArena": False}."""
+        `options`: onnxruntime-web session options over Hearth's, e.g. {"enableCpuMemArena": False}.
+        `threads`: wasm threads for this session (None: the app's default; see web/ort-bridge.js)."""
         provider = provider or "wasm"
         if provider == "webgpu" and "webgpu" not in await self.detect():
             raise RuntimeError("WebGPU is not available in this browser; use provider 'wasm'")
@@ -176,7 +178,7 @@ class BrowserRuntime:
         else:
             source = model if isinstance(model, str) else to_js(model)
         js_options = to_js(options, dict_converter=_object) if options else None
-        created = await hearthOrt.createSession(source, provider, keep_on_gpu, js_options)
+        created = await hearthOrt.createSession(source, provider, keep_on_gpu, js_options, threads)
         return BrowserSession(created)
 
     async def gpu_features(self) -> list[str]:

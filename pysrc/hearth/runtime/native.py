@@ -79,10 +79,11 @@ class NativeRuntime:
     name = "onnxruntime"
     providers = ["cpu"]
 
-    async def session(self, model: bytes, provider: str | None = None, *, keep_on_gpu: bool = False):
+    async def session(self, model: bytes, provider: str | None = None, *, keep_on_gpu: bool = False,
+                      threads: int | None = None):
         if provider not in (None, "cpu", "wasm"):
             raise ValueError(f"provider {provider!r} is not available on CPython; use 'cpu'")
-        return NativeSession(model)
+        return NativeSession(model, threads or 0)
 
     async def upload(self, array: np.ndarray) -> NativeTensor:
         return NativeTensor(np.ascontiguousarray(array))

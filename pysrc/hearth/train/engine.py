@@ -26,12 +26,13 @@ from hearth.train.step_graph import (
     build_train_chunk,
     build_train_step,
 )
+from hearth.train.threads import training_threads
 
 
 class Engine:
     def __init__(self, spec: ModelSpec, config: TrainConfig, weights: Mapping[str, np.ndarray],
                  optimizer_state: Mapping[str, np.ndarray] | None = None, step: int = 0,
-                 runtime: Runtime | None = None, provider: str | None = None) -> None:
+                 runtime: Runtime | None = None, provider: str | None = None, threads: int | None = None) -> None:
         spec.check_weights(dict(weights))
         self.spec = spec
         self.config = config
@@ -51,6 +52,9 @@ class Engine:
                                      "was it saved with another optimizer or model?")
                 state[key] = value if given is None else np.asarray(given, np.float32)
         self.state = state
+        # CPU threads of this model's sessions: by default one for small models, which train faster so
+        # (hearth.train.threads); WebGPU has none to pick
+        self.threads = None if provider == "webgpu" else threads or training_threads(spec, config.batch_size)
         self._step_graph: TrainStep | None = None
         self._sessions: dict[str, Session] = {}
         self._activation_names: list[str] = []
@@ -73,7 +77,7 @@ class Engine:
                 model = build_predict(self.spec, self.loss)
             else:
                 model, self._activation_names = build_activations(self.spec)
-            self._sessions[kind] = await self.runtime.session(model, self.provider)
+            self._sessions[kind] = await self.runtime.session(model, self.provider, threads=self.threads)
         return self._sessions[kind]
 
     def _weight_feeds(self) -> dict[str, Value]:
@@ -81,30 +85,33 @@ class Engine:
 
     # ------------------------------------------------------------------ training
     async def train(self, batches: Sequence[Mapping[str, np.ndarray]], lr: float | Sequence[float]) -> list[dict]:
-        """Run one optimizer step per batch (x, y and any dropout masks) in as few runtime calls as the
-        batch shapes allow (one per run of same-shaped batches).
+        """Run one optimizer step per batch (x, y and any dropout masks): on CPU in one runtime call,
+        on WebGPU in one `run_steps` call per run of same-shaped batches.
 
         Returns each step's fetched outputs (loss, correct) as numpy scalars."""
         session = await self._session("train")
         graph = self.step_graph
         rates = [lr] * len(batches) if isinstance(lr, int | float) else list(lr)
-        feeds = [{**batch, "schedule": np.asarray([rates[i], self.step + i + 1], np.float32)}
-                 for i, batch in enumerate(batches)]
+        if not batches:
+            return []
         if not graph.stacked:
+            feeds = [{**batch, "schedule": np.asarray([rates[i], self.step + i + 1], np.float32)}
+                     for i, batch in enumerate(batches)]
             final, per_step = await session.run_steps({k: self.state[k] for k in graph.state}, feeds,
                                                       graph.carry, graph.fetch)
             self._replace_state(final)
             self.step += len(batches)
             return per_step
-        per_step = []
-        for group in _same_shape_runs(feeds):
-            stacked = {name: np.stack([f[name] for f in group]) for name in group[0]}
-            out = await session.run({**{k: self.state[k] for k in graph.state}, **stacked}, keep=list(graph.carry),
-                                    fetch=graph.fetch)
-            self._replace_state({graph.carry[o]: out[o] for o in graph.carry})
-            self.step += len(group)
-            per_step += [{name: out[name][i] for name in graph.fetch} for i in range(len(group))]
-        return per_step
+        # one run for the whole chunk: batches end to end, each step's rows named in its schedule
+        ends = np.cumsum([len(batch["x"]) for batch in batches])
+        schedule = np.asarray([[rates[i], self.step + i + 1, ends[i] - len(batch["x"]), ends[i]]
+                               for i, batch in enumerate(batches)], np.float32)
+        joined = {name: np.concatenate([batch[name] for batch in batches]) for name in batches[0]}
+        out = await session.run({**{k: self.state[k] for k in graph.state}, **joined, "schedule": schedule},
+                                keep=list(graph.carry), fetch=graph.fetch)
+        self._replace_state({graph.carry[o]: out[o] for o in graph.carry})
+        self.step += len(batches)
+        return [{name: out[name][i] for name in graph.fetch} for i in range(len(batches))]
 
     def _replace_state(self, new: Mapping[str, Value]) -> None:
         """Take the next carried values; runtime handles they replace are released at once."""
@@ -158,15 +165,3 @@ class Engine:
             session.release()
         self._sessions.clear()
 
-
-def _same_shape_runs(feeds: Sequence[Mapping[str, np.ndarray]]) -> list[list[Mapping[str, np.ndarray]]]:
-    """Consecutive feeds whose arrays have the same shapes (a short last batch starts a new run)."""
-    runs: list[list[Mapping[str, np.ndarray]]] = []
-    key = None
-    for feed in feeds:
-        k = tuple((name, np.shape(v)) for name, v in feed.items())
-        if k != key:
-            runs.append([])
-            key = k
-        runs[-1].append(feed)
-    return runs

@@ -107,6 +107,11 @@ class ModelSpec:
     def param_count(self) -> int:
         return sum(info.params for info in self.summary)
 
+    @property
+    def macs(self) -> int:
+        """Multiply-adds of one sample's forward pass through the whole model."""
+        return sum(unit.macs for unit in self.units)
+
     def names(self, unit: Layer) -> dict[str, str]:
         """Local parameter/buffer names of a unit -> the global names used in graphs and files."""
         return {name: f"{unit.key}.{name}" for name in [*unit.param_shapes(), *unit.buffer_shapes()]}

@@ -8,8 +8,8 @@ without Python touching the weights:
              every parameter, buffer and optimizer slot
     outputs  loss, correct, and "<name>.next" for each of those carried tensors
 
-`build_train_chunk` wraps that same step in an ONNX Loop over stacked batches, so one run is a whole
-chunk of steps (how CPython and wasm train); `build_train_step` is the single step (WebGPU, where a
+`build_train_chunk` wraps that same step in an ONNX Loop over the chunk's batches, so one run is a
+whole chunk of steps (how CPython and wasm train); `build_train_step` is the single step (WebGPU, where a
 Loop would run on the CPU).
 """
 
@@ -41,7 +41,7 @@ class TrainStep:
     carry: dict[str, str]  # output -> the input it feeds next step
     fetch: list[str]  # per-step outputs Python reads: loss (and correct)
     dropouts: list[Dropout]  # whose masks each batch must carry
-    stacked: bool = False  # one run takes many steps' feeds stacked (build_train_chunk)
+    stacked: bool = False  # one run takes many steps' feeds end to end (build_train_chunk)
 
 
 def _inputs(g: Graph, spec: ModelSpec, weights: dict[str, np.ndarray] | None) -> dict[str, str]:
@@ -170,21 +170,30 @@ def build_train_step(spec: ModelSpec, loss: Loss, optimizer: Optimizer, l2: floa
 def build_train_chunk(spec: ModelSpec, loss: Loss, optimizer: Optimizer, l2: float = 0.0) -> TrainStep:
     """Many optimizer steps per run: an ONNX Loop whose body is the step of `build_train_step`.
 
-    Per-step feeds arrive stacked ("x" is (steps, batch, ...), "schedule" (steps, 2), ...); step i
-    reads slice i. Weights and optimizer slots pass from step to step inside the runtime, so one
-    run costs one copy of them in and out (onnxruntime-web copies every input and output between
-    JS and wasm memory on each run) and one JS<->wasm crossing, whatever the number of steps.
+    Per-sample feeds ("x", "y", dropout masks) arrive as the chunk's batches one after another
+    along axis 0, and "schedule" (steps, 4) holds each step's [lr, t, first sample, end sample];
+    step i slices its rows, so batches of any sizes (an epoch's short last one too) share one run.
+    Weights and optimizer slots pass from step to step inside the runtime, so one run costs one copy
+    of them in and out (onnxruntime-web copies every input and output between JS and wasm memory on
+    each run) and one JS<->wasm crossing, whatever the number of steps.
     Outputs: each carried "<name>.next" after the last step, and "loss"/"correct" of every step.
     """
     g = Graph(f"{spec.name}_train_chunk")
     body = Graph(f"{spec.name}_train_step")
-    b = Build(body, training=True)
+    b = Build(body, training=True, cpu=True)
     step = body.input("loop.step", "int64", [])
     cond = body.input("loop.cond", "bool", [])
 
+    g.input("schedule", "float32", ["steps", 4])
+    row = body.op("Gather", "schedule", step, axis=0, name="chunk.row")  # an outer-scope value: this step's
+    rows = body.op("Cast", body.op("Slice", row, b.ints([2]), b.ints([4])), to=7, name="chunk.rows")  # int64
+
     def feed(name: str, shape: list) -> str:
-        g.input(name, "float32", ["steps", *shape])
-        return body.op("Gather", name, step, axis=0)  # an outer-scope value, sliced for this step
+        if name == "schedule":  # [lr, t, ...]: the step body reads its first two
+            return row
+        g.input(name, "float32", ["samples", *shape[1:]])
+        return body.op("Slice", name, body.op("Slice", rows, b.ints([0]), b.ints([1])),
+                       body.op("Slice", rows, b.ints([1]), b.ints([2])), b.ints([0]))
 
     b.feed = feed
     shapes = _state_shapes(spec, optimizer)

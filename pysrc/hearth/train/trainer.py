@@ -76,7 +76,8 @@ class Trainer:
                  validation: Dataset | None = None, weights: Mapping[str, np.ndarray] | None = None,
                  optimizer_state: Mapping[str, np.ndarray] | None = None, step: int = 0,
                  history: list[dict[str, Any]] | None = None, rng_state: dict[str, Any] | None = None,
-                 runtime: Runtime | None = None, provider: str | None = None, steps_per_call: int = 32) -> None:
+                 runtime: Runtime | None = None, provider: str | None = None, steps_per_call: int = 32,
+                 threads: int | None = None) -> None:
         self.spec = spec if isinstance(spec, ModelSpec) else ModelSpec(dict(spec))
         self.config = config or self.spec.training
         self.data = data
@@ -91,7 +92,7 @@ class Trainer:
         self._y_train = self._targets(self.train_data)
         self._y_val = self._targets(self.val_data)
         weights = dict(weights) if weights is not None else self.spec.init_weights(self.config.seed)
-        self.engine = Engine(self.spec, self.config, weights, optimizer_state, step, runtime, provider)
+        self.engine = Engine(self.spec, self.config, weights, optimizer_state, step, runtime, provider, threads)
         self.history: list[dict[str, Any]] = list(history or [])
         self.rng = np.random.default_rng(self.config.seed)
         if rng_state is not None:

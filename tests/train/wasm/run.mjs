@@ -26,7 +26,8 @@ globalThis.hearthOrt = {
   dispose(t) { t.dispose?.(); },
   async createSession(bytes, provider) {
     const session = await ort.InferenceSession.create(bytes, { executionProviders: [provider], graphOptimizationLevel: "all" });
-    return { session, inputNames: session.inputNames, outputNames: session.outputNames, provider };
+    return { session, inputNames: session.inputNames, outputNames: session.outputNames, provider,
+             threads: ort.env.wasm.numThreads };
   },
   async run(session, names, tensors, fetch) {
     const feeds = {};
@@ -55,6 +56,7 @@ globalThis.hearthOrt = {
     return { state: carryTo.map((n) => feeds[n]), steps: perStep };
   },
 };
+globalThis.hearthModels = {}; // browser.py imports it; training never uses the model store
 const wheels = `${root}/dist/pyodide`;
 const py = await loadPyodide({ indexURL: `${wheels}/` });
 const wanted = readdirSync(wheels).filter((f) => /^(numpy|pillow)-.*\.whl$/.test(f)).map((f) => `${wheels}/${f}`);

@@ -30,9 +30,12 @@ class ReLU(Activation):
 
     def forward(self, b, x, p):
         y = b.g.op("Relu", x)
+        b.relu_outputs.add(y)
         return y, {"y": y}
 
     def grad(self, b, dy, saved):
+        if dy in b.relu_masked:  # a max pool after this ReLU already applied its mask (pooling.py)
+            return dy
         return b.g.op("Where", b.g.op("Greater", saved["y"], b.scalar(0.0)), dy, b.scalar(0.0))
 
 

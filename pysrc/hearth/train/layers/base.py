@@ -52,9 +52,16 @@ class Build:
 
     g: Graph
     training: bool
+    # The graph runs only on a CPU provider (onnxruntime, onnxruntime-web wasm), so it may use ops or
+    # outputs WebGPU lacks (MaxPool's indices) where they are faster there.
+    cpu: bool = False
     inv_n: str | None = None  # 1 / batch size, a float scalar (training graphs only)
     buffer_updates: dict[str, str] = field(default_factory=dict)  # buffer input -> its new value
     step_inputs: list[tuple[str, tuple[int, ...]]] = field(default_factory=list)  # per-batch feeds (masks)
+    # ReLU outputs, and gradients with respect to one that are already zero wherever it is (its
+    # backward then has nothing left to do): max pooling right after a ReLU masks on its small grid.
+    relu_outputs: set[str] = field(default_factory=set)
+    relu_masked: set[str] = field(default_factory=set)
     # How a per-step feed (x, y, schedule, masks) enters the graph: a graph input by default; a
     # training chunk (an ONNX Loop) reads that step's slice of a stacked outer input instead.
     feed: Callable[[str, list], str] | None = None
@@ -183,6 +190,11 @@ class Layer:
     @property
     def param_count(self) -> int:
         return sum(int(np.prod(s)) for s in self.param_shapes().values())
+
+    @property
+    def macs(self) -> int:
+        """Multiply-adds of one sample's forward pass (the matrix products; elementwise work is left out)."""
+        return 0
 
 
 def fans(shape: tuple[int, ...]) -> tuple[int, int]:

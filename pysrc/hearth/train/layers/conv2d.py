@@ -72,6 +72,11 @@ class Conv2D(Layer):
     def decayed(self):
         return {"weight"}
 
+    @property
+    def macs(self):
+        ho, wo, _ = self.out_shape
+        return ho * wo * self.filters * self.channels * self.kernel[0] * self.kernel[1]
+
     def init_params(self, rng):
         params = {"weight": init_kernel(self.config["init"], self.param_shapes()["weight"], rng, self.where)}
         if self.use_bias:

@@ -28,6 +28,10 @@ class Dense(Layer):
     def decayed(self):
         return {"weight"}
 
+    @property
+    def macs(self):
+        return self.units * self.in_shape[0]
+
     def init_params(self, rng):
         params = {"weight": init_kernel(self.config["init"], self.param_shapes()["weight"], rng, self.where)}
         if self.use_bias:

@@ -348,6 +348,7 @@ def read_model_dir(model_dir: Path, onnx_file: str | None = None) -> dict[str, A
     path = model_dir / onnx_file
     if not path.is_file():
         raise ModelFilesError(f"{model_dir} has no {onnx_file}")
-    files["onnx_bytes"] = path.read_bytes()
+    # With its weights in FILE.onnx_data the graph must be opened by path, so onnxruntime finds them beside it.
+    files["onnx_bytes"] = str(path) if path.with_name(path.name + "_data").is_file() else path.read_bytes()
     files["cache_dtype"] = cache_dtype_for(onnx_file)
     return files

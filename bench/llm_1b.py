@@ -91,7 +91,8 @@ def main(argv: list[str] | None = None) -> int:
     dist = REPO / "dist"
     if not (dist / "index.html").exists():
         sys.exit("dist/ is not built: run `.venv/bin/python build.py build`")
-    results: dict = {"model": str(model), "onnx": onnx, "onnx_mb": round((model / onnx).stat().st_size / 1e6, 1),
+    onnx_bytes = sum(p.stat().st_size for p in (model / onnx).parent.glob(Path(onnx).name + "*"))  # with .onnx_data
+    results: dict = {"model": str(model), "onnx": onnx, "onnx_mb": round(onnx_bytes / 1e6, 1),
                      "prompt_tokens": args.prompt_tokens, "new_tokens": args.new_tokens, "foreign_requests": []}
     with tempfile.TemporaryDirectory(prefix="hearth-llm1b-") as tmp, sync_playwright() as pw:
         import shutil
@@ -132,6 +133,9 @@ def main(argv: list[str] | None = None) -> int:
         results["booted"] = peak(tag)
         print(f"Hearth booted: renderer {results['booted']}", flush=True)
         results["session_options"] = options = json.loads(args.session_options)
+        if f"{onnx}_data" in json.loads(manifest.read_text())["files"]:  # weights beside the graph
+            data_name = Path(onnx).name + "_data"
+            options.setdefault("externalData", [{"path": data_name, "data": data_name}])
         results["load"] = python([LOAD.format(threads=args.threads, onnx=onnx, options=repr(options))])
         results["loaded"] = peak(tag)
         print(f"loaded {onnx} ({results['onnx_mb']} MB) in {results['load']['load_s']:.1f} s: renderer "

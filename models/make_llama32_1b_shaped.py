@@ -69,6 +69,8 @@ def main() -> None:
     parser.add_argument("--quant", default="q4", choices=sorted(QUANTS))
     parser.add_argument("--out", type=Path)
     parser.add_argument("--tokenizer", type=Path, help="folder with tokenizer.json and tokenizer_config.json")
+    parser.add_argument("--inline", action="store_true",
+                        help="keep the weights inside the .onnx file (default: in onnx/FILE.onnx_data beside it)")
     parser.add_argument("--layers", type=int, help="fewer layers (quick runs); default 16 as in the real model")
     args = parser.parse_args()
     hf = dict(LLAMA32_1B)
@@ -83,9 +85,10 @@ def main() -> None:
     if args.tokenizer:
         for name in ("tokenizer.json", "tokenizer_config.json"):
             shutil.copyfile(args.tokenizer / name, out / name)
-    path = write_decoder(random_llama(config), out, args.quant)
+    path = write_decoder(random_llama(config), out, args.quant, external_data=not args.inline)
     write_manifest(out, {"kind": "random", "shape": "Llama-3.2-1B", "seed": 0}, f"onnx/{path.name}")
-    print(f"{path} {path.stat().st_size / 1e6:.1f} MB")
+    for made in sorted(path.parent.glob(path.name + "*")):
+        print(f"{made} {made.stat().st_size / 1e6:.1f} MB")
 
 
 if __name__ == "__main__":

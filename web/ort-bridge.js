@@ -93,19 +93,34 @@ export function dispose(t) {
 /**
  * Load a model from bytes, from a URL of the site, or from the model store ({modelId, path}), so
  * large models never pass through Python. `keepOnGpu`: outputs stay in GPU buffers on WebGPU.
- * `sessionOptions`: onnxruntime-web session options over Hearth's defaults (e.g. memory settings).
+ * `sessionOptions`: onnxruntime-web session options over Hearth's defaults (e.g. memory settings); for a
+ * URL, `externalData` entries may name their data by a URL relative to the model's (e.g. "model.onnx_data").
  * `threads`: wasm threads for this session (null: the default); see `ort()`.
  */
 export async function createSession(source, provider, keepOnGpu, sessionOptions = null, threads = null) {
   // only wasm sessions choose their threads; WebGPU stays on the default module's one device
   const module = await ort(provider === "wasm" ? threads : null);
   let bytes = source;
-  if (typeof source === "string") {
-    const response = await fetch(source);
-    if (!response.ok) throw new Error(`could not load the model ${source}: HTTP ${response.status}`);
-    bytes = new Uint8Array(await response.arrayBuffer());
-  }
   const options = { executionProviders: [provider], graphOptimizationLevel: "all", ...(sessionOptions ?? {}) };
+  if (typeof source === "string") {
+    // onnxruntime-web fetches the URL itself and copies it into its wasm heap: no copy of the model stays
+    // alive here while the session is created. Checked first so a missing file says so clearly (a GET whose
+    // body is dropped, not a HEAD: the service worker answers only GETs from its cache when offline).
+    const url = new URL(source, self.location.href);
+    const probe = await fetch(url);
+    probe.body?.cancel();
+    if (!probe.ok) throw new Error(`could not load the model ${source}: HTTP ${probe.status}`);
+    bytes = url.href;
+    // External data (FILE.onnx_data) named relative to the model: onnxruntime-web fetches that too and
+    // copies each weight straight into the tensor that keeps it.
+    if (options.externalData) {
+      options.externalData = options.externalData.map((file) => {
+        const path = typeof file === "string" ? file : file.path;
+        const data = typeof file === "string" ? file : file.data;
+        return { path, data: typeof data === "string" ? new URL(data, url).href : data };
+      });
+    }
+  }
   if (source?.modelId) {
     const { read, has } = await import("./model-store.js");
     bytes = await read(source.modelId, source.path);

@@ -102,3 +102,24 @@ def test_gqa_attention_option_writes_a_groupqueryattention_file_that_agrees(chec
     config = LlamaConfig.from_hf(json.loads((tmp_path / "config.json").read_text()))
     plain = session((converted / "onnx" / "model_q4_unpacked.onnx").read_bytes())
     assert greedy(session(data), config, [1, 2, 3, 4], 20) == greedy(plain, config, [1, 2, 3, 4], 20)
+
+
+def test_external_data_decoder_generates_the_same_tokens_and_loads_by_path(checkpoint, converted, tmp_path):
+    """Weights in model_q4.onnx_data (what the 1B-shaped model uses for onnxruntime-web's memory): same greedy tokens."""
+    import asyncio
+
+    from hearth.llm.convert import write_decoder
+
+    folder, _ = checkpoint
+    weights, _ = read_checkpoint(folder)
+    path = write_decoder(weights, tmp_path, "q4", external_data=True)
+    data = path.with_name(path.name + "_data")
+    assert data.stat().st_size > 4 * path.stat().st_size  # the weights moved out (a tiny model: graph is a lot)
+    prompt = [1, 50, 60, 70, 80]
+    expected = greedy(session((converted / "onnx" / "model_q4.onnx").read_bytes()), weights.config, prompt, 30)
+    import onnxruntime as ort
+
+    assert greedy(ort.InferenceSession(str(path)), weights.config, prompt, 30) == expected
+    from hearth.runtime import get_runtime
+
+    asyncio.run(get_runtime().session(str(path)))  # what read_model_dir hands over when FILE.onnx_data is there

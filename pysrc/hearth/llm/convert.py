@@ -102,13 +102,28 @@ def onnx_name(quant: str, attention: str = "plain") -> str:
     return filename if attention == "plain" else filename.replace(".onnx", f"_{attention}.onnx")
 
 
-def write_decoder(weights: LlamaWeights, out_dir: Path, quant: str, attention: str = "plain") -> Path:
+def write_decoder(weights: LlamaWeights, out_dir: Path, quant: str, attention: str = "plain",
+                  external_data: bool = False) -> Path:
+    """`external_data`: the weights go to FILE.onnx_data beside the graph (onnxruntime-web then holds
+    them once while creating a session instead of about three times; see hearth.graph.external)."""
     mode = QUANTS[quant][0]
     onnx_dir = out_dir / "onnx"
     onnx_dir.mkdir(parents=True, exist_ok=True)
     path = onnx_dir / onnx_name(quant, attention)
+    data_path = path.with_name(path.name + "_data")
+    model = build_decoder(prepare_weights(weights, quant), weights_mode=mode, attention=attention)
+    if external_data:
+        from hearth.graph.external import split_external
+
+        model, data = split_external(model, data_path.name)
+        data_tmp = data_path.with_suffix(".tmp_data")
+        data_tmp.write_bytes(data)
+        del data
+        data_tmp.replace(data_path)
+    else:
+        data_path.unlink(missing_ok=True)
     tmp = path.with_suffix(".tmp")
-    tmp.write_bytes(build_decoder(prepare_weights(weights, quant), weights_mode=mode, attention=attention))
+    tmp.write_bytes(model)
     tmp.replace(path)
     return path
 

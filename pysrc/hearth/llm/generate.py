@@ -212,15 +212,20 @@ class LanguageModel:
     async def from_files(cls, config: dict[str, Any], tokenizer_json: dict[str, Any], tokenizer_config: dict[str, Any],
                          onnx_bytes: bytes, generation_config: dict[str, Any] | None = None,
                          provider: str | None = None, keep_on_gpu: bool = False,
-                         runtime: Runtime | None = None, cache_dtype: str = "float32") -> LanguageModel:
+                         runtime: Runtime | None = None, cache_dtype: str = "float32",
+                         session_options: dict[str, Any] | None = None) -> LanguageModel:
         """From the parsed files and the model bytes: what a browser gets out of its Cache API.
 
-        cache_dtype: "float16" for onnx-community's fp16 / q4f16 exports (see `cache_dtype_for`)."""
+        cache_dtype: "float16" for onnx-community's fp16 / q4f16 exports (see `cache_dtype_for`).
+        session_options: for the runtime's session (in the browser e.g. a URL model's `externalData`)."""
         from hearth.llm.tokenizer import Tokenizer
 
         runtime = runtime or get_runtime()
         llama = LlamaConfig.from_hf(config)
-        session = await runtime.session(onnx_bytes, provider, keep_on_gpu=keep_on_gpu)
+        if session_options:
+            session = await runtime.session(onnx_bytes, provider, keep_on_gpu=keep_on_gpu, options=session_options)
+        else:
+            session = await runtime.session(onnx_bytes, provider, keep_on_gpu=keep_on_gpu)
         decoder = Decoder(session, llama, runtime, cache_dtype)
         return cls(decoder, Tokenizer.from_dict(tokenizer_json), tokenizer_config, generation_config or {})
 
@@ -343,6 +348,7 @@ def read_model_dir(model_dir: Path, onnx_file: str | None = None) -> dict[str, A
     path = model_dir / onnx_file
     if not path.is_file():
         raise ModelFilesError(f"{model_dir} has no {onnx_file}")
-    files["onnx_bytes"] = path.read_bytes()
+    # With its weights in FILE.onnx_data the graph must be opened by path, so onnxruntime finds them beside it.
+    files["onnx_bytes"] = str(path) if path.with_name(path.name + "_data").is_file() else path.read_bytes()
     files["cache_dtype"] = cache_dtype_for(onnx_file)
     return files

@@ -26,7 +26,12 @@ async def load_site_model(name: str = "smollm2", provider: str | None = None, ke
 
     manifest = await read_json("manifest.json")
     generation = await read_json("generation_config.json") if "generation_config.json" in manifest["files"] else None
+    onnx = manifest["default_onnx"]
+    options = None
+    if f"{onnx}_data" in manifest["files"]:  # weights beside the graph: onnxruntime-web fetches them by URL
+        data_name = onnx.rsplit("/", 1)[-1] + "_data"
+        options = {"externalData": [{"path": data_name, "data": data_name}]}
     return await LanguageModel.from_files(
         await read_json("config.json"), await read_json("tokenizer.json"), await read_json("tokenizer_config.json"),
-        base + manifest["default_onnx"], generation_config=generation, provider=provider, keep_on_gpu=keep_on_gpu,
+        base + onnx, generation_config=generation, provider=provider, keep_on_gpu=keep_on_gpu, session_options=options,
     )

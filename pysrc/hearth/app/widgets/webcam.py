@@ -33,17 +33,26 @@ class Webcam:
 
     async def shot(self) -> bytes:
         """The current frame as JPEG bytes (DataError if the camera gave no picture)."""
-        future = asyncio.get_event_loop().create_future()
-        self._waiting.append(future)
-        self.stream.value = ""  # so the answer is a change even if the picture is the same
-        self.stream.snapshot()
-        try:
-            # The page answers within a frame or two; none comes when the preview is not on the page.
-            url = await asyncio.wait_for(future, ANSWER_SECONDS)
-        except TimeoutError:
-            raise DataError("the camera did not answer; open the webcam view, allow the camera, and try "
-                            "again") from None
-        return data_url_bytes(url)
+        loop = asyncio.get_event_loop()
+        deadline = loop.time() + ANSWER_SECONDS
+        while True:
+            future = loop.create_future()
+            self._waiting.append(future)
+            self.stream.value = ""  # so the answer is a change even if the picture is the same
+            self.stream.snapshot()
+            try:
+                # The page answers within a frame or two; none comes when the preview is not on the page.
+                url = await asyncio.wait_for(future, max(0.1, deadline - loop.time()))
+            except TimeoutError:
+                raise DataError("the camera did not answer; open the webcam view, allow the camera, and try "
+                                "again") from None
+            picture = data_url_bytes(url)
+            if picture:
+                return picture
+            # "data:,": the camera is on but has not drawn its first frame yet (just after it opens)
+            if loop.time() >= deadline:
+                raise DataError("the camera shows no picture yet; wait until the preview moves, then try again")
+            await asyncio.sleep(0.2)
 
     def live(self, every_ms: int | None) -> None:
         """Send a frame every `every_ms` milliseconds to `on_frame` (None: stop)."""
@@ -61,4 +70,5 @@ class Webcam:
                 frame = data_url_bytes(event.new)
             except ValueError:
                 return
-            self.on_frame(frame)
+            if frame:  # an empty frame: the camera has not drawn yet
+                self.on_frame(frame)

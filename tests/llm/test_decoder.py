@@ -157,3 +157,37 @@ def test_rope_inverse_frequencies_equal_transformers_bit_for_bit():
         hf = HFConfig(**tiny_hf_config(hidden_size=2048, num_attention_heads=32, num_key_value_heads=8, **extra))
         expected = LlamaRotaryEmbedding(hf).inv_freq.numpy()
         assert np.array_equal(LlamaConfig.from_hf(hf.to_dict()).inv_freq(), expected)
+
+
+@pytest.mark.parametrize("tied", [True, False], ids=["tied", "untied"])
+def test_lm_head_in_vocabulary_chunks_gives_the_same_logits_and_embeddings(tied):
+    """A large "nbits" head runs as several MatMulNBits (so wasm expands one chunk at a time): the
+    logits must be the very same numbers, and tokens from every chunk (edges included) must embed
+    exactly as before, in prefill and in decode."""
+    from hearth.llm.decoder import head_chunks
+
+    model = torch_llama(tiny_hf_config(tie_word_embeddings=tied), seed=5)
+    w = quantized(weights_of(model))
+    config = w.config
+    assert head_chunks(config.vocab_size, config.hidden_size, 64) == [(0, 64), (64, 128), (128, 192), (192, 256),
+                                                                      (256, 300)]
+    assert len(head_chunks(49152, 576)) == 1  # SmolLM2's head: unchanged
+    assert len(head_chunks(128256, 2048)) == 8  # Llama 3's: 8 chunks of 128 MB as float32
+    whole = session(build_decoder(w, weights_mode="nbits"))
+    chunked_bytes = build_decoder(w, weights_mode="nbits", head_chunk_rows=64)
+    names = {i.name for i in onnx.load_from_string(chunked_bytes).graph.initializer}
+    assert ("embed_tokens.hi4.4" in names) == tied and ("lm_head.4.q4" in names) == (not tied)
+    chunked = session(chunked_bytes)
+    ids = np.array([[0, 63, 64, 65, 127, 128, 200, 255, 256, 299, 1, 150]], np.int64)
+    n = ids.shape[1]
+    a, cache_a = run(whole, config, ids, np.ones((1, n), np.int64), np.arange(n)[None], empty_cache(config))
+    b, cache_b = run(chunked, config, ids, np.ones((1, n), np.int64), np.arange(n)[None], empty_cache(config))
+    np.testing.assert_array_equal(a, b)
+    for name in cache_a:
+        np.testing.assert_array_equal(cache_a[name], cache_b[name])
+    for t, token in enumerate([299, 64, 0]):  # decode steps whose token sits in the last, a middle and the first chunk
+        step = np.array([[token]], np.int64)
+        mask, pos = np.ones((1, n + t + 1), np.int64), np.array([[n + t]])
+        a, cache_a = run(whole, config, step, mask, pos, cache_a)
+        b, cache_b = run(chunked, config, step, mask, pos, cache_b)
+        np.testing.assert_array_equal(a, b)

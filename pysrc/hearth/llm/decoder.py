@@ -167,12 +167,13 @@ def _concat_rows(parts: list[Matrix]) -> Matrix | None:
 
 
 def build_decoder(weights: LlamaWeights, *, weights_mode: str = "unpacked", accuracy_level: int = 0,
-                  fuse: bool = True, attention: str = "plain") -> bytes:
+                  fuse: bool = True, attention: str = "plain", head_chunk_rows: int | None = None) -> bytes:
     """The decoder as ONNX bytes, ready for `hearth.runtime`.
 
     attention="plain": standard ONNX ops (any backend, any padding). attention="gqa": onnxruntime's
     com.microsoft RotaryEmbedding + GroupQueryAttention kernels (wasm, CPU and WebGPU have them);
     they read the attention mask as per-row lengths, so batches must be unpadded or right-padded.
+    head_chunk_rows: vocabulary rows per MatMulNBits of an "nbits" lm_head (default: see `head_chunks`).
     """
     if attention not in ATTENTION_KINDS:
         raise DecoderError(f"attention {attention!r} is not one of {', '.join(ATTENTION_KINDS)}")
@@ -197,8 +198,9 @@ def build_decoder(weights: LlamaWeights, *, weights_mode: str = "unpacked", accu
     head = weights.lm_head()
     nibble_planes = (isinstance(embed, BlockQuantized) and weights_mode == "nbits" and head is embed
                      and embed.bits == 8)
+    chunks = head_chunks(c.vocab_size, c.hidden_size, head_chunk_rows)
     if nibble_planes:  # the tied table stored once, as the lm_head's two 4-bit planes; rows gathered from them
-        h = _nibble_plane_gather(g, embed, input_ids, c.hidden_size)
+        h = _nibble_plane_gather(g, embed, input_ids, c.hidden_size, chunks)
     elif isinstance(embed, BlockQuantized) and weights_mode != "fp32":
         h = _quantized_gather(g, embed, input_ids, c.hidden_size)
     else:
@@ -309,10 +311,13 @@ def build_decoder(weights: LlamaWeights, *, weights_mode: str = "unpacked", accu
     if isinstance(head, BlockQuantized) and weights_mode == "unpacked" and head is embed:
         logits = g.op("MatMul", last, _tied_unpacked_kn(g, w))
     elif nibble_planes:
-        logits = _tied_nbits(g, w, last, head)
+        logits = _tied_nbits(g, w, last, head, chunks)
     elif head is embed and not isinstance(head, BlockQuantized):
         # a transposed copy folded at load: Gemm(transB=1) on the shared table ran ~3x slower on wasm
         logits = g.op("MatMul", last, g.op("Transpose", table, perm=[1, 0]))
+    elif isinstance(head, BlockQuantized) and weights_mode == "nbits" and len(chunks) > 1:
+        parts = [w.linear(last, f"lm_head.{i}", head.take_rows(np.arange(a, b))) for i, (a, b) in enumerate(chunks)]
+        logits = g.op("Concat", *parts, axis=-1)
     else:
         logits = w.linear(last, "lm_head", head)
     g.output(logits, "float32", ["batch_size", 1, c.vocab_size], name="logits")
@@ -356,6 +361,22 @@ def _tied_unpacked_kn(g: Graph, w: _Weights) -> str:
 
 
 HI_PLANE, LO_PLANE = "embed_tokens.hi4", "embed_tokens.lo4"
+HEAD_CHUNK_BYTES = 128 << 20
+
+
+def head_chunks(vocab: int, hidden: int, rows: int | None = None) -> list[tuple[int, int]]:
+    """Vocabulary row ranges [start, end) of an "nbits" lm_head, one MatMulNBits each.
+
+    onnxruntime-web's wasm MatMulNBits expands its whole weight to float32 on every call: 1.05 GB for
+    Llama 3's 128,256 x 2,048 head, a third of the peak memory of a 1B model. In chunks of at most
+    HEAD_CHUNK_BYTES (16,384 rows there) only one chunk is expanded at a time; logits are the same
+    numbers (each vocabulary column is its own dot product). SmolLM2's head fits in one chunk."""
+    rows = rows or max(1, HEAD_CHUNK_BYTES // (hidden * 4))
+    return [(a, min(a + rows, vocab)) for a in range(0, vocab, rows)]
+
+
+def _plane_name(plane: str, chunks: list[tuple[int, int]], i: int) -> str:
+    return plane if len(chunks) == 1 else f"{plane}.{i}"
 
 
 def _check_q8_0(table: BlockQuantized) -> None:
@@ -363,28 +384,47 @@ def _check_q8_0(table: BlockQuantized) -> None:
         raise DecoderError("quantized embeddings must be symmetric 8-bit blocks (Q8_0); requantize with quantize_q8")
 
 
-def _nibble_planes(g: Graph, table: BlockQuantized) -> None:
-    """The 8-bit codes as two MatMulNBits weights (high and low nibbles, packed [V, kb, block/2]).
+def _nibble_planes(g: Graph, table: BlockQuantized, chunks: list[tuple[int, int]]) -> None:
+    """The 8-bit codes as two MatMulNBits weights (high and low nibbles, packed [V, kb, block/2]),
+    one initializer per lm_head chunk.
 
     Stored ready-made: folding them from int8 codes at load made int32 intermediates of 4x the
     table (over 2 GB for a 128k x 2048 table, more than wasm can allocate)."""
     _check_q8_0(table)
     vocab, hidden = table.shape
     kb = hidden // table.block
-    for name, nibbles in ((HI_PLANE, table.codes >> 4), (LO_PLANE, table.codes & 0x0F)):
+    for plane, nibbles in ((HI_PLANE, table.codes >> 4), (LO_PLANE, table.codes & 0x0F)):
         packed = np.frombuffer(_pack_uint4(nibbles), np.uint8).reshape(vocab, kb, table.block // 2)
-        g.initializer(name, packed)
+        for i, (a, b) in enumerate(chunks):
+            g.initializer(_plane_name(plane, chunks, i), packed[a:b])
     g.initializer(EMBED_SCALE, _fp16_exact(table.scale).reshape(vocab, kb, 1))
 
 
-def _nibble_plane_gather(g: Graph, table: BlockQuantized, ids: str, hidden: int) -> str:
-    """Embedding rows out of the two nibble planes: gather seq rows, unpack, (code - 128) * scale."""
-    _nibble_planes(g, table)
+def _nibble_plane_gather(g: Graph, table: BlockQuantized, ids: str, hidden: int,
+                         chunks: list[tuple[int, int]]) -> str:
+    """Embedding rows out of the two nibble planes: gather seq rows, unpack, (code - 128) * scale.
+    With the planes in chunks, each chunk gathers the ids it holds (others clamped to its row 0) and
+    a Where keeps the right rows: small ops on seq rows, where a Concat would rebuild the whole table."""
+    _nibble_planes(g, table, chunks)
     four = g.const(np.uint8(4), hint="four")
     low = g.const(np.uint8(15), hint="low_nibble")
+    picks = []  # per chunk: (ids inside it as its own row numbers, [B, S, 1, 1] mask of those ids)
+    for a, b in chunks[1:]:
+        local = g.op("Sub", ids, g.const(np.int64(a), hint="chunk_start"))
+        inside = g.op("And", g.op("GreaterOrEqual", local, g.const(np.int64(0), hint="zero")),
+                      g.op("Less", local, g.const(np.int64(b - a), hint="chunk_rows")))
+        safe = g.op("Where", inside, local, g.const(np.int64(0), hint="zero"))
+        picks.append((safe, g.op("Unsqueeze", inside, g.const([-1, -2], "int64", "axes"))))
+
+    def gather(plane: str) -> str:  # [B, S, kb, block/2] bytes of each id's row
+        rows = g.op("Gather", _plane_name(plane, chunks, 0), ids if len(chunks) == 1 else
+                    g.op("Min", ids, g.const(np.int64(chunks[0][1] - 1), hint="chunk_last")), axis=0)
+        for i, (safe, mask) in enumerate(picks, start=1):
+            rows = g.op("Where", mask, g.op("Gather", _plane_name(plane, chunks, i), safe, axis=0), rows)
+        return rows
 
     def nibbles(plane: str) -> str:  # [B, S, kb, block/2] bytes -> [B, S, kb, block] nibbles, first in the low half
-        packed = g.op("Gather", plane, ids, axis=0)
+        packed = gather(plane)
         first = g.op("Unsqueeze", g.op("BitwiseAnd", packed, low), g.const([-1], "int64", "axes"))
         second = g.op("Unsqueeze", g.op("BitShift", packed, four, direction="RIGHT"), g.const([-1], "int64", "axes"))
         both = g.op("Concat", first, second, axis=-1)
@@ -398,15 +438,24 @@ def _nibble_plane_gather(g: Graph, table: BlockQuantized, ids: str, hidden: int)
     return g.op("Reshape", g.op("Mul", signed, row_scale), g.const([0, 0, hidden], "int64", "shape"))
 
 
-def _tied_nbits(g: Graph, w: _Weights, x: str, table: BlockQuantized) -> str:
-    """The tied 8-bit lm_head as two 4-bit MatMulNBits over the nibble planes the embedding is gathered from."""
+def _tied_nbits(g: Graph, w: _Weights, x: str, table: BlockQuantized, chunks: list[tuple[int, int]]) -> str:
+    """The tied 8-bit lm_head as two 4-bit MatMulNBits over the nibble planes the embedding is gathered
+    from, per vocabulary chunk, logits concatenated."""
     vocab, hidden = table.shape
     kb = hidden // table.block
-    scale = g.op("Cast", g.op("Reshape", EMBED_SCALE, g.const([-1], "int64", "shape")), to=1)
-    scale_hi = g.op("Mul", scale, g.const(np.float32(16), hint="sixteen"))
-    zero_hi = g.initializer("lm_head.hi.zero", np.full(vocab * ((kb + 1) // 2), 0x88, np.uint8))
-    attrs = dict(domain=MS, K=hidden, N=vocab, bits=4, block_size=table.block, accuracy_level=w.accuracy_level)
-    y_hi = g.op("MatMulNBits", x, HI_PLANE, scale_hi, zero_hi, **attrs)
-    zero_lo = g.initializer("lm_head.lo.zero", np.zeros(vocab * ((kb + 1) // 2), np.uint8))
-    y_lo = g.op("MatMulNBits", x, LO_PLANE, scale, zero_lo, **attrs)
-    return g.op("Add", y_hi, y_lo)
+    parts = []
+    for i, (a, b) in enumerate(chunks):
+        rows = b - a
+        scale = EMBED_SCALE if len(chunks) == 1 else g.op(
+            "Slice", EMBED_SCALE, g.const([a], "int64", "starts"), g.const([b], "int64", "ends"),
+            g.const([0], "int64", "axes"))
+        scale = g.op("Cast", g.op("Reshape", scale, g.const([-1], "int64", "shape")), to=1)  # folded at load
+        scale_hi = g.op("Mul", scale, g.const(np.float32(16), hint="sixteen"))
+        suffix = "" if len(chunks) == 1 else f".{i}"
+        zero_hi = g.initializer(f"lm_head.hi.zero{suffix}", np.full(rows * ((kb + 1) // 2), 0x88, np.uint8))
+        zero_lo = g.initializer(f"lm_head.lo.zero{suffix}", np.zeros(rows * ((kb + 1) // 2), np.uint8))
+        attrs = dict(domain=MS, K=hidden, N=rows, bits=4, block_size=table.block, accuracy_level=w.accuracy_level)
+        y_hi = g.op("MatMulNBits", x, _plane_name(HI_PLANE, chunks, i), scale_hi, zero_hi, **attrs)
+        y_lo = g.op("MatMulNBits", x, _plane_name(LO_PLANE, chunks, i), scale, zero_lo, **attrs)
+        parts.append(g.op("Add", y_hi, y_lo))
+    return parts[0] if len(parts) == 1 else g.op("Concat", *parts, axis=-1)

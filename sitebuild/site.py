@@ -44,7 +44,7 @@ CSP = "; ".join([
 WORKER_CSP = CSP.replace("script-src 'self'", "script-src 'self' 'unsafe-eval'")
 WORKER_SCRIPT = "worker.js"
 
-WEB_FILES = ["boot.js", "worker.js", "ort-bridge.js", "model-store.js", "hearth.css"]
+WEB_FILES = ["boot.js", "worker.js", "ort-bridge.js", "range-file.js", "model-store.js", "hearth.css"]
 NOT_PRECACHED = {"sw.js", "build.json"}
 
 

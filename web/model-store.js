@@ -308,10 +308,14 @@ export async function remove(modelId) {
   await root.removeEntry(modelId, { recursive: true });
 }
 
-/** A stored file's bytes (for ONNX Runtime, which takes the model as one buffer). */
+/** A stored file's handle (for reading it range by range: web/range-file.js). */
+export async function handle(modelId, path) {
+  const found = await fileOrNull(await dirFor(modelId, path, false), baseName(path));
+  if (!found) throw new StoreError("missing", `${modelId} has no ${path} on this device: download it first.`);
+  return found;
+}
+
+/** A stored file's bytes (for ONNX Runtime, which takes the model graph as one buffer). */
 export async function read(modelId, path) {
-  const dir = await dirFor(modelId, path, false);
-  const handle = await fileOrNull(dir, baseName(path));
-  if (!handle) throw new StoreError("missing", `${modelId} has no ${path} on this device: download it first.`);
-  return new Uint8Array(await (await handle.getFile()).arrayBuffer());
+  return new Uint8Array(await (await (await handle(modelId, path)).getFile()).arrayBuffer());
 }

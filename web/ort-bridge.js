@@ -2,6 +2,8 @@
 // Python creates onnxruntime-web sessions and runs them through these few functions; tensors stay
 // here (JS heap, or GPU buffers on WebGPU) between calls unless Python asks for their data.
 
+import { rangeFileFromHandle } from "./range-file.js";
+
 let wantedThreads = null;
 const instances = new Map(); // wasm thread count -> an onnxruntime-web module of its own
 
@@ -121,19 +123,31 @@ export async function createSession(source, provider, keepOnGpu, sessionOptions 
       });
     }
   }
+  let rangeFile = null;
   if (source?.modelId) {
-    const { read, has } = await import("./model-store.js");
-    bytes = await read(source.modelId, source.path);
-    // onnx-community keeps large weights beside the graph, in FILE.onnx_data: hand it over by the name the graph uses.
+    const store = await import("./model-store.js");
+    bytes = await store.read(source.modelId, source.path);
+    // onnx-community keeps large weights beside the graph, in FILE.onnx_data: hand it over by the name
+    // the graph uses, read from disk weight by weight (range-file.js), else whole.
     const dataPath = `${source.path}_data`;
-    if (await has(source.modelId, dataPath)) {
-      options.externalData = [{ path: dataPath.split("/").pop(), data: await read(source.modelId, dataPath) }];
+    if (await store.has(source.modelId, dataPath)) {
+      const handle = await store.handle(source.modelId, dataPath);
+      rangeFile = await rangeFileFromHandle(handle);
+      const data = rangeFile ?? new Uint8Array(await (await handle.getFile()).arrayBuffer());
+      options.externalData = [{ path: dataPath.split("/").pop(), data }];
     }
   }
   if (provider === "webgpu" && keepOnGpu) options.preferredOutputLocation = "gpu-buffer";
-  const session = await module.InferenceSession.create(bytes, options);
+  let session;
+  try {
+    session = await module.InferenceSession.create(bytes, options);
+  } finally {
+    rangeFile?.close();
+  }
   const wasmThreads = module.env.wasm.numThreads;
-  return { session, inputNames: session.inputNames, outputNames: session.outputNames, provider, threads: wasmThreads };
+  const externalData = rangeFile ? "by range" : options.externalData ? "whole" : "";
+  return { session, inputNames: session.inputNames, outputNames: session.outputNames, provider, threads: wasmThreads,
+           externalData };
 }
 
 /**

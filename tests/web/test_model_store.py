@@ -18,6 +18,8 @@ REPO_PATH = "/hf/onnx-community/Tiny-Test/resolve/main/"
 MODEL = np.random.default_rng(0).integers(0, 256, 3_000_000, dtype=np.uint8).tobytes()
 CONFIG = json.dumps({"model_type": "llama", "hidden_size": 64}).encode()
 FILES = {"config.json": CONFIG, "onnx/model_q4.onnx": MODEL}
+FILES_EXTRA: dict[str, bytes] = {}  # served under another repository path by tests that need a real model
+EXTRA_PATH = "/hf/onnx-community/Tiny-External/resolve/main/"
 
 
 class HubMirror(Handler):
@@ -27,10 +29,14 @@ class HubMirror(Handler):
     ranges: list[str] = []
 
     def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
-        if not self.path.startswith(REPO_PATH):
+        if self.path.startswith(EXTRA_PATH):
+            data = FILES_EXTRA.get(self.path[len(EXTRA_PATH):].split("?")[0])
+            name = ""
+        elif not self.path.startswith(REPO_PATH):
             return super().do_GET()
-        name = self.path[len(REPO_PATH):].split("?")[0]
-        data = FILES.get(name)
+        else:
+            name = self.path[len(REPO_PATH):].split("?")[0]
+            data = FILES.get(name)
         if data is None:
             self.send_error(404)
             return
@@ -64,11 +70,11 @@ def _manifest(pin: bool = True) -> list[dict]:
             for p, d in FILES.items()]
 
 
-def _download(page, model_id: str, manifest: list[dict]) -> dict:
+def _download(page, model_id: str, manifest: list[dict], repo_path: str = REPO_PATH) -> dict:
     code = f"""
 from hearth.runtime.browser import Download, StoreError, store_list
 events = []
-d = Download({model_id!r}, {REPO_PATH!r}, {manifest!r}, on_progress=events.append)
+d = Download({model_id!r}, {repo_path!r}, {manifest!r}, on_progress=events.append)
 try:
     stored = await d.run()
     result = {{"ok": True, "stored": stored}}
@@ -153,3 +159,73 @@ def test_model_larger_than_the_quota_is_explained_before_downloading(page, hub):
     assert "Not enough storage" in result["message"] and "side-load" in result["message"]
     assert result["events"] == 0
     assert not [m for m in result["stored"] if m["id"] == "big" and m["files"]]
+
+
+def _tiny_decoder_with_external_data() -> tuple[dict[str, bytes], list[int]]:
+    """A small random Llama (4-bit layers, 8-bit tied embedding, lm_head in 3 vocabulary chunks) with its
+    weights in model_q4.onnx_data, and its greedy tokens on CPython onnxruntime."""
+    import asyncio
+    import concurrent.futures
+
+    from hearth.graph.external import split_external
+    from hearth.llm.config import LlamaConfig
+    from hearth.llm.decoder import build_decoder
+    from hearth.llm.generate import Decoder, GenerationSettings
+    from hearth.llm.quantize import quantize_q4, quantize_q8
+    from hearth.llm.weights import EMBED, FINAL_NORM, LlamaWeights, layer_names
+    from hearth.runtime import get_runtime
+
+    hf = dict(vocab_size=640, hidden_size=128, intermediate_size=256, num_hidden_layers=2, num_attention_heads=4,
+              num_key_value_heads=2, rms_norm_eps=1e-5, rope_theta=10000.0, max_position_embeddings=512,
+              tie_word_embeddings=True, model_type="llama", bos_token_id=1, eos_token_id=2)
+    c = LlamaConfig.from_hf(hf)
+    rng = np.random.default_rng(3)
+    t = {EMBED: quantize_q8(rng.normal(0, 0.5, (640, 128)).astype(np.float32)), FINAL_NORM: np.ones(128, np.float32)}
+    for i in range(2):
+        n = layer_names(i)
+        for role, shape in {"q": (128, 128), "k": (64, 128), "v": (64, 128), "o": (128, 128), "gate": (256, 128),
+                            "up": (256, 128), "down": (128, 256)}.items():
+            t[n[role]] = quantize_q4(rng.normal(0, 0.1, shape).astype(np.float32))
+        t[n["attn_norm"]] = t[n["mlp_norm"]] = np.ones(128, np.float32)
+    model = build_decoder(LlamaWeights(c, t).validate(), weights_mode="nbits", head_chunk_rows=256)
+    graph, data = split_external(model, "model_q4.onnx_data")
+
+    async def greedy() -> list[int]:
+        rt = get_runtime()
+        decoder = Decoder(await rt.session(model, "cpu"), c, rt)
+        return [tok async for tok in decoder.generate([1, 5, 77, 300, 600], GenerationSettings(max_new_tokens=12),
+                                                      stop_ids=[])]
+
+    files = {"config.json": json.dumps(hf).encode(), "onnx/model_q4.onnx": graph, "onnx/model_q4.onnx_data": data}
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:  # Playwright's event loop runs in this thread
+        return files, pool.submit(asyncio.run, greedy()).result()
+
+
+def test_stored_model_with_external_data_is_read_range_by_range_and_runs(page, hub):
+    """A downloaded model's weights file goes from storage to onnxruntime-web one weight at a time (no
+    whole copy in memory: web/range-file.js) and the model writes the same tokens as on CPython."""
+    files, expected = _tiny_decoder_with_external_data()
+    FILES_EXTRA.update(files)
+    try:
+        wait_ready(page, hub.url)
+        manifest = [{"path": p, "size": len(d), "sha256": hashlib.sha256(d).hexdigest()} for p, d in files.items()]
+        assert _download(page, "ext", manifest, EXTRA_PATH)["ok"]
+        result = python(page, """
+import json
+from hearth.runtime import get_runtime
+from hearth.runtime.browser import store_read
+from hearth.llm.config import LlamaConfig
+from hearth.llm.generate import Decoder, GenerationSettings
+rt = get_runtime()
+session = await rt.session("store:ext/onnx/model_q4.onnx", "wasm")
+config = LlamaConfig.from_hf(json.loads((await store_read("ext", "config.json")).decode()))
+tokens = [t async for t in Decoder(session, config, rt).generate([1, 5, 77, 300, 600],
+          GenerationSettings(max_new_tokens=12), stop_ids=[])]
+again = await rt.session("store:ext/onnx/model_q4.onnx", "wasm")  # the file's handle was let go
+{"tokens": tokens, "read": session.external_data, "again": again.external_data}
+""")
+    finally:
+        for name in files:
+            FILES_EXTRA.pop(name, None)
+    assert result["read"] == result["again"] == "by range"
+    assert result["tokens"] == expected

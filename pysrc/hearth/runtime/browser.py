@@ -92,6 +92,8 @@ class BrowserSession:
         self._session = created.session
         self.provider = str(created.provider)
         self.threads = int(created.threads)  # the wasm threads of the onnxruntime-web copy it runs on
+        # how its external data (FILE.onnx_data) reached onnxruntime: "by range", "whole" or "" (none)
+        self.external_data = str(created.externalData or "")
         self.input_names = list(created.inputNames.to_py())
         self.output_names = list(created.outputNames.to_py())
 

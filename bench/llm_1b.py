@@ -77,11 +77,8 @@ async for _t in bench_decoder.generate(_ids, GenerationSettings(max_new_tokens={
 """
 
 
-IGNORED_RENDERERS: set[str] = set()  # those of pages already closed (Chromium may keep one alive a while)
-
-
 def peak(tag: str) -> dict[str, int]:
-    found = {pid: m for pid, m in renderer_memory(tag).items() if pid not in IGNORED_RENDERERS}
+    found = renderer_memory(tag)
     return max(found.values(), key=lambda m: m["peak_mb"]) if found else {}
 
 
@@ -123,6 +120,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--source", choices=("store", "url"), default="store",
                         help="store: download into the model store (OPFS) in one page, then load it in a fresh "
                         "page, as a user does (default); url: open it by URL from the site")
+    parser.add_argument("--service-worker", action=argparse.BooleanOptionalAction, default=True,
+                        help="visit the app first so its service worker serves the site from Cache Storage")
     parser.add_argument("--tag", default="", help="a suffix for the results file")
     args = parser.parse_args(argv)
 
@@ -155,9 +154,7 @@ def main(argv: list[str] | None = None) -> int:
         server.httpd.RequestHandlerClass = functools.partial(BenchHandler, directory=str(root))
         server.start()
         origin = server.url.rstrip("/")
-        tag = f"--hearth-bench-tag={os.getpid()}-{time.time_ns()}"
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=[*CHROMIUM_ARGS, tag], headless=True)
-        context = browser.new_context()
+        profile = Path(tmp) / "profile"  # one browser profile: storage, service worker and code cache persist
 
         def route(r) -> None:
             parts = urlsplit(r.request.url)
@@ -167,8 +164,15 @@ def main(argv: list[str] | None = None) -> int:
                 results["foreign_requests"].append(r.request.url)
                 r.abort()
 
-        context.route("**/*", route)
-        def open_hearth():
+        def launch() -> tuple:
+            """Chromium on the profile, tagged so its renderers can be told from other Chromiums'."""
+            tag = f"--hearth-bench-tag={os.getpid()}-{time.time_ns()}"
+            context = pw.chromium.launch_persistent_context(profile, executable_path=CHROMIUM, headless=True,
+                                                            args=[*CHROMIUM_ARGS, tag])
+            context.route("**/*", route)
+            return context, tag
+
+        def open_hearth(context):
             page = context.new_page()
             page.on("console", lambda m: m.type in ("error", "warning") and print(
                 f"  [page {m.type}] {m.text[:300]}", file=sys.stderr))
@@ -180,28 +184,35 @@ def main(argv: list[str] | None = None) -> int:
             python(["import time"])
             return page, python
 
+        context, tag = launch()
+        if args.service_worker:  # the app's first visit: its service worker precaches the site (onnxruntime's
+            # wasm included), so later the bench page's worker loads it from Cache Storage, as the app does offline
+            first = context.new_page()
+            first.set_default_timeout(WAIT_MS)
+            first.goto(server.url)
+            first.evaluate("async () => { await navigator.serviceWorker.ready; }")
+            first.close()
         files = json.loads(manifest.read_text())["files"]
         results["session_options"] = options = json.loads(args.session_options)
         results["source"] = args.source
-        if args.source == "store":  # downloaded (and sha256-checked) in one page, used in a fresh one
-            page, python = open_hearth()
+        if args.source == "store":  # downloaded (and sha256-checked) and used once; measured on a later visit
+            page, python = open_hearth(context)
             results["download"] = python([DOWNLOAD.format(files=json.dumps(files), model_id="bench-llama1b")])
             print(f"downloaded into the model store in {results['download']['download_s']:.1f} s", flush=True)
             source = f"store:bench-llama1b/{onnx}"
-            # the first use right after the download; the measured page below is a later visit
             python([LOAD.format(threads=args.threads, source=source, options=repr(options))])
             results["first_use"] = python([GENERATE.format(prompt=args.prompt_tokens, new=2)])
             results["first_use_peak"] = peak(tag)
-            print(f"first use, same page: first token {results['first_use']['ttft_s']:.1f} s, "
+            print(f"first use, right after the download: first token {results['first_use']['ttft_s']:.1f} s, "
                   f"renderer {results['first_use_peak']}", flush=True)
-            page.close()
-            IGNORED_RENDERERS.update(renderer_memory(tag))
+            context.close()  # the browser quits; the later visit is a fresh start on the same profile
+            context, tag = launch()
         else:
             source = f"bench/llama1b/{onnx}"
             if f"{onnx}_data" in files:  # weights beside the graph
                 data_name = Path(onnx).name + "_data"
                 options.setdefault("externalData", [{"path": data_name, "data": data_name}])
-        page, python = open_hearth()
+        page, python = open_hearth(context)
         results["booted"] = peak(tag)
         print(f"Hearth booted: renderer {results['booted']}", flush=True)
         with RssTrace(tag) as trace:
@@ -215,7 +226,7 @@ def main(argv: list[str] | None = None) -> int:
         results["generated"] = peak(tag)
         results["run_rss_trace_mb"] = trace.samples
         print(f"  RSS while generating (s:MB): {trace.summary()}", flush=True)
-        browser.close()
+        context.close()
         server.stop()
     run = results["run"]
     # VmHWM is updated lazily by Linux and can miss a short peak that the 0.5 s RSS samples catch

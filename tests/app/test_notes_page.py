@@ -275,5 +275,7 @@ def test_the_built_in_model_drafts_a_real_visit(models):
     assert "Running on this device · onnxruntime · CPU" in text_of(page.device)
     loaded = models._model
     assert loaded is not None and loaded.last is not None
+    # every section after the first started from the transcript the first one read
+    assert loaded.decoder.stored_prompt_tokens > 0
     page.clear()
-    assert loaded.last is None
+    assert loaded.last is None and loaded.decoder.stored_prompt_tokens == 0

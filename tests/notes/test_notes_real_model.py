@@ -89,6 +89,8 @@ def test_stop_ends_the_real_model_mid_section(smollm2, valid_rows):
     assert all(note[k].state is SectionState.EMPTY for k in keys[where + 1 :])
     budget = ACI.section(keys[where]).max_tokens
     assert smollm2.model.last is not None and len(smollm2.model.last.token_ids) < min(100, budget)
+    assert smollm2.model.decoder.stored_prompt_tokens > 0  # the transcript's state, kept for the next section
     note.clear()
     drafter.forget()
     assert smollm2.model.last is None  # the engine's copy of the last text goes with the note
+    assert smollm2.model.decoder.stored_prompt_tokens == 0  # and so does its state of the transcript

@@ -161,7 +161,10 @@ def test_model_larger_than_the_quota_is_explained_before_downloading(page, hub):
     assert not [m for m in result["stored"] if m["id"] == "big" and m["files"]]
 
 
-def _tiny_decoder_with_external_data() -> tuple[dict[str, bytes], list[int]]:
+PROMPTS = [[1, *range(10, 40)], [1, *range(10, 30), 600, 601, 602]]  # the second shares 21 tokens with the first
+
+
+def _tiny_decoder_with_external_data() -> tuple[dict[str, bytes], list[list[int]]]:
     """A small random Llama (4-bit layers, 8-bit tied embedding, lm_head in 3 vocabulary chunks) with its
     weights in model_q4.onnx_data, and its greedy tokens on CPython onnxruntime."""
     import asyncio
@@ -190,11 +193,11 @@ def _tiny_decoder_with_external_data() -> tuple[dict[str, bytes], list[int]]:
     model = build_decoder(LlamaWeights(c, t).validate(), weights_mode="nbits", head_chunk_rows=256)
     graph, data = split_external(model, "model_q4.onnx_data")
 
-    async def greedy() -> list[int]:
+    async def greedy() -> list[list[int]]:
         rt = get_runtime()
-        decoder = Decoder(await rt.session(model, "cpu"), c, rt)
-        return [tok async for tok in decoder.generate([1, 5, 77, 300, 600], GenerationSettings(max_new_tokens=12),
-                                                      stop_ids=[])]
+        decoder = Decoder(await rt.session(model, "cpu"), c, rt, reuse_prompt=False)
+        return [[tok async for tok in decoder.generate(prompt, GenerationSettings(max_new_tokens=12), stop_ids=[])]
+                for prompt in PROMPTS]
 
     files = {"config.json": json.dumps(hf).encode(), "onnx/model_q4.onnx": graph, "onnx/model_q4.onnx_data": data}
     with concurrent.futures.ThreadPoolExecutor(1) as pool:  # Playwright's event loop runs in this thread
@@ -203,7 +206,8 @@ def _tiny_decoder_with_external_data() -> tuple[dict[str, bytes], list[int]]:
 
 def test_stored_model_with_external_data_is_read_range_by_range_and_runs(page, hub):
     """A downloaded model's weights file goes from storage to onnxruntime-web one weight at a time (no
-    whole copy in memory: web/range-file.js) and the model writes the same tokens as on CPython."""
+    whole copy in memory: web/range-file.js) and the model writes the same tokens as on CPython; a
+    second prompt that starts like the first reads only what differs, and writes the same tokens too."""
     files, expected = _tiny_decoder_with_external_data()
     FILES_EXTRA.update(files)
     try:
@@ -219,13 +223,19 @@ from hearth.llm.generate import Decoder, GenerationSettings
 rt = get_runtime()
 session = await rt.session("store:ext/onnx/model_q4.onnx", "wasm")
 config = LlamaConfig.from_hf(json.loads((await store_read("ext", "config.json")).decode()))
-tokens = [t async for t in Decoder(session, config, rt).generate([1, 5, 77, 300, 600],
-          GenerationSettings(max_new_tokens=12), stop_ids=[])]
+decoder = Decoder(session, config, rt)
+tokens, reused = [], []
+for prompt in PROMPTS:
+    stats = {}
+    tokens.append([t async for t in decoder.generate(prompt, GenerationSettings(max_new_tokens=12), stop_ids=[],
+                                                     stats=stats)])
+    reused.append(stats["reused_prompt_tokens"])
 again = await rt.session("store:ext/onnx/model_q4.onnx", "wasm")  # the file's handle was let go
-{"tokens": tokens, "read": session.external_data, "again": again.external_data}
-""")
+{"tokens": tokens, "reused": reused, "read": session.external_data, "again": again.external_data}
+""".replace("PROMPTS", repr(PROMPTS)))
     finally:
         for name in files:
             FILES_EXTRA.pop(name, None)
     assert result["read"] == result["again"] == "by range"
     assert result["tokens"] == expected
+    assert result["reused"] == [0, 21]

@@ -5,6 +5,10 @@ handles go straight back in as the next call's `past_key_values.*` (on WebGPU th
 them in GPU buffers). Only the last position's logits (one row of `vocab` floats) cross over per
 token, for the sampler.
 
+The decoder also keeps the KV state of the last prompt it read. A prompt that starts the same way (the
+next section of a clinical note over the same transcript, the next turn of a chat) starts from it and
+reads only the tokens that differ; `Decoder.forget()` drops it.
+
     model = await LanguageModel.load("~/.cache/hearth/models/smollm2-.../")
     async for piece in model.stream([{"role": "user", "content": "Hi"}], GenerationSettings(max_new_tokens=32)):
         print(piece, end="")
@@ -88,11 +92,44 @@ def _make_sampler(settings: GenerationSettings) -> Any:
 # ---------------------------------------------------------------- the token loop
 
 
+MIN_REUSE = 8  # shared prompt tokens below which reading the prompt afresh is as cheap as reusing
+
+
+def shared_start(a: Sequence[int], b: Sequence[int]) -> int:
+    """How many leading tokens two prompts have in common."""
+    n = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        n += 1
+    return n
+
+
+def kv_prefix_graph(names: Sequence[str], dtype: str) -> bytes:
+    """ONNX graph cutting KV tensors [batch, heads, positions, head_dim] to their first `length` positions
+    (the part of a stored prompt the next prompt shares); outputs are named `NAME.prefix`."""
+    from hearth.graph import Graph
+
+    g = Graph("kv_prefix")
+    length = g.input("length", "int64", [1])
+    zero, axis = g.const([0], "int64", "starts"), g.const([2], "int64", "axes")
+    for name in names:
+        shape = ["batch_size", "heads", "positions", "head_dim"]
+        g.output(g.op("Slice", g.input(name, dtype, shape), zero, length, axis), dtype, shape, name=f"{name}.prefix")
+    return g.to_bytes()
+
+
 class Decoder:
     """One decoder session and the bookkeeping of its I/O names; generates token ids."""
 
-    def __init__(self, session: Session, config: LlamaConfig, runtime: Runtime, cache_dtype: str = "float32") -> None:
+    def __init__(self, session: Session, config: LlamaConfig, runtime: Runtime, cache_dtype: str = "float32",
+                 keep_on_gpu: bool = False, reuse_prompt: bool = True) -> None:
         self.session, self.config, self.runtime = session, config, runtime
+        self.keep_on_gpu = keep_on_gpu  # the session keeps its KV in GPU buffers (WebGPU)
+        self.reuse_prompt = reuse_prompt
+        self._prompt_ids: list[int] = []  # the last prompt read, and its KV state on the runtime side
+        self._prompt_kv: dict[str, Any] = {}
+        self._slicer: Session | None = None
         self.cache_dtype = np.dtype(cache_dtype)  # onnx-community's *fp16/*q4f16 files keep a float16 cache
         layers = range(config.num_hidden_layers)
         self.past_names = [n for i in layers for n in (f"past_key_values.{i}.key", f"past_key_values.{i}.value")]
@@ -113,6 +150,46 @@ class Decoder:
         empty = np.zeros((1, c.num_key_value_heads, 0, c.head_dim), self.cache_dtype)
         return {name: empty for name in self.past_names}
 
+    # -- the stored prompt
+    @property
+    def stored_prompt_tokens(self) -> int:
+        """Tokens of the last prompt whose KV state is kept for the next one."""
+        return len(self._prompt_ids)
+
+    def forget(self) -> None:
+        """Drop the stored prompt state (its memory is freed; the next prompt is read whole)."""
+        stored = list(self._prompt_kv.values())
+        self._prompt_ids, self._prompt_kv = [], {}
+        dispose_all(stored)
+
+    def _disposable(self, values: Sequence[Any]) -> list[Any]:
+        stored = {id(v) for v in self._prompt_kv.values()}
+        return [v for v in values if v is not None and id(v) not in stored]
+
+    async def _start_for(self, prompt_ids: Sequence[int]) -> tuple[int, dict[str, Any]]:
+        """(positions already computed, the KV state to go on from) for this prompt."""
+        shared = min(shared_start(prompt_ids, self._prompt_ids), len(prompt_ids) - 1)  # >= 1 token to run
+        if not self.reuse_prompt or shared < MIN_REUSE:
+            return 0, self._empty_cache()
+        if shared == len(self._prompt_ids):
+            return shared, dict(self._prompt_kv)  # the whole stored prompt, as it is (kept, not disposed)
+        if self._slicer is None:
+            graph = kv_prefix_graph(self.past_names, self.cache_dtype.name)
+            self._slicer = await self.runtime.session(graph, self.session.provider, keep_on_gpu=self.keep_on_gpu)
+        prefixes = [f"{n}.prefix" for n in self.past_names]
+        out = await self._slicer.run({**self._prompt_kv, "length": np.array([shared], np.int64)}, keep=prefixes,
+                                     fetch=[])
+        return shared, {n: out[p] for n, p in zip(self.past_names, prefixes, strict=True)}
+
+    def _store(self, prompt_ids: Sequence[int], cache: Mapping[str, Any]) -> None:
+        old = self._disposable_old(cache)
+        self._prompt_ids, self._prompt_kv = list(prompt_ids), dict(cache)
+        dispose_all(old)
+
+    def _disposable_old(self, cache: Mapping[str, Any]) -> list[Any]:
+        keep = {id(v) for v in cache.values()}
+        return [v for v in self._prompt_kv.values() if id(v) not in keep]
+
     async def _step(self, ids: Sequence[int], start: int, cache: Mapping[str, Any]) -> tuple[np.ndarray, dict]:
         seq = len(ids)
         feeds: dict[str, Any] = {
@@ -124,7 +201,7 @@ class Decoder:
             feeds["position_ids"] = np.arange(start, start + seq, dtype=np.int64)[None]
         out = await self.session.run(feeds, keep=self.present_names, fetch=["logits"])
         logits = np.asarray(out["logits"], np.float32)
-        dispose_all([cache.get(name) for name in self.past_names])  # superseded; free it on the runtime side
+        dispose_all(self._disposable([cache.get(name) for name in self.past_names]))  # superseded: freed
         new_cache = {p: out[q] for p, q in zip(self.past_names, self.present_names, strict=True)}
         return logits[0, -1], new_cache  # works for last-only [1, 1, V] and onnx-community [1, S, V] logits
 
@@ -146,10 +223,10 @@ class Decoder:
         history = list(prompt_ids)
         budget = min(settings.max_new_tokens, context - len(prompt_ids))
         stats.update(finish_reason="length", prompt_tokens=len(prompt_ids), generated=0)
-        cache: dict[str, Any] = self._empty_cache()
         start = time.perf_counter()
-        pending: Sequence[int] = list(prompt_ids)
-        position = 0
+        position, cache = await self._start_for(prompt_ids)
+        stats["reused_prompt_tokens"] = position
+        pending: Sequence[int] = list(prompt_ids)[position:]
         try:
             for step in range(budget):
                 if _cancelled(cancel):
@@ -157,6 +234,8 @@ class Decoder:
                     return
                 logits, cache = await self._step(pending, position, cache)
                 position += len(pending)
+                if step == 0 and self.reuse_prompt:
+                    self._store(prompt_ids, cache)
                 token = int(sampler.pick(logits, history))
                 now = time.perf_counter()
                 if step == 0:
@@ -172,7 +251,7 @@ class Decoder:
                 pending = [token]
                 await asyncio.sleep(0)  # let a UI (or a cancel) run between tokens
         finally:
-            dispose_all(list(cache.values()))
+            dispose_all(self._disposable(list(cache.values())))
 
 
 # ---------------------------------------------------------------- the model users hold
@@ -226,7 +305,7 @@ class LanguageModel:
             session = await runtime.session(onnx_bytes, provider, keep_on_gpu=keep_on_gpu, options=session_options)
         else:
             session = await runtime.session(onnx_bytes, provider, keep_on_gpu=keep_on_gpu)
-        decoder = Decoder(session, llama, runtime, cache_dtype)
+        decoder = Decoder(session, llama, runtime, cache_dtype, keep_on_gpu=keep_on_gpu)
         return cls(decoder, Tokenizer.from_dict(tokenizer_json), tokenizer_config, generation_config or {})
 
     @classmethod
@@ -292,7 +371,13 @@ class LanguageModel:
         assert self.last is not None
         return self.last
 
+    def forget(self) -> None:
+        """Drop the last completion and the stored state of the last prompt (e.g. a patient's visit)."""
+        self.last = None
+        self.decoder.forget()
+
     def release(self) -> None:
+        self.decoder.forget()
         self.decoder.session.release()
 
 

@@ -51,9 +51,11 @@ class EngineModel:
         return cls(await LanguageModel.load(resolve_model(name_or_dir)))
 
     def forget(self) -> None:
-        """Drop the engine's record of the last generation (its text is part of the visit)."""
-        if hasattr(self.model, "last"):
-            self.model.last = None
+        """Drop the engine's record of the last generation and the stored state of the last prompt
+        (both are part of the visit)."""
+        forget = getattr(self.model, "forget", None)
+        if forget is not None:
+            forget()
 
     def stream(
         self, messages: list[Message], request: GenerationRequest, cancel: Callable[[], bool]

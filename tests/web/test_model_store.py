@@ -3,14 +3,12 @@ ETag = sha256, HTTP Range): progress, resume after an interrupted transfer, a ta
 
 import hashlib
 import json
-import socket
-import time
 
 import numpy as np
 import pytest
 
-from sitebuild.server import Handler, SiteServer
 from tests.conftest import python, wait_ready
+from tests.web.hub_mirror import HubMirror, hub_mirror
 
 pytestmark = pytest.mark.browser
 
@@ -20,49 +18,6 @@ CONFIG = json.dumps({"model_type": "llama", "hidden_size": 64}).encode()
 FILES = {"config.json": CONFIG, "onnx/model_q4.onnx": MODEL}
 FILES_EXTRA: dict[str, bytes] = {}  # served under another repository path by tests that need a real model
 EXTRA_PATH = "/hf/onnx-community/Tiny-External/resolve/main/"
-
-
-class HubMirror(Handler):
-    """Serves FILES under REPO_PATH like the Hub does; `mode` can break transfers on purpose."""
-
-    mode = {"interrupt_once": False, "tamper": False}
-    ranges: list[str] = []
-
-    def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
-        if self.path.startswith(EXTRA_PATH):
-            data = FILES_EXTRA.get(self.path[len(EXTRA_PATH):].split("?")[0])
-            name = ""
-        elif not self.path.startswith(REPO_PATH):
-            return super().do_GET()
-        else:
-            name = self.path[len(REPO_PATH):].split("?")[0]
-            data = FILES.get(name)
-        if data is None:
-            self.send_error(404)
-            return
-        etag = hashlib.sha256(data).hexdigest()
-        if self.mode["tamper"] and name.endswith(".onnx"):
-            data = data[:1000] + b"X" + data[1001:]
-        start = 0
-        if self.headers.get("Range"):
-            self.ranges.append(self.headers["Range"])
-            start = int(self.headers["Range"].removeprefix("bytes=").split("-")[0])
-        body = data[start:]
-        self.send_response(206 if start else 200)
-        self.send_header("Content-Type", "application/octet-stream")
-        self.send_header("Content-Length", str(len(body)))
-        self.send_header("ETag", f'"{etag}"')
-        if start:
-            self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
-        self.end_headers()
-        if self.mode["interrupt_once"] and name.endswith(".onnx"):
-            self.mode["interrupt_once"] = False
-            self.wfile.write(body[: len(body) // 2])
-            self.wfile.flush()
-            time.sleep(1.0)  # let the first half reach the browser, as on a real network, before the drop
-            self.connection.shutdown(socket.SHUT_RDWR)  # the network drops mid-file
-            return
-        self.wfile.write(body)
 
 
 def _manifest(pin: bool = True) -> list[dict]:
@@ -89,9 +44,7 @@ result
 
 @pytest.fixture
 def hub(dist):
-    HubMirror.mode.update(interrupt_once=False, tamper=False)
-    HubMirror.ranges.clear()
-    with SiteServer(dist, handler=HubMirror) as server:
+    with hub_mirror(dist, {"onnx-community/Tiny-Test": FILES, "onnx-community/Tiny-External": FILES_EXTRA}) as server:
         yield server
 
 

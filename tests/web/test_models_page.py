@@ -6,14 +6,11 @@ transfer resumed, a tampered file refused, chat with the downloaded model, side-
 import hashlib
 import json
 import re
-import socket
-import time
-from pathlib import Path
 
 import pytest
 
-from sitebuild.server import Handler, SiteServer
 from tests.conftest import wait_ready
+from tests.web.hub_mirror import HubMirror, hub_mirror
 from tests.web.test_chat_page import CAPITAL, answered, send, settings
 from tests.web.ui_steps import WAIT_MS, open_tab, python, see, shot
 
@@ -22,77 +19,23 @@ pytestmark = pytest.mark.browser
 REPO = "test/SmolLM2-135M-Instruct"
 PATHS = ["config.json", "generation_config.json", "tokenizer.json", "tokenizer_config.json",
          "onnx/model_q4_unpacked.onnx"]
-CHUNK = 1 << 18
 
 
-class HubMirror(Handler):
-    """The model folder under /hf/<repo>/resolve/<rev>/, sent in chunks as a network would; `mode` breaks it on purpose."""
-
-    model_dir: Path
-    mode = {"interrupt_once": False, "tamper": False}
-    ranges: list[str] = []
-
-    def _file(self) -> tuple[str, bytes] | None:
-        match = re.match(r"^/hf/[^/]+/[^/]+/resolve/[^/]+/(.+)$", self.path.split("?")[0])
-        if not match or match[1] not in PATHS:
-            return None
-        return match[1], (self.model_dir / match[1]).read_bytes()
-
-    def do_HEAD(self) -> None:  # noqa: N802 (http.server's naming)
-        found = self._file()
-        if found is None:
-            return super().do_HEAD()
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(found[1])))
-        self.send_header("ETag", f'"{hashlib.sha256(found[1]).hexdigest()}"')
-        self.end_headers()
-
-    def do_GET(self) -> None:  # noqa: N802
-        found = self._file()
-        if found is None:
-            return super().do_GET()
-        name, data = found
-        etag = hashlib.sha256(data).hexdigest()
-        if self.mode["tamper"] and name.endswith(".onnx"):
-            data = data[:5000] + bytes([data[5000] ^ 1]) + data[5001:]
-        start = 0
-        if self.headers.get("Range"):
-            self.ranges.append(self.headers["Range"])
-            start = int(self.headers["Range"].removeprefix("bytes=").split("-")[0])
-        body = data[start:]
-        self.send_response(206 if start else 200)
-        self.send_header("Content-Type", "application/octet-stream")
-        self.send_header("Content-Length", str(len(body)))
-        self.send_header("ETag", f'"{etag}"')
-        if start:
-            self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
-        self.end_headers()
-        interrupt = self.mode["interrupt_once"] and name.endswith(".onnx")
-        if interrupt:
-            self.mode["interrupt_once"] = False
-        for offset in range(0, len(body), CHUNK):
-            if interrupt and offset >= len(body) // 2:
-                self.wfile.flush()
-                time.sleep(1.0)  # let the first half reach the browser before the drop
-                self.connection.shutdown(socket.SHUT_RDWR)  # the network drops mid-file
-                return
-            self.wfile.write(body[offset:offset + CHUNK])
-            time.sleep(0.004)  # a fast network, not an instant one: progress has something to show
+MODEL_DIR_NAME = "smollm2-135m-instruct"  # the built-in model's files in dist/models/
 
 
 @pytest.fixture
 def hub(dist):
-    HubMirror.model_dir = dist / "models" / "smollm2-135m-instruct"
-    HubMirror.mode.update(interrupt_once=False, tamper=False)
-    HubMirror.ranges.clear()
-    with SiteServer(dist, handler=HubMirror) as server:
+    model_dir = dist / "models" / MODEL_DIR_NAME
+    with hub_mirror(dist, {REPO: {p: model_dir / p for p in PATHS}}, chunk_pause=0.004) as server:
+        server.model_dir = model_dir
         yield server
 
 
 def add_mirror_entry(page, hub, model_id: str, label: str) -> None:
     """A catalog entry for the mirrored model, pinned like a real one (sizes and sha256 of its files)."""
-    files = [(p, (HubMirror.model_dir / p).stat().st_size,
-              hashlib.sha256((HubMirror.model_dir / p).read_bytes()).hexdigest()) for p in PATHS]
+    files = [(p, (hub.model_dir / p).stat().st_size,
+              hashlib.sha256((hub.model_dir / p).read_bytes()).hexdigest()) for p in PATHS]
     python(page, f"""
 from hearth.llm import catalog
 from hearth.app.shell import APP
@@ -115,11 +58,14 @@ def download_until_done(page) -> list[str]:
     page.locator("button", has_text=re.compile("^(Download|Resume download)$")).click()
     progress = page.locator(".hearth-download").first
     seen: list[str] = []
+    steady = 0  # reads of the same text since the download ended: the page's last update reaches the DOM later
     for _ in range(WAIT_MS // 50):
+        done = python(page, "from hearth.app.shell import APP\nAPP.models_page._download is None")
         text = progress.inner_text()
+        steady = steady + 1 if done and seen and seen[-1] == text else 0
         if not seen or seen[-1] != text:
             seen.append(text)
-        if python(page, "from hearth.app.shell import APP\nAPP.models_page._download is None") and len(seen) > 1:
+        if done and len(seen) > 1 and steady >= 4:
             break
         page.wait_for_timeout(50)
     return seen
@@ -163,7 +109,7 @@ await APP.models_page.refresh()
     see(page, "was interrupted")
     see(page, "incomplete: download again to resume")
     part = next(f for f in stored(page)["smollm2-mirror"]["files"] if f["partial"])
-    assert 0 < part["size"] < (HubMirror.model_dir / PATHS[-1]).stat().st_size
+    assert 0 < part["size"] < (hub.model_dir / PATHS[-1]).stat().st_size
     shot(page, "models-3-interrupted")
     seen = download_until_done(page)
     see(page, "SmolLM2-135M-Instruct (mirror) is on this device")
@@ -201,7 +147,7 @@ def test_tampered_download_sideload_and_delete(page, hub):
     shot(page, "models-6-tampered")
 
     # Side-load: pick the model's folder on "this computer"; only the files it needs are copied.
-    page.locator("input[data-hearth-pick='folder']").set_input_files(HubMirror.model_dir)
+    page.locator("input[data-hearth-pick='folder']").set_input_files(hub.model_dir)
     see(page, "Found a model folder with 1 ONNX file")
     page.get_by_label("Name", exact=True).fill("SmolLM2 copy")
     page.get_by_label("Name", exact=True).press("Tab")

@@ -162,6 +162,14 @@ class Decoder:
         self._prompt_ids, self._prompt_kv = [], {}
         dispose_all(stored)
 
+    def release(self) -> None:
+        """Free the stored prompt and both sessions (the model's and the one that cuts stored prompts)."""
+        self.forget()
+        if self._slicer is not None:
+            self._slicer.release()
+            self._slicer = None
+        self.session.release()
+
     def _disposable(self, values: Sequence[Any]) -> list[Any]:
         stored = {id(v) for v in self._prompt_kv.values()}
         return [v for v in values if v is not None and id(v) not in stored]
@@ -377,8 +385,7 @@ class LanguageModel:
         self.decoder.forget()
 
     def release(self) -> None:
-        self.decoder.forget()
-        self.decoder.session.release()
+        self.decoder.release()
 
 
 def _completion(text: str, ids: list[int], stats: dict[str, Any], begin: float) -> Completion:

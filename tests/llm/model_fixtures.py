@@ -106,3 +106,32 @@ def torch_greedy(model: Any, prompt: list[int], n: int) -> list[int]:
         for _ in range(n):
             ids.append(int(model(torch.tensor([ids])).logits[0, -1].argmax()))
     return ids[len(prompt):]
+
+
+def small_quantized_hf_config(vocab_size: int) -> dict[str, Any]:
+    """A small Llama (2 layers, hidden 128, GQA) for tests that need quantized weights but no PyTorch."""
+    return dict(vocab_size=vocab_size, hidden_size=128, intermediate_size=256, num_hidden_layers=2,
+                num_attention_heads=4, num_key_value_heads=2, rms_norm_eps=1e-5, rope_theta=10000.0,
+                max_position_embeddings=512, tie_word_embeddings=True, model_type="llama", bos_token_id=1,
+                eos_token_id=2)
+
+
+def random_quantized_weights(hf: dict[str, Any], seed: int) -> LlamaWeights:
+    """Random weights stored as the converter stores them: 4-bit linear layers, 8-bit tied embedding."""
+    from hearth.llm.quantize import quantize_q4, quantize_q8
+    from hearth.llm.weights import FINAL_NORM, layer_names
+
+    c = LlamaConfig.from_hf(hf)
+    rng = np.random.default_rng(seed)
+    hidden, q_out = c.hidden_size, c.num_attention_heads * c.head_dim
+    kv_out = c.num_key_value_heads * c.head_dim
+    t: dict[str, Any] = {EMBED: quantize_q8(rng.normal(0, 0.5, (c.vocab_size, hidden)).astype(np.float32)),
+                         FINAL_NORM: np.ones(hidden, np.float32)}
+    for i in range(c.num_hidden_layers):
+        n = layer_names(i)
+        for role, shape in {"q": (q_out, hidden), "k": (kv_out, hidden), "v": (kv_out, hidden), "o": (hidden, q_out),
+                            "gate": (c.intermediate_size, hidden), "up": (c.intermediate_size, hidden),
+                            "down": (hidden, c.intermediate_size)}.items():
+            t[n[role]] = quantize_q4(rng.normal(0, 0.1, shape).astype(np.float32))
+        t[n["attn_norm"]] = t[n["mlp_norm"]] = np.ones(hidden, np.float32)
+    return LlamaWeights(c, t).validate()

@@ -11,26 +11,14 @@ import pytest
 from hearth.llm.config import LlamaConfig
 from hearth.llm.decoder import build_decoder
 from hearth.llm.generate import Decoder, GenerationSettings
-from hearth.llm.quantize import quantize_q4, quantize_q8
-from hearth.llm.weights import EMBED, FINAL_NORM, LlamaWeights, layer_names
 from hearth.runtime import get_runtime
+from tests.llm.model_fixtures import random_quantized_weights, small_quantized_hf_config
 
-HF = dict(vocab_size=500, hidden_size=128, intermediate_size=256, num_hidden_layers=2, num_attention_heads=4,
-          num_key_value_heads=2, rms_norm_eps=1e-5, rope_theta=10000.0, max_position_embeddings=512,
-          tie_word_embeddings=True, model_type="llama", bos_token_id=1, eos_token_id=2)
+HF = small_quantized_hf_config(500)
 
 
 def tiny_model(mode: str) -> tuple[bytes, LlamaConfig]:
-    c = LlamaConfig.from_hf(HF)
-    rng = np.random.default_rng(7)
-    t = {EMBED: quantize_q8(rng.normal(0, 0.5, (500, 128)).astype(np.float32)), FINAL_NORM: np.ones(128, np.float32)}
-    for i in range(2):
-        n = layer_names(i)
-        for role, shape in {"q": (128, 128), "k": (64, 128), "v": (64, 128), "o": (128, 128), "gate": (256, 128),
-                            "up": (256, 128), "down": (128, 256)}.items():
-            t[n[role]] = quantize_q4(rng.normal(0, 0.1, shape).astype(np.float32))
-        t[n["attn_norm"]] = t[n["mlp_norm"]] = np.ones(128, np.float32)
-    return build_decoder(LlamaWeights(c, t).validate(), weights_mode=mode), c
+    return build_decoder(random_quantized_weights(HF, 7), weights_mode=mode), LlamaConfig.from_hf(HF)
 
 
 async def tokens(decoder: Decoder, prompt: list[int], n: int = 16) -> tuple[list[int], dict]:

@@ -127,23 +127,12 @@ def _tiny_decoder_with_external_data() -> tuple[dict[str, bytes], list[list[int]
     from hearth.llm.config import LlamaConfig
     from hearth.llm.decoder import build_decoder
     from hearth.llm.generate import Decoder, GenerationSettings
-    from hearth.llm.quantize import quantize_q4, quantize_q8
-    from hearth.llm.weights import EMBED, FINAL_NORM, LlamaWeights, layer_names
     from hearth.runtime import get_runtime
+    from tests.llm.model_fixtures import random_quantized_weights, small_quantized_hf_config
 
-    hf = dict(vocab_size=640, hidden_size=128, intermediate_size=256, num_hidden_layers=2, num_attention_heads=4,
-              num_key_value_heads=2, rms_norm_eps=1e-5, rope_theta=10000.0, max_position_embeddings=512,
-              tie_word_embeddings=True, model_type="llama", bos_token_id=1, eos_token_id=2)
+    hf = small_quantized_hf_config(640)
     c = LlamaConfig.from_hf(hf)
-    rng = np.random.default_rng(3)
-    t = {EMBED: quantize_q8(rng.normal(0, 0.5, (640, 128)).astype(np.float32)), FINAL_NORM: np.ones(128, np.float32)}
-    for i in range(2):
-        n = layer_names(i)
-        for role, shape in {"q": (128, 128), "k": (64, 128), "v": (64, 128), "o": (128, 128), "gate": (256, 128),
-                            "up": (256, 128), "down": (128, 256)}.items():
-            t[n[role]] = quantize_q4(rng.normal(0, 0.1, shape).astype(np.float32))
-        t[n["attn_norm"]] = t[n["mlp_norm"]] = np.ones(128, np.float32)
-    model = build_decoder(LlamaWeights(c, t).validate(), weights_mode="nbits", head_chunk_rows=256)
+    model = build_decoder(random_quantized_weights(hf, 3), weights_mode="nbits", head_chunk_rows=256)
     graph, data = split_external(model, "model_q4.onnx_data")
 
     async def greedy() -> list[list[int]]:

@@ -90,20 +90,29 @@ def train(page, epochs: int, on_progress=None) -> list[str]:
 
 
 def draw(page, points: list[tuple[float, float]]) -> None:
-    """One stroke on the drawing pad, through the given points (0..1 of the pad, y down)."""
+    """One stroke on the drawing pad, through the given points (0..1 of the pad, y down). Drawn again,
+    as a user would, when the app did not receive it (a pad drawn a moment ago may not listen yet)."""
     canvas = page.locator(".bk-Canvas canvas").last  # the pad is the only plot on the Predict tab
-    box = canvas.bounding_box()
+    count = "from hearth.app.shell import APP\nlen(APP.predict.pad.strokes)"
+    before = python(page, count)
+    for _ in range(5):
+        box = canvas.bounding_box()
 
-    def at(p):
-        return box["x"] + p[0] * box["width"], box["y"] + p[1] * box["height"]
+        def at(p, box=box):
+            return box["x"] + p[0] * box["width"], box["y"] + p[1] * box["height"]
 
-    page.mouse.move(*at(points[0]))
-    page.mouse.down()
-    for a, b in zip(points, points[1:], strict=False):
-        for i in range(1, 9):
-            t = i / 8
-            page.mouse.move(*at((a[0] + (b[0] - a[0]) * t, a[1] + (b[1] - a[1]) * t)))
-    page.mouse.up()
+        page.mouse.move(*at(points[0]))
+        page.mouse.down()
+        for a, b in zip(points, points[1:], strict=False):
+            for i in range(1, 9):
+                t = i / 8
+                page.mouse.move(*at((a[0] + (b[0] - a[0]) * t, a[1] + (b[1] - a[1]) * t)))
+        page.mouse.up()
+        for _ in range(50):
+            if python(page, count) > before:
+                return
+            page.wait_for_timeout(100)
+    raise AssertionError("the drawing pad never received the stroke")
 
 
 def wait_python(page, code: str, what: str):

@@ -9,8 +9,9 @@ ids (the model has no real tokenizer), greedy. Memory: the peak resident set (Vm
 renderer process, which holds the page, Pyodide, onnxruntime-web's wasm heap and every worker, read
 from /proc before loading, after loading and after generating, and sampled every 0.5 s (VmHWM alone can
 miss a short peak). The issue's target: under 1.6 GB. By default the model is first downloaded into the
-model store (OPFS, sha256-checked) and used once in one page, then measured in a fresh page: a later
-visit, as a user runs a downloaded model; `--source url` opens it from the site instead.
+model store (OPFS, sha256-checked) and used once; the browser then quits and starts again on the same
+profile, and the measured page is that later visit, as a user runs a downloaded model; `--source url`
+opens it from the site instead.
 The model folder is served from the cache, never copied into the repository.
 """
 

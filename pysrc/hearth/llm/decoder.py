@@ -375,8 +375,9 @@ def head_chunks(vocab: int, hidden: int, rows: int | None = None) -> list[tuple[
     return [(a, min(a + rows, vocab)) for a in range(0, vocab, rows)]
 
 
-def _plane_name(plane: str, chunks: list[tuple[int, int]], i: int) -> str:
-    return plane if len(chunks) == 1 else f"{plane}.{i}"
+def _chunk_name(name: str, chunks: list[tuple[int, int]], i: int) -> str:
+    """The initializer name of chunk `i`: the plain name when the head is one chunk."""
+    return name if len(chunks) == 1 else f"{name}.{i}"
 
 
 def _check_q8_0(table: BlockQuantized) -> None:
@@ -396,7 +397,7 @@ def _nibble_planes(g: Graph, table: BlockQuantized, chunks: list[tuple[int, int]
     for plane, nibbles in ((HI_PLANE, table.codes >> 4), (LO_PLANE, table.codes & 0x0F)):
         packed = np.frombuffer(_pack_uint4(nibbles), np.uint8).reshape(vocab, kb, table.block // 2)
         for i, (a, b) in enumerate(chunks):
-            g.initializer(_plane_name(plane, chunks, i), packed[a:b])
+            g.initializer(_chunk_name(plane, chunks, i), packed[a:b])
     g.initializer(EMBED_SCALE, _fp16_exact(table.scale).reshape(vocab, kb, 1))
 
 
@@ -417,10 +418,10 @@ def _nibble_plane_gather(g: Graph, table: BlockQuantized, ids: str, hidden: int,
         picks.append((safe, g.op("Unsqueeze", inside, g.const([-1, -2], "int64", "axes"))))
 
     def gather(plane: str) -> str:  # [B, S, kb, block/2] bytes of each id's row
-        rows = g.op("Gather", _plane_name(plane, chunks, 0), ids if len(chunks) == 1 else
+        rows = g.op("Gather", _chunk_name(plane, chunks, 0), ids if len(chunks) == 1 else
                     g.op("Min", ids, g.const(np.int64(chunks[0][1] - 1), hint="chunk_last")), axis=0)
         for i, (safe, mask) in enumerate(picks, start=1):
-            rows = g.op("Where", mask, g.op("Gather", _plane_name(plane, chunks, i), safe, axis=0), rows)
+            rows = g.op("Where", mask, g.op("Gather", _chunk_name(plane, chunks, i), safe, axis=0), rows)
         return rows
 
     def nibbles(plane: str) -> str:  # [B, S, kb, block/2] bytes -> [B, S, kb, block] nibbles, first in the low half
@@ -451,11 +452,10 @@ def _tied_nbits(g: Graph, w: _Weights, x: str, table: BlockQuantized, chunks: li
             g.const([0], "int64", "axes"))
         scale = g.op("Cast", g.op("Reshape", scale, g.const([-1], "int64", "shape")), to=1)  # folded at load
         scale_hi = g.op("Mul", scale, g.const(np.float32(16), hint="sixteen"))
-        suffix = "" if len(chunks) == 1 else f".{i}"
-        zero_hi = g.initializer(f"lm_head.hi.zero{suffix}", np.full(rows * ((kb + 1) // 2), 0x88, np.uint8))
-        zero_lo = g.initializer(f"lm_head.lo.zero{suffix}", np.zeros(rows * ((kb + 1) // 2), np.uint8))
+        zero_hi = g.initializer(_chunk_name("lm_head.hi.zero", chunks, i), np.full(rows * ((kb + 1) // 2), 0x88, np.uint8))
+        zero_lo = g.initializer(_chunk_name("lm_head.lo.zero", chunks, i), np.zeros(rows * ((kb + 1) // 2), np.uint8))
         attrs = dict(domain=MS, K=hidden, N=rows, bits=4, block_size=table.block, accuracy_level=w.accuracy_level)
-        y_hi = g.op("MatMulNBits", x, _plane_name(HI_PLANE, chunks, i), scale_hi, zero_hi, **attrs)
-        y_lo = g.op("MatMulNBits", x, _plane_name(LO_PLANE, chunks, i), scale, zero_lo, **attrs)
+        y_hi = g.op("MatMulNBits", x, _chunk_name(HI_PLANE, chunks, i), scale_hi, zero_hi, **attrs)
+        y_lo = g.op("MatMulNBits", x, _chunk_name(LO_PLANE, chunks, i), scale, zero_lo, **attrs)
         parts.append(g.op("Add", y_hi, y_lo))
     return parts[0] if len(parts) == 1 else g.op("Concat", *parts, axis=-1)

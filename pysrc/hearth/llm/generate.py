@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -119,6 +119,12 @@ def kv_prefix_graph(names: Sequence[str], dtype: str) -> bytes:
     return g.to_bytes()
 
 
+def _except(values: Iterable[Any], kept: Iterable[Any]) -> list[Any]:
+    """`values` that are not (the very objects) in `kept`: the tensors safe to free."""
+    keep = {id(v) for v in kept}
+    return [v for v in values if v is not None and id(v) not in keep]
+
+
 class Decoder:
     """One decoder session and the bookkeeping of its I/O names; generates token ids."""
 
@@ -171,8 +177,7 @@ class Decoder:
         self.session.release()
 
     def _disposable(self, values: Sequence[Any]) -> list[Any]:
-        stored = {id(v) for v in self._prompt_kv.values()}
-        return [v for v in values if v is not None and id(v) not in stored]
+        return _except(values, self._prompt_kv.values())
 
     async def _start_for(self, prompt_ids: Sequence[int]) -> tuple[int, dict[str, Any]]:
         """(positions already computed, the KV state to go on from) for this prompt."""
@@ -190,13 +195,9 @@ class Decoder:
         return shared, {n: out[p] for n, p in zip(self.past_names, prefixes, strict=True)}
 
     def _store(self, prompt_ids: Sequence[int], cache: Mapping[str, Any]) -> None:
-        old = self._disposable_old(cache)
+        superseded = _except(self._prompt_kv.values(), cache.values())  # the new state may hold some of them
         self._prompt_ids, self._prompt_kv = list(prompt_ids), dict(cache)
-        dispose_all(old)
-
-    def _disposable_old(self, cache: Mapping[str, Any]) -> list[Any]:
-        keep = {id(v) for v in cache.values()}
-        return [v for v in self._prompt_kv.values() if id(v) not in keep]
+        dispose_all(superseded)
 
     async def _step(self, ids: Sequence[int], start: int, cache: Mapping[str, Any]) -> tuple[np.ndarray, dict]:
         seq = len(ids)

@@ -55,8 +55,9 @@ def pick_entry(page, label: str) -> None:
 
 def download_until_done(page) -> list[str]:
     """Click Download (or Resume) and note every progress line until the page says how it ended."""
-    page.locator("button", has_text=re.compile("^(Download|Resume download)$")).click()
     progress = page.locator(".hearth-download").first
+    before = progress.inner_text()  # what it said before this click (a quick refusal may replace it unseen)
+    page.locator("button", has_text=re.compile("^(Download|Resume download)$")).click()
     seen: list[str] = []
     steady = 0  # reads of the same text since the download ended: the page's last update reaches the DOM later
     for _ in range(WAIT_MS // 50):
@@ -65,7 +66,7 @@ def download_until_done(page) -> list[str]:
         steady = steady + 1 if done and seen and seen[-1] == text else 0
         if not seen or seen[-1] != text:
             seen.append(text)
-        if done and len(seen) > 1 and steady >= 4:
+        if done and text != before and steady >= 4:
             break
         page.wait_for_timeout(50)
     return seen

@@ -10,7 +10,7 @@ import torch
 from hearth.llm.config import LlamaConfig
 from hearth.llm.decoder import build_decoder, io_names
 from hearth.llm.quantize import quantize
-from hearth.llm.weights import LlamaWeights
+from hearth.llm.weights import BlockQuantized, LlamaWeights
 from tests.llm.model_fixtures import (
     empty_cache,
     greedy,
@@ -171,9 +171,9 @@ def test_lm_head_in_vocabulary_chunks_gives_the_same_logits_and_embeddings(tied)
     config = w.config
     assert head_chunks(config.vocab_size, config.hidden_size, 64) == [(0, 64), (64, 128), (128, 192), (192, 256),
                                                                       (256, 300)]
-    assert len(head_chunks(49152, 576)) == 1  # SmolLM2's head: unchanged
-    assert len(head_chunks(128256, 2048)) == 8  # Llama 3's: 8 chunks of 128 MB as float32
-    whole = session(build_decoder(w, weights_mode="nbits"))
+    assert len(head_chunks(49152, 576)) == 14  # SmolLM2's head
+    assert len(head_chunks(128256, 2048)) == 126  # Llama 3's: 1,024 rows, 8 MB as float32
+    whole = session(build_decoder(w, weights_mode="nbits", head_chunk_rows=config.vocab_size))
     chunked_bytes = build_decoder(w, weights_mode="nbits", head_chunk_rows=64)
     names = {i.name for i in onnx.load_from_string(chunked_bytes).graph.initializer}
     assert ("embed_tokens.hi4.4" in names) == tied and ("lm_head.4.q4" in names) == (not tied)
@@ -191,3 +191,34 @@ def test_lm_head_in_vocabulary_chunks_gives_the_same_logits_and_embeddings(tied)
         a, cache_a = run(whole, config, step, mask, pos, cache_a)
         b, cache_b = run(chunked, config, step, mask, pos, cache_b)
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("source", ["q4_0", "q4_1"])
+def test_linear_layers_in_row_chunks_give_the_same_logits(source):
+    """"nbits" layers split by output rows into several MatMulNBits (so wasm expands a few MB at a
+    time): the same logits and KV cache as one MatMulNBits per layer, Q4_1 minima included."""
+    from hearth.llm.decoder import row_chunks
+
+    assert row_chunks(16384, 2048, 2 << 20) == [(a, a + 256) for a in range(0, 16384, 256)]
+    assert row_chunks(10, 4, 64) == [(0, 4), (4, 8), (8, 10)]
+    model = torch_llama(tiny_hf_config(), seed=6)
+    w = quantized(weights_of(model))
+    if source == "q4_1":  # GGUF Q4_1's form: a float minimum per block (w = d*q + m)
+        rng = np.random.default_rng(6)
+        w = LlamaWeights(w.config, {k: BlockQuantized(v.codes, v.scale, 4, v.block, offset=rng.normal(
+            0, 0.01, v.scale.shape).astype(np.float32)) if isinstance(v, BlockQuantized) and v.bits == 4 else v
+            for k, v in w.tensors.items()})
+    config = w.config
+    whole_bytes = build_decoder(w, weights_mode="nbits", linear_chunk_bytes=1 << 30)
+    chunked_bytes = build_decoder(w, weights_mode="nbits", linear_chunk_bytes=16 * config.hidden_size * 4)
+    count = [sum(n.op_type == "MatMulNBits" for n in onnx.load_from_string(b).graph.node)
+             for b in (whole_bytes, chunked_bytes)]
+    assert count[1] > 2 * count[0]
+    whole, chunked = session(whole_bytes), session(chunked_bytes)
+    ids = np.array([[1, 17, 200, 3, 99, 42, 7]], np.int64)
+    n = ids.shape[1]
+    a, cache_a = run(whole, config, ids, np.ones((1, n), np.int64), np.arange(n)[None], empty_cache(config))
+    b, cache_b = run(chunked, config, ids, np.ones((1, n), np.int64), np.arange(n)[None], empty_cache(config))
+    np.testing.assert_array_equal(a, b)
+    for name in cache_a:
+        np.testing.assert_array_equal(cache_a[name], cache_b[name])

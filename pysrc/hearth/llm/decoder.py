@@ -21,7 +21,9 @@ Weight storage modes (`weights=`):
               floats equal the source's dequantized weights bit for bit (same operation order).
   "nbits"     com.microsoft MatMulNBits (4-bit blocks of 32). Smallest in memory and fast on x86 and
               WebGPU, but onnxruntime-web's wasm build has no MatMulNBits kernel of its own and
-              dequantizes each call (measured ~4x slower than float32 there).
+              dequantizes each call (measured ~4x slower than float32 there). So each weight is
+              split by output rows into MatMulNBits of at most LINEAR_CHUNK_BYTES as float32
+              (outputs concatenated; the same numbers): the expansion stays in cache and small.
 GGUF Q4_1 blocks carry a float minimum (w = d*q + m), which MatMulNBits's integer zero points cannot
 hold, and its float zero points take a slow path on every backend; so "nbits" runs them as
 MatMulNBits(x, q, d) + blocksum(x) @ m, which is exact algebra.
@@ -38,6 +40,9 @@ from hearth.llm.weights import EMBED, FINAL_NORM, BlockQuantized, LlamaWeights, 
 OPSET = 21  # Cast from uint4 needs 21
 WEIGHT_MODES = ("fp32", "unpacked", "nbits")
 ATTENTION_KINDS = ("plain", "gqa")
+# "nbits" rows per MatMulNBits: on onnxruntime-web's wasm a 2,048 x 16,384 MatMulNBits ran 1.7x
+# faster (one token) as 64 of 2 MB than whole (128 MB expanded per call), and its arena stays small.
+LINEAR_CHUNK_BYTES = 2 << 20
 MS = "com.microsoft"
 FLOAT_MIN = float(np.finfo(np.float32).min)
 
@@ -76,10 +81,11 @@ def _pack_uint4(codes: np.ndarray) -> bytes:
 class _Weights:
     """Turns weight matrices into graph values in the chosen storage mode."""
 
-    def __init__(self, g: Graph, mode: str, accuracy_level: int) -> None:
+    def __init__(self, g: Graph, mode: str, accuracy_level: int, chunk_bytes: int = LINEAR_CHUNK_BYTES) -> None:
         if mode not in WEIGHT_MODES:
             raise DecoderError(f"weights mode {mode!r} is not one of {', '.join(WEIGHT_MODES)}")
         self.g, self.mode, self.accuracy_level = g, mode, accuracy_level
+        self.chunk_bytes = chunk_bytes  # "nbits": rows per MatMulNBits (see row_chunks)
 
     def _scale(self, name: str, a: np.ndarray, shape: tuple[int, ...]) -> str:
         """A per-block float array as a float32 value (stored float16 when exact, cast at load)."""
@@ -121,6 +127,21 @@ class _Weights:
             return g.op("Add", self._nbits(x, f"{name}.hi", hi), self._nbits(x, f"{name}.lo", lo))
         if w.bits != 4:
             raise DecoderError(f"{name}: MatMulNBits mode takes 4- or 8-bit blocks, not {w.bits}-bit")
+        chunks = row_chunks(n, k, self.chunk_bytes)
+        parts = [self._matmul_nbits(x, _chunk_name(name, chunks, i), w.take_rows(np.arange(a, b)))
+                 for i, (a, b) in enumerate(chunks)]
+        y = parts[0] if len(parts) == 1 else g.op("Concat", *parts, axis=-1)
+        if w.offset is not None:
+            sums = g.op("ReduceSum", g.op("Reshape", x, g.const([0, 0, kb, w.block], "int64")),
+                        g.const([-1], "int64"), keepdims=0)
+            y = g.op("Add", y, g.op("MatMul", sums, g.initializer(f"{name}.min", w.offset.T.astype(np.float32).copy())))
+        return y
+
+    def _matmul_nbits(self, x: str, name: str, w: BlockQuantized) -> str:
+        """One MatMulNBits over 4-bit blocks (zero points stored only when some differ from 8)."""
+        g = self.g
+        n, k = w.shape
+        kb = k // w.block
         packed = np.frombuffer(_pack_uint4(w.codes), np.uint8).reshape(n, kb, w.block // 2)
         scale = g.initializer(f"{name}.scale", w.scale.astype(np.float32).reshape(-1))
         inputs = [x, g.initializer(f"{name}.q4", packed), scale]
@@ -128,13 +149,8 @@ class _Weights:
         if w.offset is not None or np.any(zeros != 8):
             padded = np.concatenate([zeros, np.zeros((n, kb % 2), np.uint8)], axis=1) if kb % 2 else zeros
             inputs.append(g.initializer(f"{name}.zero", np.frombuffer(_pack_uint4(padded), np.uint8).copy()))
-        y = g.op("MatMulNBits", *inputs, domain=MS, K=k, N=n, bits=4, block_size=w.block,
-                 accuracy_level=self.accuracy_level)
-        if w.offset is not None:
-            sums = g.op("ReduceSum", g.op("Reshape", x, g.const([0, 0, kb, w.block], "int64")),
-                        g.const([-1], "int64"), keepdims=0)
-            y = g.op("Add", y, g.op("MatMul", sums, g.initializer(f"{name}.min", w.offset.T.astype(np.float32).copy())))
-        return y
+        return g.op("MatMulNBits", *inputs, domain=MS, K=k, N=n, bits=4, block_size=w.block,
+                    accuracy_level=self.accuracy_level)
 
     def linear(self, x: str, name: str, w: Matrix) -> str:
         """x [..., K] @ w.T, w given [N, K] as in Hugging Face."""
@@ -167,19 +183,21 @@ def _concat_rows(parts: list[Matrix]) -> Matrix | None:
 
 
 def build_decoder(weights: LlamaWeights, *, weights_mode: str = "unpacked", accuracy_level: int = 0,
-                  fuse: bool = True, attention: str = "plain", head_chunk_rows: int | None = None) -> bytes:
+                  fuse: bool = True, attention: str = "plain", head_chunk_rows: int | None = None,
+                  linear_chunk_bytes: int = LINEAR_CHUNK_BYTES) -> bytes:
     """The decoder as ONNX bytes, ready for `hearth.runtime`.
 
     attention="plain": standard ONNX ops (any backend, any padding). attention="gqa": onnxruntime's
     com.microsoft RotaryEmbedding + GroupQueryAttention kernels (wasm, CPU and WebGPU have them);
     they read the attention mask as per-row lengths, so batches must be unpadded or right-padded.
-    head_chunk_rows: vocabulary rows per MatMulNBits of an "nbits" lm_head (default: see `head_chunks`).
+    head_chunk_rows: vocabulary rows per MatMulNBits of an "nbits" lm_head (default: see `head_chunks`);
+    linear_chunk_bytes: the float32 size of each other "nbits" layer's MatMulNBits (see `row_chunks`).
     """
     if attention not in ATTENTION_KINDS:
         raise DecoderError(f"attention {attention!r} is not one of {', '.join(ATTENTION_KINDS)}")
     c = weights.config
     g = Graph("llama_decoder")
-    w = _Weights(g, weights_mode, accuracy_level)
+    w = _Weights(g, weights_mode, accuracy_level, linear_chunk_bytes)
     heads, kv_heads, hd = c.num_attention_heads, c.num_key_value_heads, c.head_dim
     def i64(values: list[int], hint: str = "shape") -> str:
         return g.const(values, "int64", hint)
@@ -361,18 +379,25 @@ def _tied_unpacked_kn(g: Graph, w: _Weights) -> str:
 
 
 HI_PLANE, LO_PLANE = "embed_tokens.hi4", "embed_tokens.lo4"
-HEAD_CHUNK_BYTES = 128 << 20
+HEAD_CHUNK_BYTES = 8 << 20
+
+
+def row_chunks(rows: int, cols: int, budget: int) -> list[tuple[int, int]]:
+    """Row ranges [start, end) of a [rows, cols] weight whose float32 expansion is at most `budget` bytes."""
+    step = max(1, budget // (cols * 4))
+    return [(a, min(a + step, rows)) for a in range(0, rows, step)]
 
 
 def head_chunks(vocab: int, hidden: int, rows: int | None = None) -> list[tuple[int, int]]:
     """Vocabulary row ranges [start, end) of an "nbits" lm_head, one MatMulNBits each.
 
     onnxruntime-web's wasm MatMulNBits expands its whole weight to float32 on every call: 1.05 GB for
-    Llama 3's 128,256 x 2,048 head, a third of the peak memory of a 1B model. In chunks of at most
-    HEAD_CHUNK_BYTES (16,384 rows there) only one chunk is expanded at a time; logits are the same
-    numbers (each vocabulary column is its own dot product). SmolLM2's head fits in one chunk."""
-    rows = rows or max(1, HEAD_CHUNK_BYTES // (hidden * 4))
-    return [(a, min(a + rows, vocab)) for a in range(0, vocab, rows)]
+    Llama 3's 128,256 x 2,048 head. In chunks of HEAD_CHUNK_BYTES (1,024 rows there) one chunk is
+    expanded at a time, in cache; logits are the same numbers (each vocabulary column is its own dot
+    product). Larger than LINEAR_CHUNK_BYTES because a tied head's embedding rows are gathered from
+    every chunk (a Gather and a Where each). SmolLM2's head: 14 chunks."""
+    return [(a, min(a + rows, vocab)) for a in range(0, vocab, rows)] if rows else row_chunks(
+        vocab, hidden, HEAD_CHUNK_BYTES)
 
 
 def _chunk_name(name: str, chunks: list[tuple[int, int]], i: int) -> str:

@@ -42,7 +42,7 @@ WEIGHT_MODES = ("fp32", "unpacked", "nbits")
 ATTENTION_KINDS = ("plain", "gqa")
 # "nbits" rows per MatMulNBits: on onnxruntime-web's wasm a 2,048 x 16,384 MatMulNBits ran 1.7x
 # faster (one token) as 64 of 2 MB than whole (128 MB expanded per call), and its arena stays small.
-LINEAR_CHUNK_BYTES = 2 << 20
+LINEAR_CHUNK_BYTES = 8 << 20
 MS = "com.microsoft"
 FLOAT_MIN = float(np.finfo(np.float32).min)
 
@@ -476,11 +476,13 @@ def _tied_nbits(g: Graph, w: _Weights, x: str, table: BlockQuantized, chunks: li
             "Slice", EMBED_SCALE, g.const([a], "int64", "starts"), g.const([b], "int64", "ends"),
             g.const([0], "int64", "axes"))
         scale = g.op("Cast", g.op("Reshape", scale, g.const([-1], "int64", "shape")), to=1)  # folded at load
-        scale_hi = g.op("Mul", scale, g.const(np.float32(16), hint="sixteen"))
         zero_hi = g.initializer(_chunk_name("lm_head.hi.zero", chunks, i), np.full(rows * ((kb + 1) // 2), 0x88, np.uint8))
         zero_lo = g.initializer(_chunk_name("lm_head.lo.zero", chunks, i), np.zeros(rows * ((kb + 1) // 2), np.uint8))
         attrs = dict(domain=MS, K=hidden, N=rows, bits=4, block_size=table.block, accuracy_level=w.accuracy_level)
-        y_hi = g.op("MatMulNBits", x, _chunk_name(HI_PLANE, chunks, i), scale_hi, zero_hi, **attrs)
+        # the high nibble weighs 16: applied to the logits, not folded into a second copy of the scales
+        # (32 MB for Llama 3's head); exact either way, a power of two
+        y_hi = g.op("Mul", g.op("MatMulNBits", x, _chunk_name(HI_PLANE, chunks, i), scale, zero_hi, **attrs),
+                    g.const(np.float32(16), hint="sixteen"))
         y_lo = g.op("MatMulNBits", x, _chunk_name(LO_PLANE, chunks, i), scale, zero_lo, **attrs)
         parts.append(g.op("Add", y_hi, y_lo))
     return parts[0] if len(parts) == 1 else g.op("Concat", *parts, axis=-1)

@@ -40,8 +40,9 @@ from hearth.llm.weights import EMBED, FINAL_NORM, BlockQuantized, LlamaWeights, 
 OPSET = 21  # Cast from uint4 needs 21
 WEIGHT_MODES = ("fp32", "unpacked", "nbits")
 ATTENTION_KINDS = ("plain", "gqa")
-# "nbits" rows per MatMulNBits: on onnxruntime-web's wasm a 2,048 x 16,384 MatMulNBits ran 1.7x
-# faster (one token) as 64 of 2 MB than whole (128 MB expanded per call), and its arena stays small.
+# "nbits" rows per MatMulNBits. On onnxruntime-web's wasm (Node, 1 thread) a 2,048 x 16,384 MatMulNBits
+# for one token took 101 ms whole (128 MB expanded per call), 65 ms as 16 of 8 MB, 60 ms as 64 of 2 MB;
+# but session creation grows with the node count (1B-shaped: 2.6 s whole, 2.9 s at 8 MB, 8.2 s at 2 MB).
 LINEAR_CHUNK_BYTES = 8 << 20
 MS = "com.microsoft"
 FLOAT_MIN = float(np.finfo(np.float32).min)

@@ -56,17 +56,21 @@ def pick_entry(page, label: str) -> None:
 def download_until_done(page) -> list[str]:
     """Click Download (or Resume) and note every progress line until the page says how it ended."""
     progress = page.locator(".hearth-download").first
-    before = progress.inner_text()  # what it said before this click (a quick refusal may replace it unseen)
+    state = "from hearth.app.shell import APP\n[APP.models_page._download is None, APP.models_page.download_message.object]"
+    # how it ended shows in the progress line or the message below it (a refusal empties the line again,
+    # possibly before the first read here), so either differing from before the click tells it has run
+    before = (progress.inner_text(), python(page, state)[1])
     page.locator("button", has_text=re.compile("^(Download|Resume download)$")).click()
     seen: list[str] = []
     steady = 0  # reads of the same text since the download ended: the page's last update reaches the DOM later
     for _ in range(WAIT_MS // 50):
-        done = python(page, "from hearth.app.shell import APP\nAPP.models_page._download is None")
+        idle, message = python(page, state)
         text = progress.inner_text()
+        done = idle and (text, message) != before
         steady = steady + 1 if done and seen and seen[-1] == text else 0
         if not seen or seen[-1] != text:
             seen.append(text)
-        if done and text != before and steady >= 4:
+        if done and steady >= 4:
             break
         page.wait_for_timeout(50)
     return seen

@@ -177,26 +177,37 @@ def test_lm_head_in_vocabulary_chunks_gives_the_same_logits_and_embeddings(tied)
     chunked_bytes = build_decoder(w, weights_mode="nbits", head_chunk_rows=64)
     names = {i.name for i in onnx.load_from_string(chunked_bytes).graph.initializer}
     assert ("embed_tokens.hi4.4" in names) == tied and ("lm_head.4.q4" in names) == (not tied)
-    chunked = session(chunked_bytes)
-    ids = np.array([[0, 63, 64, 65, 127, 128, 200, 255, 256, 299, 1, 150]], np.int64)
-    n = ids.shape[1]
-    a, cache_a = run(whole, config, ids, np.ones((1, n), np.int64), np.arange(n)[None], empty_cache(config))
-    b, cache_b = run(chunked, config, ids, np.ones((1, n), np.int64), np.arange(n)[None], empty_cache(config))
-    np.testing.assert_array_equal(a, b)
+    ids = [0, 63, 64, 65, 127, 128, 200, 255, 256, 299, 1, 150]
+    # then decode steps whose token sits in the last, a middle and the first chunk
+    assert_same_outputs(whole, session(chunked_bytes), config, ids, steps=[299, 64, 0])
+
+
+def assert_same_outputs(first, second, config, ids: list[int], steps: list[int], rtol: float = 0.0) -> None:
+    """Both sessions give the same logits and KV cache (the very same with rtol=0) for a prefill of `ids`,
+    then for each decode step."""
+    def same(a: np.ndarray, b: np.ndarray) -> None:
+        np.testing.assert_allclose(a, b, rtol=rtol, atol=rtol / 10)
+
+    n = len(ids)
+    start = (np.array([ids], np.int64), np.ones((1, n), np.int64), np.arange(n)[None])
+    a, cache_a = run(first, config, *start, empty_cache(config))
+    b, cache_b = run(second, config, *start, empty_cache(config))
+    same(a, b)
     for name in cache_a:
-        np.testing.assert_array_equal(cache_a[name], cache_b[name])
-    for t, token in enumerate([299, 64, 0]):  # decode steps whose token sits in the last, a middle and the first chunk
+        same(cache_a[name], cache_b[name])
+    for t, token in enumerate(steps):
         step = np.array([[token]], np.int64)
         mask, pos = np.ones((1, n + t + 1), np.int64), np.array([[n + t]])
-        a, cache_a = run(whole, config, step, mask, pos, cache_a)
-        b, cache_b = run(chunked, config, step, mask, pos, cache_b)
-        np.testing.assert_array_equal(a, b)
+        a, cache_a = run(first, config, step, mask, pos, cache_a)
+        b, cache_b = run(second, config, step, mask, pos, cache_b)
+        same(a, b)
 
 
 @pytest.mark.parametrize("source", ["q4_0", "q4_1"])
 def test_linear_layers_in_row_chunks_give_the_same_logits(source):
     """"nbits" layers split by output rows into several MatMulNBits (so wasm expands a few MB at a
-    time): the same logits and KV cache as one MatMulNBits per layer, Q4_1 minima included."""
+    time): the same logits and KV cache as one MatMulNBits per layer, Q4_1 minima included. Up to float
+    rounding: onnxruntime's one-token kernel sums a narrower weight in another order (2.4e-7 seen here)."""
     from hearth.llm.decoder import row_chunks
 
     assert row_chunks(16384, 2048, 2 << 20) == [(a, a + 256) for a in range(0, 16384, 256)]
@@ -214,11 +225,5 @@ def test_linear_layers_in_row_chunks_give_the_same_logits(source):
     count = [sum(n.op_type == "MatMulNBits" for n in onnx.load_from_string(b).graph.node)
              for b in (whole_bytes, chunked_bytes)]
     assert count[1] > 2 * count[0]
-    whole, chunked = session(whole_bytes), session(chunked_bytes)
-    ids = np.array([[1, 17, 200, 3, 99, 42, 7]], np.int64)
-    n = ids.shape[1]
-    a, cache_a = run(whole, config, ids, np.ones((1, n), np.int64), np.arange(n)[None], empty_cache(config))
-    b, cache_b = run(chunked, config, ids, np.ones((1, n), np.int64), np.arange(n)[None], empty_cache(config))
-    np.testing.assert_array_equal(a, b)
-    for name in cache_a:
-        np.testing.assert_array_equal(cache_a[name], cache_b[name])
+    assert_same_outputs(session(whole_bytes), session(chunked_bytes), config, [1, 17, 200, 3, 99, 42, 7], steps=[5, 250],
+                        rtol=1e-5)

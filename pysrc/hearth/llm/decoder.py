@@ -23,7 +23,8 @@ Weight storage modes (`weights=`):
               WebGPU, but onnxruntime-web's wasm build has no MatMulNBits kernel of its own and
               dequantizes each call (measured ~4x slower than float32 there). So each weight is
               split by output rows into MatMulNBits of at most LINEAR_CHUNK_BYTES as float32
-              (outputs concatenated; the same numbers): the expansion stays in cache and small.
+              (outputs concatenated; the same numbers up to float rounding, since a one-token
+              kernel may sum a narrower weight in another order): the expansion stays small.
 GGUF Q4_1 blocks carry a float minimum (w = d*q + m), which MatMulNBits's integer zero points cannot
 hold, and its float zero points take a slow path on every backend; so "nbits" runs them as
 MatMulNBits(x, q, d) + blocksum(x) @ m, which is exact algebra.

@@ -93,6 +93,13 @@ def _make_sampler(settings: GenerationSettings) -> Any:
 
 
 MIN_REUSE = 8  # shared prompt tokens below which reading the prompt afresh is as cheap as reusing
+# Prompt tokens per decoder call while reading a prompt. Each position attends only to those before it,
+# but one call over the whole prompt scores every position against every other and masks half away:
+# at 1,000 tokens, Softmax and the mask were ~36% of the call (CPython profile). In chunks, chunk j
+# scores against the j chunks before it only, the attention intermediates are heads x CHUNK x total
+# instead of heads x total^2 (a 7,800-token prompt ran onnxruntime-web out of memory whole), and a
+# cancel is seen between chunks. See PREFILL_CHUNK's measurements in models/README.md.
+PREFILL_CHUNK = 256
 
 
 def shared_start(a: Sequence[int], b: Sequence[int]) -> int:
@@ -129,10 +136,11 @@ class Decoder:
     """One decoder session and the bookkeeping of its I/O names; generates token ids."""
 
     def __init__(self, session: Session, config: LlamaConfig, runtime: Runtime, cache_dtype: str = "float32",
-                 keep_on_gpu: bool = False, reuse_prompt: bool = True) -> None:
+                 keep_on_gpu: bool = False, reuse_prompt: bool = True, prefill_chunk: int | None = PREFILL_CHUNK) -> None:
         self.session, self.config, self.runtime = session, config, runtime
         self.keep_on_gpu = keep_on_gpu  # the session keeps its KV in GPU buffers (WebGPU)
         self.reuse_prompt = reuse_prompt
+        self.prefill_chunk = prefill_chunk  # None: a prompt in one call
         self._prompt_ids: list[int] = []  # the last prompt read, and its KV state on the runtime side
         self._prompt_kv: dict[str, Any] = {}
         self._slicer: Session | None = None
@@ -214,6 +222,17 @@ class Decoder:
         new_cache = {p: out[q] for p, q in zip(self.past_names, self.present_names, strict=True)}
         return logits[0, -1], new_cache  # works for last-only [1, 1, V] and onnx-community [1, S, V] logits
 
+    async def _read_prompt(self, ids: Sequence[int], start: int, cache: Mapping[str, Any],
+                           cancel: Cancel) -> tuple[np.ndarray | None, dict]:
+        """`_step` over the prompt in chunks of `prefill_chunk` tokens; logits None when cancelled between them."""
+        size = self.prefill_chunk or len(ids)
+        logits, cache = None, dict(cache)
+        for a in range(0, len(ids), size):
+            if a and _cancelled(cancel):
+                return None, cache
+            logits, cache = await self._step(ids[a:a + size], start + a, cache)
+        return logits, cache
+
     async def generate(self, prompt_ids: Sequence[int], settings: GenerationSettings, stop_ids: Sequence[int],
                        cancel: Cancel = None, stats: dict[str, Any] | None = None) -> AsyncIterator[int]:
         """Yield new token ids until a stop token (not yielded), max_new_tokens, the context end, or cancel."""
@@ -241,7 +260,13 @@ class Decoder:
                 if _cancelled(cancel):
                     stats["finish_reason"] = "cancelled"
                     return
-                logits, cache = await self._step(pending, position, cache)
+                if step == 0:
+                    logits, cache = await self._read_prompt(pending, position, cache, cancel)
+                    if logits is None:
+                        stats["finish_reason"] = "cancelled"
+                        return
+                else:
+                    logits, cache = await self._step(pending, position, cache)
                 position += len(pending)
                 if step == 0 and self.reuse_prompt:
                     self._store(prompt_ids, cache)

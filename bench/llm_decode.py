@@ -192,6 +192,8 @@ _session.run = _timed_run
 HEARTH_GENERATE = """
 bench_run_times = [] if "bench_run_times" not in globals() else bench_run_times
 bench_run_times.clear()
+bench_model.forget()  # the same prompt every round: without this the stored prompt would be reused
+bench_model.decoder.prefill_chunk = {chunk}
 _times = []
 _tokens = []
 _started = time.perf_counter()
@@ -207,9 +209,9 @@ def python(page, code: str):
     return page.evaluate("([code]) => bench.python('hearth', code)", [code])
 
 
-def generate(page, who: str, prompt: dict, new_tokens: int) -> dict:
+def generate(page, who: str, prompt: dict, new_tokens: int, prefill_chunk: int | None = None) -> dict:
     if who == "hearth":
-        raw = python(page, HEARTH_GENERATE.format(ids=prompt["ids"], new=new_tokens))
+        raw = python(page, HEARTH_GENERATE.format(ids=prompt["ids"], new=new_tokens, chunk=prefill_chunk))
     elif who == "tjs":
         raw = page.evaluate("([ids, n]) => bench.tjs('tjs', {type: 'generate', ids, newTokens: n})",
                             [prompt["ids"], new_tokens])
@@ -330,13 +332,13 @@ def run(args: argparse.Namespace) -> dict:
             print(f"{who}: loaded {setup[who]}", flush=True)
         warm = {"text": prompt["text"][:200], "ids": ids[:48]}
         for who in args.contenders:
-            generate(page, who, warm, 4)
+            generate(page, who, warm, 4, args.prefill_chunk)
         for r in range(args.rounds):
             row = {}
             order = args.contenders[r % len(args.contenders):] + args.contenders[:r % len(args.contenders)]
             for who in order:
                 time.sleep(1.0)  # let the previous contender's threads go idle
-                row[who] = generate(page, who, prompt, args.new_tokens)
+                row[who] = generate(page, who, prompt, args.new_tokens, args.prefill_chunk)
                 print(f"  round {r + 1} {who:<7} first token {row[who]['ttft_s']:6.2f} s   decode "
                       f"{row[who]['decode_tok_s']:5.1f} tok/s", flush=True)
                 if "profile" in row[who]:
@@ -405,10 +407,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--contenders", default=",".join(CONTENDERS), help=f"any of {', '.join(CONTENDERS)}")
     parser.add_argument("--profile", action="store_true",
                         help="also split Hearth's decode time per token: inside session.run vs the rest of its Python loop")
+    parser.add_argument("--prefill-chunk", type=int, default=None,
+                        help="Hearth's prompt tokens per decoder call (default: the decoder's own, "
+                             "hearth.llm.generate.PREFILL_CHUNK; 0: the whole prompt in one call)")
     parser.add_argument("--verbose", action="store_true", help="print the page's console and requests")
     parser.add_argument("--reuse-dist", action="store_true", help="use the dist/ that is there instead of building")
     args = parser.parse_args(argv)
     args.contenders = [c for c in args.contenders.split(",") if c]
+    if args.prefill_chunk is None:
+        from hearth.llm.generate import PREFILL_CHUNK
+        args.prefill_chunk = PREFILL_CHUNK
+    args.prefill_chunk = args.prefill_chunk or None  # 0: one call
     if unknown := [c for c in args.contenders if c not in CONTENDERS]:
         parser.error(f"unknown contender(s) {unknown}")
     results = run(args)

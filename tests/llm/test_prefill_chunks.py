@@ -109,3 +109,24 @@ def test_cancel_is_seen_between_chunks_of_a_long_prompt():
         assert again == want
 
     asyncio.run(go())
+
+
+def test_prompt_progress_counts_tokens_read_after_each_chunk_and_a_stored_start_as_read():
+    rng = np.random.default_rng(6)
+    first = [int(x) for x in rng.integers(3, 500, 40)]
+    longer = first + [int(x) for x in rng.integers(3, 500, 50)]
+
+    async def go() -> tuple[list, list]:
+        rt = get_runtime()
+        d = Decoder(await rt.session(MODEL, "cpu"), CONFIG, rt, prefill_chunk=16)
+        fresh, stored = [], []
+        settings = GenerationSettings(max_new_tokens=2)
+        async for _ in d.generate(first, settings, [], on_prompt=lambda r, t: fresh.append((r, t))):
+            pass
+        async for _ in d.generate(longer, settings, [], on_prompt=lambda r, t: stored.append((r, t))):
+            pass
+        return fresh, stored
+
+    fresh, stored = asyncio.run(go())
+    assert fresh == [(16, 40), (32, 40), (40, 40)]
+    assert stored == [(56, 90), (72, 90), (88, 90), (90, 90)]  # the 40 stored tokens count as read

@@ -1,6 +1,7 @@
 """The Chat tab in Chromium with the built-in SmolLM2: a streamed answer equal to the greedy reference
 (transformers on the same weights), Stop mid-answer, and the same greedy tokens on WebGPU as on wasm."""
 
+import csv
 import json
 import re
 from pathlib import Path
@@ -81,6 +82,26 @@ def test_chat_streams_the_reference_answer_and_stop_works(page, site):
     assert "stopped" in see(page, "tokens/s").inner_text()
     shot(page, "chat-3-stopped")
     assert python(page, "from hearth.app.shell import APP\nAPP.models.busy") == ""  # the model is free again
+
+
+def test_stop_while_the_model_is_still_reading_a_long_message(page, site):
+    """Two visit transcripts, ~2,000 tokens, is read in chunks; Stop between two of them ends it at once."""
+    with (Path(__file__).parents[2] / "tests/fixtures/notes/aci_bench_two_visits.csv").open(newline="") as f:
+        dialogue = "\n\n".join(row["dialogue"] for row in csv.DictReader(f))  # two visits
+    wait_ready(page, site.url)
+    open_tab(page, "Chat")
+    settings(page, 0, 50)
+    send(page, "Summarize this visit:\n" + dialogue)
+    wait_python(page, "from hearth.app.shell import APP\nAPP.chat.prompt_read[0] > 0", "the first chunk to be read")
+    see(page, "Reading your message…")
+    page.get_by_role("button", name="Stop").click()
+    stopped = answered(page)
+    read, total = python(page, "from hearth.app.shell import APP\nlist(APP.chat.prompt_read)")
+    assert stopped["reason"] == "cancelled" and stopped["ids"] == []
+    assert total > 1500 and 0 < read < total  # stopped part-way: the rest of the message was never read
+    see(page, f"Stopped while reading your message ({read:,} of {total:,} tokens read)")
+    shot(page, "chat-stopped-while-reading")
+    assert python(page, "from hearth.app.shell import APP\nAPP.models.busy") == ""
 
 
 def test_empty_message_is_refused_and_typed_text_survives_an_error(page, site):

@@ -2,7 +2,8 @@
 
 The model is borrowed from the app's `LanguageModels` for each answer (`use("Chat", ...)`), so the
 Notes page and this one never generate on one decoder at once. The answer streams into the
-transcript as tokens arrive; Stop ends it between two tokens. After each answer the page shows
+transcript as tokens arrive; Stop ends it between two tokens, or between two chunks of a long
+conversation the model is still reading (the stats line counts the tokens read). After each answer the page shows
 what the run really was: tokens/s, time to first token, and where it ran (WebAssembly threads or
 WebGPU, as the session reports, not as asked).
 """
@@ -84,6 +85,7 @@ class ChatPage:
         self.generating = False
         self.last: Any = None  # the last answer's Completion
         self.runs_on = ""  # where the last answer really ran
+        self.prompt_read = (0, 0)  # (tokens read, tokens) of the conversation the model is reading
         self._stop: asyncio.Event | None = None
         self._stopped: set[int] = set()  # answers the user stopped, by place in the history
         self._drawn_at = 0.0
@@ -194,9 +196,9 @@ class ChatPage:
             async with self.models.use("Chat", model_id, provider) as model:
                 self.runs_on = await self._where(model)
                 self._show_model()
-                self.stats.object = self._stats_html(f"Reading your message… (runs on {self.runs_on})")
+                self._reading(0, 0)
                 settings = GenerationSettings(max_new_tokens=int(max_tokens), temperature=float(temperature))
-                async for piece in model.stream(self.messages(), settings, cancel=self._stop):
+                async for piece in model.stream(self.messages(), settings, cancel=self._stop, on_prompt=self._reading):
                     self.answer += piece
                     if time.perf_counter() - self._drawn_at >= REDRAW_SECONDS:
                         self._draw()
@@ -209,6 +211,12 @@ class ChatPage:
         if finished:
             self._finish()
 
+    def _reading(self, read: int, total: int) -> None:
+        """The stats line while the model reads the conversation (a long one is read in chunks)."""
+        self.prompt_read = (read, total)
+        count = f" {read:,} of {total:,} tokens" if total else ""
+        self.stats.object = self._stats_html(f"Reading your message…{count} (runs on {self.runs_on})")
+
     def _finish(self) -> None:
         done = self.last
         stopped = done.finish_reason == "cancelled"
@@ -217,6 +225,11 @@ class ChatPage:
             self._stopped.add(len(self.history) - 1)
         self.answer = ""
         self._draw()
+        if stopped and not done.token_ids:
+            read, total = self.prompt_read
+            self.stats.object = self._stats_html(
+                f"Stopped while reading your message ({read:,} of {total:,} tokens read) · {self.runs_on}")
+            return
         ending = {"stop": "", "cancelled": " · stopped", "length": " · reached the longest answer"}[done.finish_reason]
         self.stats.object = self._stats_html(
             f"{len(done.token_ids)} tokens · {done.tokens_per_second:.1f} tokens/s · first token after "

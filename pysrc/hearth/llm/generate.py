@@ -33,6 +33,7 @@ from hearth.runtime import Runtime, Session, Tensor, dispose_all, get_runtime
 Message = Mapping[str, str]
 Prompt = str | Sequence[Message] | Sequence[int]
 Cancel = Callable[[], bool] | asyncio.Event | None
+PromptProgress = Callable[[int, int], None] | None  # (prompt tokens read, prompt tokens) while reading a prompt
 
 
 class ContextLengthError(ValueError):
@@ -222,19 +223,25 @@ class Decoder:
         new_cache = {p: out[q] for p, q in zip(self.past_names, self.present_names, strict=True)}
         return logits[0, -1], new_cache  # works for last-only [1, 1, V] and onnx-community [1, S, V] logits
 
-    async def _read_prompt(self, ids: Sequence[int], start: int, cache: Mapping[str, Any],
-                           cancel: Cancel) -> tuple[np.ndarray | None, dict]:
-        """`_step` over the prompt in chunks of `prefill_chunk` tokens; logits None when cancelled between them."""
+    async def _read_prompt(self, ids: Sequence[int], start: int, cache: Mapping[str, Any], cancel: Cancel,
+                           on_prompt: PromptProgress = None) -> tuple[np.ndarray | None, dict]:
+        """`_step` over the prompt in chunks of `prefill_chunk` tokens; logits None when cancelled between them.
+        on_prompt(read, total) after each chunk: prompt tokens read so far (a stored start counts as read)."""
         size = self.prefill_chunk or len(ids)
         logits, cache = None, dict(cache)
         for a in range(0, len(ids), size):
-            if a and _cancelled(cancel):
-                return None, cache
+            if a:
+                await asyncio.sleep(0)  # let a UI draw the progress and take a Stop (a macrotask in Pyodide)
+                if _cancelled(cancel):
+                    return None, cache
             logits, cache = await self._step(ids[a:a + size], start + a, cache)
+            if on_prompt is not None:
+                on_prompt(start + min(a + size, len(ids)), start + len(ids))
         return logits, cache
 
     async def generate(self, prompt_ids: Sequence[int], settings: GenerationSettings, stop_ids: Sequence[int],
-                       cancel: Cancel = None, stats: dict[str, Any] | None = None) -> AsyncIterator[int]:
+                       cancel: Cancel = None, stats: dict[str, Any] | None = None,
+                       on_prompt: PromptProgress = None) -> AsyncIterator[int]:
         """Yield new token ids until a stop token (not yielded), max_new_tokens, the context end, or cancel."""
         stats = {} if stats is None else stats
         context = self.context_length(settings)
@@ -261,7 +268,7 @@ class Decoder:
                     stats["finish_reason"] = "cancelled"
                     return
                 if step == 0:
-                    logits, cache = await self._read_prompt(pending, position, cache, cancel)
+                    logits, cache = await self._read_prompt(pending, position, cache, cancel, on_prompt)
                     if logits is None:
                         stats["finish_reason"] = "cancelled"
                         return
@@ -365,17 +372,19 @@ class LanguageModel:
 
     # -- generating
     async def stream_ids(self, prompt: Prompt, settings: GenerationSettings | None = None,
-                         cancel: Cancel = None, stats: dict[str, Any] | None = None) -> AsyncIterator[int]:
+                         cancel: Cancel = None, stats: dict[str, Any] | None = None,
+                         on_prompt: PromptProgress = None) -> AsyncIterator[int]:
         settings = settings or GenerationSettings()
         ids = self.prompt_ids(prompt)
         stops = self.stop_token_ids if settings.stop_token_ids is None else list(settings.stop_token_ids)
-        async for token in self.decoder.generate(ids, settings, stops, cancel, stats):
+        async for token in self.decoder.generate(ids, settings, stops, cancel, stats, on_prompt):
             yield token
 
     async def stream(self, prompt: Prompt, settings: GenerationSettings | None = None,
-                     cancel: Cancel = None) -> AsyncIterator[str]:
+                     cancel: Cancel = None, on_prompt: PromptProgress = None) -> AsyncIterator[str]:
         """Text pieces as tokens arrive (a piece is held back until its UTF-8 is complete).
 
+        on_prompt(read, total) reports the reading of a long prompt, before the first piece.
         When the stream ends, `self.last` holds the Completion (text, ids, timings)."""
         from hearth.llm.tokenizer import StreamDecoder
 
@@ -385,7 +394,7 @@ class LanguageModel:
         pieces: list[str] = []
         begin = time.perf_counter()
         try:
-            async for token in self.stream_ids(prompt, settings, cancel, stats):
+            async for token in self.stream_ids(prompt, settings, cancel, stats, on_prompt):
                 ids.append(token)
                 piece = text_stream.push(token)
                 if piece:

@@ -176,6 +176,7 @@ import functools
 _session = bench_model.decoder.session
 _session_run = getattr(_session, "_bench_unwrapped", _session.run)
 bench_run_times = []
+bench_ort_times = []
 
 @functools.wraps(_session_run)
 async def _timed_run(*a, **k):
@@ -184,6 +185,7 @@ async def _timed_run(*a, **k):
         return await _session_run(*a, **k)
     finally:
         bench_run_times.append(time.perf_counter() - _t0)
+        bench_ort_times.append(_session.last_run_ms / 1000)
 
 _session._bench_unwrapped = _session_run
 _session.run = _timed_run
@@ -192,6 +194,8 @@ _session.run = _timed_run
 HEARTH_GENERATE = """
 bench_run_times = [] if "bench_run_times" not in globals() else bench_run_times
 bench_run_times.clear()
+bench_ort_times = [] if "bench_ort_times" not in globals() else bench_ort_times
+bench_ort_times.clear()
 bench_model.forget()  # the same prompt every round: without this the stored prompt would be reused
 bench_model.decoder.prefill_chunk = {chunk}
 _times = []
@@ -201,7 +205,7 @@ async for _t in bench_model.stream_ids({ids}, GenerationSettings(max_new_tokens=
     _times.append(time.perf_counter())
     _tokens.append(_t)
 {{"started": _started * 1000, "times": [t * 1000 for t in _times], "tokens": _tokens,
-  "run_s": list(bench_run_times)}}
+  "run_s": list(bench_run_times), "ort_s": list(bench_ort_times)}}
 """
 
 
@@ -223,12 +227,14 @@ def generate(page, who: str, prompt: dict, new_tokens: int, prefill_chunk: int |
     decode = (len(times) - 1) / ((times[-1] - times[0]) / 1000) if len(times) > 1 else float("nan")
     out = {"ttft_s": ttft, "decode_tok_s": decode, "chunks": len(times), "tokens": raw.get("tokens"),
            "text": raw.get("text"), "timings": raw.get("timings")}
-    if raw.get("run_s"):  # --profile: seconds inside session.run (bridge + onnxruntime) per decode step
-        steps = raw["run_s"][1:]
-        per_token = (times[-1] - times[0]) / 1000 / (len(times) - 1)
-        inside = sum(steps[:-1]) / max(1, len(steps) - 1)
-        out["profile"] = {"decode_ms_per_token": per_token * 1000, "session_run_ms": inside * 1000,
-                          "python_loop_ms": (per_token - inside) * 1000}
+    decode_steps = len(times) - 1  # the runs after the first token; the prompt took one run per chunk
+    if raw.get("ort_s") and decode_steps:  # --profile: ms per decode step, inside onnxruntime-web's session.run
+        per_token = (times[-1] - times[0]) / decode_steps
+        ort_ms = sum(raw["ort_s"][-decode_steps:]) / decode_steps * 1000
+        out["profile"] = {"decode_ms_per_token": per_token, "ort_run_ms": ort_ms}
+        if raw.get("run_s"):  # Hearth: the Python call around it (bridge) and the rest of the loop
+            inside = sum(raw["run_s"][-decode_steps:]) / decode_steps * 1000
+            out["profile"].update(bridge_ms=inside - ort_ms, python_loop_ms=per_token - inside)
     return out
 
 

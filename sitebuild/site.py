@@ -3,7 +3,7 @@
 Layout of dist/:
     index.html, boot.js, worker.js, ort-bridge.js, hearth.css, sw.js   the app shell (web/)
     pyodide/      Pyodide core, every wheel, and our extended pyodide-lock.json
-    ort/          onnxruntime-web (WebGPU build, which also runs wasm)
+    ort/          onnxruntime-web: its wasm-only build and its WebGPU one (web/ort-bridge.js picks)
     bokeh/, panel-cdn/   BokehJS and Panel's JS/CSS, from the same wheels as their Python
     icons/, data/, manifest.webmanifest                              static/
     build.json    version and every file's sha256 (the service worker's precache list)

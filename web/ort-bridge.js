@@ -5,7 +5,13 @@
 import { rangeFileFromHandle } from "./range-file.js";
 
 let wantedThreads = null;
-const instances = new Map(); // wasm thread count -> an onnxruntime-web module of its own
+const instances = new Map(); // build and wasm thread count -> an onnxruntime-web module of its own
+
+// onnxruntime-web ships its wasm kernels in two binaries: the wasm-only one, and the one that adds
+// WebGPU (JSEP), whose CPU kernels run slower (Chromium, SmolLM2 decode at 1,000 tokens of context,
+// 2 threads: 87-94 ms a token against 74-83 ms). So wasm sessions get the first, WebGPU sessions the
+// second, each loaded on first use.
+const BUILDS = { wasm: "./ort/ort.wasm.min.mjs", webgpu: "./ort/ort.min.mjs" };
 
 function defaultThreads() {
   // Threads need cross-origin isolation (COOP/COEP); without it ORT would warn and use one.
@@ -13,18 +19,19 @@ function defaultThreads() {
 }
 
 /**
- * onnxruntime-web with `threads` wasm threads (default: the app's), loaded on first use so that
- * start-up does not pay for its 28 MB wasm. ORT fixes its thread pool when its wasm starts, for
- * every session alike, so another thread count is another copy of the module (the URL's query makes
- * it one): small training graphs run up to twice as fast on 1 thread, while the language model
- * wants several. Tensors on the CPU pass between the copies as they are.
+ * onnxruntime-web's `build` ("wasm" or "webgpu", see BUILDS) with `threads` wasm threads (default:
+ * the app's), loaded on first use so that start-up does not pay for its wasm. ORT fixes its thread
+ * pool when its wasm starts, for every session alike, so another thread count is another copy of
+ * the module (the URL's query makes it one): small training graphs run up to twice as fast on 1
+ * thread, while the language model wants several. Tensors on the CPU pass between the copies as they are.
  */
-async function ort(threads = null) {
+async function ort(threads = null, build = "wasm") {
   const n = self.crossOriginIsolated ? threads ?? defaultThreads() : 1;
-  const key = n === defaultThreads() ? "default" : n;
+  const key = `${build}:${n === defaultThreads() ? "default" : n}`;
   if (!instances.has(key)) {
     instances.set(key, (async () => {
-      const module = await import(key === "default" ? "./ort/ort.min.mjs" : `./ort/ort.min.mjs?threads=${n}`);
+      const url = BUILDS[build];
+      const module = await import(key.endsWith(":default") ? url : `${url}?threads=${n}`);
       const env = module.env;
       env.wasm.wasmPaths = new URL("./ort/", import.meta.url).href; // never the CDN default
       env.wasm.numThreads = n;
@@ -63,7 +70,7 @@ export async function threads() {
 
 /** Use `n` wasm threads by default instead of min(4, cores); only before ORT's first use (its wasm fixes them at start). */
 export function setThreads(n) {
-  if (instances.has("default")) throw new Error("onnxruntime-web has already started; set its threads before the first session");
+  if ([...instances.keys()].some((key) => key.endsWith(":default"))) throw new Error("onnxruntime-web has already started; set its threads before the first session");
   wantedThreads = Math.max(1, Math.floor(n));
 }
 
@@ -100,8 +107,8 @@ export function dispose(t) {
  * `threads`: wasm threads for this session (null: the default); see `ort()`.
  */
 export async function createSession(source, provider, keepOnGpu, sessionOptions = null, threads = null) {
-  // only wasm sessions choose their threads; WebGPU stays on the default module's one device
-  const module = await ort(provider === "wasm" ? threads : null);
+  // only wasm sessions choose their threads; WebGPU stays on one module (its one device)
+  const module = provider === "wasm" ? await ort(threads, "wasm") : await ort(null, "webgpu");
   let bytes = source;
   const options = { executionProviders: [provider], graphOptimizationLevel: "all", ...(sessionOptions ?? {}) };
   if (typeof source === "string") {
@@ -156,20 +163,23 @@ export async function createSession(source, provider, keepOnGpu, sessionOptions 
  * (`rawNames`, `rawTypes`, `rawBytes`, `rawDims`). Outputs named in `keep` come back as tensors
  * that stay here; the other `fetch`ed ones come back read ({dtype, dims, bytes}) and are freed.
  * Each awaited call from Pyodide costs ~0.4 ms, so a decode step makes one, not one per tensor.
+ * `runMs`: the time inside onnxruntime-web's own `session.run` (tensors in and out included).
  */
 export async function run(session, names, tensors, rawNames, rawTypes, rawBytes, rawDims, fetch, keep) {
   const feeds = {};
   names.forEach((n, i) => (feeds[n] = tensors[i]));
   for (let k = 0; k < rawNames.length; k++) feeds[rawNames[k]] = await tensor(rawTypes[k], rawBytes[k], rawDims[k]);
   const wanted = [...new Set([...fetch, ...keep])];
+  const started = performance.now();
   const out = await session.run(feeds, wanted);
+  const runMs = performance.now() - started;
   const read_ = [];
   for (const n of fetch) {
     if (keep.includes(n)) continue;
     read_.push(await read(out[n]));
     out[n].dispose?.();
   }
-  return { read: read_, kept: keep.map((n) => out[n]) };
+  return { read: read_, kept: keep.map((n) => out[n]), runMs };
 }
 
 /** Free many tensors in one call (a decode step's superseded KV cache). */

@@ -8,9 +8,20 @@
 // the same onnxruntime-web 1.31.0-dev it depends on (tjs/ort/), which has those kernels.
 // (Imported inside the handler: a module worker drops messages that arrive before its top-level awaits end.)
 let tjs = null;
+const runMs = [];
 async function transformers() {
   if (!tjs) {
-    globalThis[Symbol.for("onnxruntime")] = await import("./tjs/ort/ort.wasm.min.mjs");
+    const ort = await import("./tjs/ort/ort.wasm.min.mjs");
+    const run = ort.InferenceSession.prototype.run;
+    ort.InferenceSession.prototype.run = async function (...args) { // --profile: time inside session.run
+      const started = performance.now();
+      try {
+        return await run.apply(this, args);
+      } finally {
+        runMs.push(performance.now() - started);
+      }
+    };
+    globalThis[Symbol.for("onnxruntime")] = ort;
     tjs = await import("./tjs/transformers.min.js");
   }
   return tjs;
@@ -52,11 +63,12 @@ async function generate({ ids, newTokens }) {
     },
     end() {},
   };
+  runMs.length = 0;
   const started = performance.now();
   // eos_token_id: null: no stopping at end-of-turn, so every contender makes exactly newTokens tokens
   await model.generate({ input_ids, attention_mask, max_new_tokens: newTokens, do_sample: false, eos_token_id: null,
                          streamer });
-  return { started, times, tokens };
+  return { started, times, tokens, ort_s: runMs.map((ms) => ms / 1000) };
 }
 
 self.onmessage = async (event) => {

@@ -96,6 +96,7 @@ class BrowserSession:
         self.external_data = str(created.externalData or "")
         self.input_names = list(created.inputNames.to_py())
         self.output_names = list(created.outputNames.to_py())
+        self.last_run_ms = 0.0
 
     async def run(
         self, feeds: Mapping[str, Value], *, keep: Sequence[str] = (), fetch: Sequence[str] | None = None
@@ -110,6 +111,7 @@ class BrowserSession:
             to_js(list(arrays)), to_js([_dtype_name(a) for a in arrays.values()]),
             to_js([_raw_bytes(a) for a in arrays.values()]), to_js([list(a.shape) for a in arrays.values()]),
             to_js(names), to_js(kept))
+        self.last_run_ms = float(out.runMs)  # inside onnxruntime-web's session.run: what the bridge did not add
         result: dict[str, Value] = {}
         read = iter(out.read)
         for name in names:

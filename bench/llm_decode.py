@@ -1,7 +1,12 @@
 """Language model decoding in headless Chromium: Hearth against transformers.js and wllama.
 
     .venv/bin/python bench/llm_decode.py [--rounds 2] [--new-tokens 64] [--prompt-tokens 1000] [--threads 2]
-                                         [--contenders hearth,tjs,wllama] [--reuse-dist]
+                                         [--contenders hearth,tjs,wllama] [--reuse-dist] [--profile]
+                                         [--prefill-chunk N]
+
+`--profile`: each decode token split into the time inside onnxruntime-web's session.run (Hearth and
+transformers.js), Hearth's bridge around it and the rest of Hearth's Python loop. `--prefill-chunk N`:
+Hearth reads the prompt N tokens per call (0: in one call; default: the decoder's own, 256).
 
 The built-in SmolLM2-135M-Instruct, greedy, the same prompt for all: an ACI-Bench transcript
 (/work/shared/data/aci-bench/valid.csv, D2N068) with the reference's summary instruction in the

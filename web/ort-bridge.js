@@ -7,10 +7,11 @@ import { rangeFileFromHandle } from "./range-file.js";
 let wantedThreads = null;
 const instances = new Map(); // build and wasm thread count -> an onnxruntime-web module of its own
 
-// onnxruntime-web ships its wasm kernels in two binaries: the wasm-only one, and the one that adds
-// WebGPU (JSEP), whose CPU kernels run slower (Chromium, SmolLM2 decode at 1,000 tokens of context,
-// 2 threads: 87-94 ms a token against 74-83 ms). So wasm sessions get the first, WebGPU sessions the
-// second, each loaded on first use.
+// onnxruntime-web ships its wasm kernels in two binaries: the wasm-only one (14 MB), and the one that
+// adds WebGPU (JSEP, 28 MB). Wasm sessions get the first, WebGPU sessions the second, each loaded on
+// first use: with the smaller binary the Llama-3.2-1B-shaped model peaked at 1,521-1,523 MB instead of
+// 1,593 MB and loaded in 4.2-5.2 s instead of 7.8 s (Chromium, 2 threads); decode speed was the same
+// within noise (models/README.md).
 const BUILDS = { wasm: "./ort/ort.wasm.min.mjs", webgpu: "./ort/ort.min.mjs" };
 
 function defaultThreads() {

@@ -218,7 +218,8 @@ def python(page, code: str):
     return page.evaluate("([code]) => bench.python('hearth', code)", [code])
 
 
-def generate(page, who: str, prompt: dict, new_tokens: int, prefill_chunk: int | None = None) -> dict:
+def generate(page, who: str, prompt: dict, new_tokens: int, prefill_chunk: int | None = None,
+             profile: bool = False) -> dict:
     if who == "hearth":
         raw = python(page, HEARTH_GENERATE.format(ids=prompt["ids"], new=new_tokens, chunk=prefill_chunk))
     elif who == "tjs":
@@ -233,7 +234,7 @@ def generate(page, who: str, prompt: dict, new_tokens: int, prefill_chunk: int |
     out = {"ttft_s": ttft, "decode_tok_s": decode, "chunks": len(times), "tokens": raw.get("tokens"),
            "text": raw.get("text"), "timings": raw.get("timings")}
     decode_steps = len(times) - 1  # the runs after the first token; the prompt took one run per chunk
-    if raw.get("ort_s") and decode_steps:  # --profile: ms per decode step, inside onnxruntime-web's session.run
+    if profile and raw.get("ort_s") and decode_steps:  # ms per decode step, inside onnxruntime-web's session.run
         per_token = (times[-1] - times[0]) / decode_steps
         ort_ms = sum(raw["ort_s"][-decode_steps:]) / decode_steps * 1000
         out["profile"] = {"decode_ms_per_token": per_token, "ort_run_ms": ort_ms}
@@ -349,7 +350,7 @@ def run(args: argparse.Namespace) -> dict:
             order = args.contenders[r % len(args.contenders):] + args.contenders[:r % len(args.contenders)]
             for who in order:
                 time.sleep(1.0)  # let the previous contender's threads go idle
-                row[who] = generate(page, who, prompt, args.new_tokens, args.prefill_chunk)
+                row[who] = generate(page, who, prompt, args.new_tokens, args.prefill_chunk, args.profile)
                 print(f"  round {r + 1} {who:<7} first token {row[who]['ttft_s']:6.2f} s   decode "
                       f"{row[who]['decode_tok_s']:5.1f} tok/s", flush=True)
                 if "profile" in row[who]:
@@ -417,7 +418,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--contenders", default=",".join(CONTENDERS), help=f"any of {', '.join(CONTENDERS)}")
     parser.add_argument("--profile", action="store_true",
-                        help="also split Hearth's decode time per token: inside session.run vs the rest of its Python loop")
+                        help="also split each decode token: inside onnxruntime-web's session.run (Hearth and "
+                             "transformers.js), Hearth's bridge and the rest of its Python loop")
     parser.add_argument("--prefill-chunk", type=int, default=None,
                         help="Hearth's prompt tokens per decoder call (default: the decoder's own, "
                              "hearth.llm.generate.PREFILL_CHUNK; 0: the whole prompt in one call)")

@@ -13,7 +13,7 @@ async function transformers() {
   if (!tjs) {
     const ort = await import("./tjs/ort/ort.wasm.min.mjs");
     const run = ort.InferenceSession.prototype.run;
-    ort.InferenceSession.prototype.run = async function (...args) { // --profile: time inside session.run
+    ort.InferenceSession.prototype.run = async function (...args) { // time inside session.run (for --profile)
       const started = performance.now();
       try {
         return await run.apply(this, args);

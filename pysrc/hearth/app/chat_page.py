@@ -226,9 +226,9 @@ class ChatPage:
         self.answer = ""
         self._draw()
         if stopped and not done.token_ids:
-            read, total = self.prompt_read
-            self.stats.object = self._stats_html(
-                f"Stopped while reading your message ({read:,} of {total:,} tokens read) · {self.runs_on}")
+            read, total = self.prompt_read  # (0, 0): stopped before its first chunk was read
+            count = f" ({read:,} of {total:,} tokens read)" if total else ""
+            self.stats.object = self._stats_html(f"Stopped while reading your message{count} · {self.runs_on}")
             return
         ending = {"stop": "", "cancelled": " · stopped", "length": " · reached the longest answer"}[done.finish_reason]
         self.stats.object = self._stats_html(

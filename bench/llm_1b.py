@@ -4,7 +4,7 @@
     .venv/bin/python bench/llm_1b.py [--quant q4] [--prompt-tokens 64] [--new-tokens 8] [--threads 2]
 
 Hearth's app worker (as in bench/llm_decode.py) opens the model's ONNX file by URL (onnxruntime-web
-fetches it; it never passes through Python) and runs `hearth.llm.generate.Decoder` on random token
+fetches it; it never passes through Python) and runs `hearth.llm.model.generate.Decoder` on random token
 ids (the model has no real tokenizer), greedy. Memory: the peak resident set (VmHWM) of the page's
 renderer process, which holds the page, Pyodide, onnxruntime-web's wasm heap and every worker, read
 from /proc before loading, after loading and after generating, and sampled every 0.5 s (VmHWM alone can
@@ -44,8 +44,8 @@ import json, time
 from js import hearthOrt
 hearthOrt.setThreads({threads})
 from hearth.runtime import get_runtime, site_file
-from hearth.llm.config import LlamaConfig
-from hearth.llm.generate import Decoder, GenerationSettings
+from hearth.llm.model.config import LlamaConfig
+from hearth.llm.model.generate import Decoder, GenerationSettings
 _rt = get_runtime()
 _started = time.perf_counter()
 _session = await _rt.session("{source}", "wasm", options={options})
@@ -128,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from playwright.sync_api import sync_playwright
 
-    from hearth.llm.builtin_models import cache_root
+    from hearth.llm.files.builtin_models import cache_root
 
     model = args.model_dir or cache_root() / "models" / f"llama3.2-1b-shaped-random-{args.quant}"
     manifest = model / "manifest.json"

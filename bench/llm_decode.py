@@ -110,8 +110,8 @@ def transcript(encounter_id: str) -> str:
 
 def make_prompt(model_dir: Path, tokens: int) -> tuple[str, list[int]]:
     """The chat-templated summary request, with the transcript cut so the whole prompt is `tokens` long."""
-    from hearth.llm.chat import render_chat
-    from hearth.llm.tokenizer import Tokenizer
+    from hearth.llm.text.chat import render_chat
+    from hearth.llm.text.tokenizer import Tokenizer
 
     tokenizer_config = json.loads((model_dir / "tokenizer_config.json").read_text())
     tokenizer = Tokenizer.from_dict(json.loads((model_dir / "tokenizer.json").read_text()))
@@ -168,8 +168,8 @@ HEARTH_LOAD = """
 import time
 from js import hearthOrt
 hearthOrt.setThreads({threads})
-from hearth.llm.site_model import load_site_model
-from hearth.llm.generate import GenerationSettings
+from hearth.llm.files.site_model import load_site_model
+from hearth.llm.model.generate import GenerationSettings
 _started = time.perf_counter()
 bench_model = await load_site_model("smollm2", provider="wasm")
 {{"load_s": time.perf_counter() - _started, "threads": int(await hearthOrt.threads()),
@@ -283,7 +283,7 @@ def renderer_memory(tag: str) -> dict[str, dict[str, int]]:
 def run(args: argparse.Namespace) -> dict:
     from playwright.sync_api import sync_playwright
 
-    from hearth.llm.builtin_models import smollm2_gguf
+    from hearth.llm.files.builtin_models import smollm2_gguf
 
     dist = REPO / "dist"
     if not (args.reuse_dist and (dist / MODEL_DIR / "manifest.json").exists()):
@@ -422,13 +422,13 @@ def main(argv: list[str] | None = None) -> int:
                              "transformers.js), Hearth's bridge and the rest of its Python loop")
     parser.add_argument("--prefill-chunk", type=int, default=None,
                         help="Hearth's prompt tokens per decoder call (default: the decoder's own, "
-                             "hearth.llm.generate.PREFILL_CHUNK; 0: the whole prompt in one call)")
+                             "hearth.llm.model.generate.PREFILL_CHUNK; 0: the whole prompt in one call)")
     parser.add_argument("--verbose", action="store_true", help="print the page's console and requests")
     parser.add_argument("--reuse-dist", action="store_true", help="use the dist/ that is there instead of building")
     args = parser.parse_args(argv)
     args.contenders = [c for c in args.contenders.split(",") if c]
     if args.prefill_chunk is None:
-        from hearth.llm.generate import PREFILL_CHUNK
+        from hearth.llm.model.generate import PREFILL_CHUNK
         args.prefill_chunk = PREFILL_CHUNK
     args.prefill_chunk = args.prefill_chunk or None  # 0: one call
     if unknown := [c for c in args.contenders if c not in CONTENDERS]:

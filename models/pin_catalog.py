@@ -1,4 +1,4 @@
-"""Pin the model catalog (pysrc/hearth/llm/catalog.py) to exact Hub commits, sizes and sha256.
+"""Pin the model catalog (pysrc/hearth/llm/files/catalog.py) to exact Hub commits, sizes and sha256.
 
 Needs access to huggingface.co (which the machine this was written on lacks):
 
@@ -24,7 +24,7 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT / "pysrc"))
 
-from hearth.llm import catalog  # noqa: E402
+from hearth.llm.files import catalog  # noqa: E402
 
 HUB = "https://huggingface.co"
 CATALOG_SOURCE = REPO_ROOT / "pysrc" / "hearth" / "llm" / "catalog.py"

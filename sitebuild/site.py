@@ -67,7 +67,7 @@ def copy_npm_files(sources: dict, dist: Path) -> None:
 
 def copy_builtin_model(dist: Path) -> None:
     """The built-in language model ships with the site, so note drafting works at once and offline."""
-    from hearth.llm.builtin_models import BUILTIN, ensure_smollm2
+    from hearth.llm.files.builtin_models import BUILTIN, ensure_smollm2
 
     source = ensure_smollm2()
     target = dist / "models" / BUILTIN["smollm2"]

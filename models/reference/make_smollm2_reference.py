@@ -19,7 +19,7 @@ import torch
 import transformers
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from hearth.llm.builtin_models import SMOLLM2_GGUF, smollm2_gguf
+from hearth.llm.files.builtin_models import SMOLLM2_GGUF, smollm2_gguf
 
 OUT = Path(__file__).with_name("smollm2_greedy.json")
 ACI_BENCH = Path("/work/shared/data/aci-bench/valid.csv")

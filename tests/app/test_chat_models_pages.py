@@ -10,8 +10,8 @@ from hearth.app.language_models import ModelBusyError
 from hearth.app.models_page import progress_text
 from hearth.app.shell import build_app
 from hearth.app.tasks import settle
-from hearth.llm import catalog
-from hearth.llm.model_folder import FolderError, read_picked, store_id
+from hearth.llm.files import catalog
+from hearth.llm.files.model_folder import FolderError, read_picked, store_id
 
 REFERENCE = json.loads((Path(__file__).parents[2] / "models/reference/smollm2_greedy.json").read_text())
 CASES = {c["name"]: c for c in REFERENCE["cases"]}

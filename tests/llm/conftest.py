@@ -5,8 +5,8 @@ from pathlib import Path
 import pytest
 import tokenizers
 
-from hearth.llm.gguf_tokenizer import read_metadata, write_tokenizer_files
-from hearth.llm.tokenizer import Tokenizer
+from hearth.llm.files.gguf_tokenizer import read_metadata, write_tokenizer_files
+from hearth.llm.text.tokenizer import Tokenizer
 from tests.llm import tok_fixtures as fixtures
 
 

@@ -10,8 +10,8 @@ from typing import Any
 import numpy as np
 import onnxruntime as ort
 
-from hearth.llm.config import LlamaConfig
-from hearth.llm.weights import EMBED, LM_HEAD, LlamaWeights, as_float
+from hearth.llm.model.config import LlamaConfig
+from hearth.llm.model.weights import EMBED, LM_HEAD, LlamaWeights, as_float
 
 LLAMA3_ROPE = {"rope_type": "llama3", "factor": 32.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0,
                "original_max_position_embeddings": 32}
@@ -118,8 +118,8 @@ def small_quantized_hf_config(vocab_size: int) -> dict[str, Any]:
 
 def random_quantized_weights(hf: dict[str, Any], seed: int) -> LlamaWeights:
     """Random weights stored as the converter stores them: 4-bit linear layers, 8-bit tied embedding."""
-    from hearth.llm.quantize import quantize_q4, quantize_q8
-    from hearth.llm.weights import FINAL_NORM, layer_names
+    from hearth.llm.files.quantize import quantize_q4, quantize_q8
+    from hearth.llm.model.weights import FINAL_NORM, layer_names
 
     c = LlamaConfig.from_hf(hf)
     rng = np.random.default_rng(seed)

@@ -7,7 +7,7 @@ from datetime import datetime
 
 import pytest
 
-from hearth.llm.chat import ChatTemplateError, load_tokenizer_config, render_chat
+from hearth.llm.text.chat import ChatTemplateError, load_tokenizer_config, render_chat
 
 VISIT = [
     {"role": "system", "content": "You write clinical notes.  "},

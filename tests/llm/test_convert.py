@@ -11,16 +11,16 @@ import onnx
 import pytest
 import torch
 
-from hearth.llm.config import LlamaConfig
-from hearth.llm.convert import QUANTS, prepare_weights
-from hearth.llm.model_cli import register_model_commands
-from hearth.llm.safetensors import read_checkpoint
+from hearth.llm.cli import register
+from hearth.llm.files.convert import QUANTS, prepare_weights
+from hearth.llm.files.safetensors import read_checkpoint
+from hearth.llm.model.config import LlamaConfig
 from tests.llm.model_fixtures import greedy, session, tiny_hf_config, torch_greedy, torch_llama
 
 
 def cli(*argv: str) -> int:
     parser = argparse.ArgumentParser()
-    register_model_commands(parser.add_subparsers(dest="command", required=True))
+    register(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(list(argv))
     return args.run(args)
 
@@ -108,7 +108,7 @@ def test_external_data_decoder_generates_the_same_tokens_and_loads_by_path(check
     """Weights in model_q4.onnx_data (what the 1B-shaped model uses for onnxruntime-web's memory): same greedy tokens."""
     import asyncio
 
-    from hearth.llm.convert import write_decoder
+    from hearth.llm.files.convert import write_decoder
 
     folder, _ = checkpoint
     weights, _ = read_checkpoint(folder)

@@ -7,10 +7,10 @@ import onnx
 import pytest
 import torch
 
-from hearth.llm.config import LlamaConfig
-from hearth.llm.decoder import build_decoder, io_names
-from hearth.llm.quantize import quantize
-from hearth.llm.weights import BlockQuantized, LlamaWeights
+from hearth.llm.files.quantize import quantize
+from hearth.llm.model.config import LlamaConfig
+from hearth.llm.model.decoder import build_decoder, io_names
+from hearth.llm.model.weights import BlockQuantized, LlamaWeights
 from tests.llm.model_fixtures import (
     empty_cache,
     greedy,
@@ -164,7 +164,7 @@ def test_lm_head_in_vocabulary_chunks_gives_the_same_logits_and_embeddings(tied)
     """A large "nbits" head runs as several MatMulNBits (so wasm expands one chunk at a time): the
     logits must be the very same numbers, and tokens from every chunk (edges included) must embed
     exactly as before, in prefill and in decode."""
-    from hearth.llm.decoder import head_chunks
+    from hearth.llm.model.decoder import head_chunks
 
     model = torch_llama(tiny_hf_config(tie_word_embeddings=tied), seed=5)
     w = quantized(weights_of(model))
@@ -208,7 +208,7 @@ def test_linear_layers_in_row_chunks_give_the_same_logits(source):
     """"nbits" layers split by output rows into several MatMulNBits (so wasm expands a few MB at a
     time): the same logits and KV cache as one MatMulNBits per layer, Q4_1 minima included. Up to float
     rounding: onnxruntime's one-token kernel sums a narrower weight in another order (2.4e-7 seen here)."""
-    from hearth.llm.decoder import row_chunks
+    from hearth.llm.model.decoder import row_chunks
 
     assert row_chunks(16384, 2048, 2 << 20) == [(a, a + 256) for a in range(0, 16384, 256)]
     assert row_chunks(10, 4, 64) == [(0, 4), (4, 8), (8, 10)]

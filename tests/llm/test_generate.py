@@ -13,9 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from hearth.llm.builtin_models import ensure_smollm2
-from hearth.llm.generate import ContextLengthError, GenerationSettings, LanguageModel
-from hearth.llm.model_cli import register_model_commands
+from hearth.llm.cli import register
+from hearth.llm.files.builtin_models import ensure_smollm2
+from hearth.llm.files.model_dir import load_model_dir
+from hearth.llm.model.generate import ContextLengthError, GenerationSettings, LanguageModel
 
 REFERENCE = json.loads((Path(__file__).parents[2] / "models" / "reference" / "smollm2_greedy.json").read_text())
 CASES = {case["name"]: case for case in REFERENCE["cases"]}
@@ -34,7 +35,7 @@ def smollm2_dir() -> Path:
 
 @pytest.fixture(scope="module")
 def model(smollm2_dir) -> LanguageModel:
-    return run(LanguageModel.load(smollm2_dir))
+    return run(load_model_dir(smollm2_dir))
 
 
 def expected_ids(case: dict, completion) -> list[int]:
@@ -128,7 +129,7 @@ def test_seeded_sampling_is_reproducible(model):
 
 def test_generate_command_prints_the_completion(smollm2_dir, capsys):
     parser = argparse.ArgumentParser()
-    register_model_commands(parser.add_subparsers(dest="command", required=True))
+    register(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(["generate", "--model", str(smollm2_dir), "--prompt", "What is the capital of France?",
                               "--greedy", "--max-tokens", "16"])
     assert args.run(args) == 0
@@ -154,7 +155,7 @@ def test_from_files_builds_the_same_model_from_bytes(smollm2_dir):
 @pytest.mark.parametrize("quant", ["q4", "fp32"])
 def test_other_quantizations_of_smollm2_also_equal_the_reference(quant):
     """MatMulNBits (with the Q4_1 minimum as a block-sum matmul) and float32 give the same tokens."""
-    model = run(LanguageModel.load(ensure_smollm2((quant,))))
+    model = run(load_model_dir(ensure_smollm2((quant,))))
     for case in REFERENCE["cases"]:
         completion = run(model.complete(case["prompt_ids"], GenerationSettings(max_new_tokens=case["max_new_tokens"])))
         assert expected_ids(case, completion) == case["greedy_ids"], case["name"]

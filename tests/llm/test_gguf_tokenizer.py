@@ -8,9 +8,9 @@ import re
 import pytest
 import tokenizers
 
-from hearth.llm import unicode_classes
-from hearth.llm.gguf_tokenizer import GGUFTokenizerError, read_metadata, tokenizer_files_from_metadata
-from hearth.llm.tokenizer import Tokenizer
+from hearth.llm.files.gguf_tokenizer import GGUFTokenizerError, read_metadata, tokenizer_files_from_metadata
+from hearth.llm.text import unicode_classes
+from hearth.llm.text.tokenizer import Tokenizer
 from tests.llm import tok_corpus as corpus
 
 

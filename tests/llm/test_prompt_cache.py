@@ -8,9 +8,9 @@ import asyncio
 import numpy as np
 import pytest
 
-from hearth.llm.config import LlamaConfig
-from hearth.llm.decoder import build_decoder
-from hearth.llm.generate import Decoder, GenerationSettings
+from hearth.llm.model.config import LlamaConfig
+from hearth.llm.model.decoder import build_decoder
+from hearth.llm.model.generate import Decoder, GenerationSettings
 from hearth.runtime import get_runtime
 from tests.llm.model_fixtures import random_quantized_weights, small_quantized_hf_config
 

@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 import tokenizers
 
-from hearth.llm.sampling import Sampler
-from hearth.llm.tokenizer import BYTE_TO_CHAR
+from hearth.llm.model.sampling import Sampler
+from hearth.llm.text.tokenizer import BYTE_TO_CHAR
 from tests.llm import tok_corpus as corpus
 
 REPO = Path(__file__).resolve().parents[2]
@@ -41,9 +41,9 @@ await py.runPythonAsync(`import sys; sys.path.insert(0, "/host/pysrc"); exec(ope
 RUNNER = """
 import json
 import numpy as np
-from hearth.llm.chat import load_tokenizer_config, render_chat
-from hearth.llm.sampling import Sampler
-from hearth.llm.tokenizer import StreamDecoder, Tokenizer
+from hearth.llm.text.chat import load_tokenizer_config, render_chat
+from hearth.llm.model.sampling import Sampler
+from hearth.llm.text.tokenizer import StreamDecoder, Tokenizer
 
 job = json.load(open("/host/work/job.json"))
 out = {}
@@ -94,7 +94,7 @@ def test_pyodide_gives_the_same_ids_text_prompts_and_draws(tmp_path, model_dir):
     assert done.returncode == 0, done.stderr[-3000:]
     out = json.loads((tmp_path / "out.json").read_text(encoding="utf-8"))
 
-    from hearth.llm.chat import load_tokenizer_config, render_chat
+    from hearth.llm.text.chat import load_tokenizer_config, render_chat
 
     for n, folder in zip(names, folders, strict=True):
         assert out[n]["ids"] == [e.ids for e in hf[n].encode_batch(texts)]

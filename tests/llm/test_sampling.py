@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from hearth.llm.sampling import Sampler, SamplingError
+from hearth.llm.model.sampling import Sampler, SamplingError
 
 P = np.array([0.5, 0.3, 0.15, 0.05])
 LOGITS = np.log(P) + 3.0  # any shift: softmax gives P back

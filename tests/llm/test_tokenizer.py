@@ -9,7 +9,7 @@ import random
 import pytest
 import tokenizers
 
-from hearth.llm.tokenizer import (
+from hearth.llm.text.tokenizer import (
     BYTE_TO_CHAR,
     StreamDecoder,
     Tokenizer,

@@ -7,7 +7,7 @@ import unicodedata
 
 import pytest
 
-from hearth.llm import unicode_classes
+from hearth.llm.text import unicode_classes
 from tests.llm import unicode_probe
 
 

@@ -14,12 +14,12 @@ from gguf import GGUFWriter
 from gguf.quants import dequantize
 from gguf.quants import quantize as gguf_quantize
 
-from hearth.llm.config import LlamaConfig, ModelConfigError
-from hearth.llm.decoder import build_decoder
-from hearth.llm.gguf_weights import decode_q4_0, decode_q4_1, decode_q8_0, read_gguf
-from hearth.llm.quantize import quantize_q4, quantize_q8
-from hearth.llm.safetensors import read_checkpoint, read_safetensors
-from hearth.llm.weights import WeightsError, as_float
+from hearth.llm.files.gguf_weights import decode_q4_0, decode_q4_1, decode_q8_0, read_gguf
+from hearth.llm.files.quantize import quantize_q4, quantize_q8
+from hearth.llm.files.safetensors import read_checkpoint, read_safetensors
+from hearth.llm.model.config import LlamaConfig, ModelConfigError
+from hearth.llm.model.decoder import build_decoder
+from hearth.llm.model.weights import WeightsError, as_float
 from tests.llm.model_fixtures import greedy, session, tiny_hf_config, torch_greedy, torch_llama
 
 RNG = np.random.default_rng(0)
@@ -214,10 +214,10 @@ def test_quantizers_stay_within_half_a_step_and_keep_zero_exact():
 def test_convert_model_command_takes_a_gguf(tiny_gguf, tmp_path):
     import argparse
 
-    from hearth.llm.model_cli import register_model_commands
+    from hearth.llm.cli import register
 
     parser = argparse.ArgumentParser()
-    register_model_commands(parser.add_subparsers(dest="command", required=True))
+    register(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(["convert-model", str(tiny_gguf), str(tmp_path), "--quant", "q4"])
     assert args.run(args) == 0
     manifest = json.loads((tmp_path / "manifest.json").read_text())

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import tokenizers
 
-from hearth.llm import unicode_classes
-from hearth.llm.tokenizer import Tokenizer
+from hearth.llm.text import unicode_classes
+from hearth.llm.text.tokenizer import Tokenizer
 
 ACI_BENCH = Path("/work/shared/data/aci-bench")
 

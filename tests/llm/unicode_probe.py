@@ -5,7 +5,7 @@
 `unicodedata`, which would disagree on thousands of recently assigned letters). So Hearth's tokenizer
 ships the classes as measured here, and a test re-measures them.
 
-Run `python tests/llm/unicode_probe.py` to rewrite `pysrc/hearth/llm/unicode_classes.py`.
+Run `python tests/llm/unicode_probe.py` to rewrite `pysrc/hearth/llm/text/unicode_classes.py`.
 """
 
 from __future__ import annotations

@@ -22,7 +22,7 @@ pytestmark = pytest.mark.slow
 
 def _builtin_model_dir() -> Path:
     try:
-        from hearth.llm.builtin_models import BUILTIN, cache_root
+        from hearth.llm.files.builtin_models import BUILTIN, cache_root
     except ImportError as error:
         pytest.skip(f"the language model engine (hearth.llm) is not in this build: {error}")
     if os.environ.get("HEARTH_SMOLLM2_DIR"):
@@ -39,9 +39,9 @@ def _builtin_model_dir() -> Path:
 @pytest.fixture(scope="module")
 def smollm2() -> EngineModel:
     model_dir = _builtin_model_dir()  # skips, saying why, before anything is imported
-    from hearth.llm.generate import LanguageModel
+    from hearth.llm.files.model_dir import load_model_dir
 
-    return EngineModel(asyncio.run(LanguageModel.load(model_dir)))
+    return EngineModel(asyncio.run(load_model_dir(model_dir)))
 
 
 def test_the_built_in_model_drafts_every_section_of_a_real_visit(smollm2, valid_rows):

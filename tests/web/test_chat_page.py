@@ -124,7 +124,7 @@ def float32_model(dist, tmp_path_factory) -> Path:
     shader-f16, which the built-in model's float16 scales need."""
     import shutil
 
-    from hearth.llm.model_cli import register_model_commands
+    from hearth.llm.cli import register
     from tests.llm.model_fixtures import tiny_hf_config, torch_llama
 
     checkpoint = tmp_path_factory.mktemp("checkpoint")
@@ -135,7 +135,7 @@ def float32_model(dist, tmp_path_factory) -> Path:
         shutil.copy(builtin / name, checkpoint / name)
     out = tmp_path_factory.mktemp("tiny-float32")
     parser = __import__("argparse").ArgumentParser()
-    register_model_commands(parser.add_subparsers(dest="command", required=True))
+    register(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(["convert-model", str(checkpoint), str(out), "--quant", "fp32"])
     assert args.run(args) == 0
     for name in ("tokenizer.json",):  # the converter writes the config files; the tokenizer comes along
@@ -146,10 +146,11 @@ def float32_model(dist, tmp_path_factory) -> Path:
 def cpython_greedy(model_dir: Path, messages: list, n: int) -> list[int]:
     import asyncio
 
-    from hearth.llm.generate import GenerationSettings, LanguageModel
+    from hearth.llm.files.model_dir import load_model_dir
+    from hearth.llm.model.generate import GenerationSettings
 
     async def go():
-        model = await LanguageModel.load(model_dir)
+        model = await load_model_dir(model_dir)
         return (await model.complete(messages, GenerationSettings(max_new_tokens=n))).token_ids
 
     from concurrent.futures import ThreadPoolExecutor

@@ -17,8 +17,8 @@ def test_builtin_model_greedy_tokens_match_reference(page, site):
     case = next(c for c in REFERENCE["cases"] if c["name"] == "capital")
     wait_ready(page, site.url)
     code = f"""
-from hearth.llm.site_model import load_site_model
-from hearth.llm.generate import GenerationSettings
+from hearth.llm.files.site_model import load_site_model
+from hearth.llm.model.generate import GenerationSettings
 model = await load_site_model("smollm2", provider="wasm")
 done = await model.complete({case["messages"]!r}, GenerationSettings(max_new_tokens={case["max_new_tokens"]}))
 {{"ids": list(done.token_ids), "text": done.text, "prompt_tokens": done.prompt_tokens,

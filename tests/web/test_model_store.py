@@ -124,9 +124,9 @@ def _tiny_decoder_with_external_data() -> tuple[dict[str, bytes], list[list[int]
     import concurrent.futures
 
     from hearth.graph.external import split_external
-    from hearth.llm.config import LlamaConfig
-    from hearth.llm.decoder import build_decoder
-    from hearth.llm.generate import Decoder, GenerationSettings
+    from hearth.llm.model.config import LlamaConfig
+    from hearth.llm.model.decoder import build_decoder
+    from hearth.llm.model.generate import Decoder, GenerationSettings
     from hearth.runtime import get_runtime
     from tests.llm.model_fixtures import random_quantized_weights, small_quantized_hf_config
 
@@ -160,8 +160,8 @@ def test_stored_model_with_external_data_is_read_range_by_range_and_runs(page, h
 import json
 from hearth.runtime import get_runtime
 from hearth.runtime.browser import store_read
-from hearth.llm.config import LlamaConfig
-from hearth.llm.generate import Decoder, GenerationSettings
+from hearth.llm.model.config import LlamaConfig
+from hearth.llm.model.generate import Decoder, GenerationSettings
 rt = get_runtime()
 session = await rt.session("store:ext/onnx/model_q4.onnx", "wasm")
 config = LlamaConfig.from_hf(json.loads((await store_read("ext", "config.json")).decode()))

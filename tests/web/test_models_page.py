@@ -37,7 +37,7 @@ def add_mirror_entry(page, hub, model_id: str, label: str) -> None:
     files = [(p, (hub.model_dir / p).stat().st_size,
               hashlib.sha256((hub.model_dir / p).read_bytes()).hexdigest()) for p in PATHS]
     python(page, f"""
-from hearth.llm import catalog
+from hearth.llm.files import catalog
 from hearth.app.shell import APP
 catalog.add(catalog.CatalogModel(
     id={model_id!r}, label={label!r}, repo={REPO!r}, revision="0" * 40, onnx="onnx/model_q4_unpacked.onnx",
@@ -93,7 +93,7 @@ def test_download_quota_resume_then_chat(page, hub):
     # model is made big rather than the quota small: its weights file is pinned at 80 GB.)
     python(page, """
 from dataclasses import replace
-from hearth.llm import catalog
+from hearth.llm.files import catalog
 from hearth.app.shell import APP
 mirror = catalog.find("smollm2-mirror")
 catalog.add(replace(mirror, id="huge", label="A model too big for this browser",

@@ -162,7 +162,7 @@ class ChatPage:
 
     async def send(self) -> None:
         """Send the message box's text and stream the answer into the transcript."""
-        from hearth.llm.generate import GenerationSettings
+        from hearth.llm.model.generate import GenerationSettings
 
         text = (self.prompt.value_input or self.prompt.value or "").strip()
         if self.generating:
@@ -236,8 +236,8 @@ class ChatPage:
             f"{done.time_to_first_token:.2f} s · prompt {done.prompt_tokens} tokens · {self.runs_on}{ending}")
 
     def _failed(self, text: str, error: Exception) -> None:
-        from hearth.llm.chat import ChatTemplateError
-        from hearth.llm.generate import ContextLengthError, ModelFilesError
+        from hearth.llm.model.generate import ContextLengthError, ModelFilesError
+        from hearth.llm.text.chat import ChatTemplateError
 
         self.history.pop()  # the message goes back into the box: nothing typed is lost
         self.prompt.param.update(value=text, value_input=text)

@@ -133,30 +133,30 @@ class LanguageModels(param.Parameterized):
 
 async def _builtin_size() -> int:
     if IN_BROWSER:
-        from hearth.llm.site_model import BUILTIN_DIR
+        from hearth.llm.files.site_model import BUILTIN_DIR
         from hearth.runtime import site_file
 
         manifest = json.loads(await site_file(BUILTIN_DIR[BUILTIN_ID] + "manifest.json"))
         return sum(int(f["size"]) for f in manifest["files"].values())
-    from hearth.llm.builtin_models import resolve_model
+    from hearth.llm.files.builtin_models import resolve_model
 
     model_dir = resolve_model(BUILTIN_ID)
     return sum(p.stat().st_size for p in model_dir.rglob("*") if p.is_file())
 
 
 async def _load(model_id: str, provider: str) -> Any:
-    from hearth.llm.generate import LanguageModel
+    from hearth.llm.files.model_dir import load_model_dir
 
     if model_id == BUILTIN_ID:
         if IN_BROWSER:
-            from hearth.llm.site_model import load_site_model
+            from hearth.llm.files.site_model import load_site_model
 
             return await load_site_model(BUILTIN_ID, provider=provider, keep_on_gpu=provider == "webgpu")
-        from hearth.llm.builtin_models import resolve_model
+        from hearth.llm.files.builtin_models import resolve_model
 
-        return await LanguageModel.load(resolve_model(BUILTIN_ID), provider=provider)
+        return await load_model_dir(resolve_model(BUILTIN_ID), provider=provider)
     if not IN_BROWSER:
         raise ValueError(f"no model {model_id!r} here: outside the browser only the built-in model exists")
-    from hearth.llm.store_model import load_store_model
+    from hearth.llm.files.store_model import load_store_model
 
     return await load_store_model(model_id, provider=provider)

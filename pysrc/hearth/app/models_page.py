@@ -20,8 +20,8 @@ from hearth.app.language_models import BUILTIN_ID, LanguageModels
 from hearth.app.state import AppState
 from hearth.app.tasks import background
 from hearth.app.widgets.html import heading, notice, table, wrap_row
-from hearth.llm import catalog
-from hearth.llm.model_folder import FolderError, PickedModel, read_picked, store_id
+from hearth.llm.files import catalog
+from hearth.llm.files.model_folder import FolderError, PickedModel, read_picked, store_id
 from hearth.runtime import IN_BROWSER
 
 PROGRESS_SECONDS = 0.25  # the progress bar is redrawn at most this often
@@ -277,7 +277,7 @@ class ModelsPage:
 
     async def add_picked(self) -> None:
         """Check the picked folder's config, then copy the chosen files into the store."""
-        from hearth.llm.config import LlamaConfig
+        from hearth.llm.model.config import LlamaConfig
         from hearth.runtime.browser import StoreError, picked_text, store_sideload_picked, store_write_info
 
         picked, onnx = self.picked, self.onnx_choice.value

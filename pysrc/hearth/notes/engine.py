@@ -44,11 +44,11 @@ class EngineModel:
     async def load(cls, name_or_dir: str) -> EngineModel:
         """A built-in model by name ("smollm2") or a model directory."""
         try:
-            from hearth.llm.builtin_models import resolve_model
-            from hearth.llm.generate import LanguageModel
+            from hearth.llm.files.builtin_models import resolve_model
+            from hearth.llm.files.model_dir import load_model_dir
         except ImportError as error:
             raise EngineUnavailableError(f"the language model engine (hearth.llm) is not available: {error}") from error
-        return cls(await LanguageModel.load(resolve_model(name_or_dir)))
+        return cls(await load_model_dir(resolve_model(name_or_dir)))
 
     def forget(self) -> None:
         """Drop the engine's record of the last generation and the stored state of the last prompt
@@ -60,7 +60,7 @@ class EngineModel:
     def stream(
         self, messages: list[Message], request: GenerationRequest, cancel: Callable[[], bool]
     ) -> AsyncIterator[str]:
-        from hearth.llm.generate import GenerationSettings
+        from hearth.llm.model.generate import GenerationSettings
 
         settings = GenerationSettings(
             max_new_tokens=request.max_tokens,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 
-from hearth.llm.generate import LanguageModel
+from hearth.llm.model.generate import LanguageModel
 from hearth.runtime import site_file
 
 BUILTIN_DIR = {"smollm2": "models/smollm2-135m-instruct/"}

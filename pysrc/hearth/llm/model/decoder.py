@@ -35,8 +35,8 @@ from __future__ import annotations
 import numpy as np
 
 from hearth.graph import Graph
-from hearth.llm.config import LlamaConfig
-from hearth.llm.weights import EMBED, FINAL_NORM, BlockQuantized, LlamaWeights, Matrix, as_float, layer_names
+from hearth.llm.model.config import LlamaConfig
+from hearth.llm.model.weights import EMBED, FINAL_NORM, BlockQuantized, LlamaWeights, Matrix, as_float, layer_names
 
 OPSET = 21  # Cast from uint4 needs 21
 WEIGHT_MODES = ("fp32", "unpacked", "nbits")

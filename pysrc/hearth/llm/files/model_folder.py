@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
-from hearth.llm.generate import ONNX_PREFERENCE
+from hearth.llm.files.model_dir import ONNX_PREFERENCE
 
 REQUIRED = ("config.json", "tokenizer.json", "tokenizer_config.json")
 OPTIONAL = ("generation_config.json", "chat_template.jinja")

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from hearth.llm.config import LlamaConfig
+from hearth.llm.model.config import LlamaConfig
 
 
 class WeightsError(ValueError):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from hearth.llm.weights import BlockQuantized, Matrix
+from hearth.llm.model.weights import BlockQuantized, Matrix
 
 BLOCK = 32
 

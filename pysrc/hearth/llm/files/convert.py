@@ -32,10 +32,10 @@ from typing import Any
 
 import numpy as np
 
-from hearth.llm.decoder import build_decoder
-from hearth.llm.quantize import quantize as quantize_matrix
-from hearth.llm.quantize import quantize_q8
-from hearth.llm.weights import EMBED, LM_HEAD, BlockQuantized, LlamaWeights, as_float
+from hearth.llm.files.quantize import quantize as quantize_matrix
+from hearth.llm.files.quantize import quantize_q8
+from hearth.llm.model.decoder import build_decoder
+from hearth.llm.model.weights import EMBED, LM_HEAD, BlockQuantized, LlamaWeights, as_float
 
 QUANTS: dict[str, tuple[str, str]] = {  # name -> (decoder weights mode, file under onnx/)
     "q4-unpacked": ("unpacked", "model_q4_unpacked.onnx"),
@@ -139,7 +139,7 @@ def generation_config_for(config: dict[str, Any]) -> dict[str, Any]:
 def convert_gguf(gguf_path: str | Path, out_dir: str | Path, quants: list[str] | tuple[str, ...] = (DEFAULT_QUANT,),
                  generation_config: dict[str, Any] | None = None, attention: str = "plain") -> dict[str, Any]:
     """A llama GGUF file -> model directory. Returns the manifest."""
-    from hearth.llm.gguf_weights import read_gguf
+    from hearth.llm.files.gguf_weights import read_gguf
 
     gguf_path, out_dir = Path(gguf_path), Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -158,7 +158,7 @@ def convert_gguf(gguf_path: str | Path, out_dir: str | Path, quants: list[str] |
 def write_gguf_tokenizer(gguf_path: Path, out_dir: Path) -> None:
     """tokenizer.json + tokenizer_config.json from the GGUF's metadata (the tokenizer helper's converter)."""
     try:
-        from hearth.llm.gguf_tokenizer import tokenizer_files_from_gguf
+        from hearth.llm.files.gguf_tokenizer import tokenizer_files_from_gguf
     except ImportError:  # TODO(merge llm-tok): gguf_tokenizer lands with the tokenizer branch
         return
     tokenizer_json, tokenizer_config = tokenizer_files_from_gguf(gguf_path)
@@ -172,7 +172,7 @@ TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_ma
 def convert_checkpoint(hf_dir: str | Path, out_dir: str | Path, quants: list[str] | tuple[str, ...] = (DEFAULT_QUANT,),
                        attention: str = "plain") -> dict[str, Any]:
     """A Hugging Face Llama checkpoint directory (config.json + safetensors) -> model directory."""
-    from hearth.llm.safetensors import read_checkpoint
+    from hearth.llm.files.safetensors import read_checkpoint
 
     hf_dir, out_dir = Path(hf_dir), Path(out_dir)
     if hf_dir.resolve() == out_dir.resolve():

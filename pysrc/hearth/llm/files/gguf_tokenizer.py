@@ -23,7 +23,7 @@ import struct
 from pathlib import Path
 from typing import Any
 
-from hearth.llm.tokenizer import TokenizerError
+from hearth.llm.text.tokenizer import TokenizerError
 
 _BYTE_LEVEL = {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True, "use_regex": True}
 _LLAMA3_SPLIT = (

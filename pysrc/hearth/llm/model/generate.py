@@ -9,7 +9,7 @@ The decoder also keeps the KV state of the last prompt it read. A prompt that st
 next section of a clinical note over the same transcript, the next turn of a chat) starts from it and
 reads only the tokens that differ; `Decoder.forget()` drops it.
 
-    model = await LanguageModel.load("~/.cache/hearth/models/smollm2-.../")
+    model = await load_model_dir("~/.cache/hearth/models/smollm2-.../")   # hearth.llm.files.model_dir
     async for piece in model.stream([{"role": "user", "content": "Hi"}], GenerationSettings(max_new_tokens=32)):
         print(piece, end="")
     result = await model.complete("Once upon a time", GenerationSettings(temperature=0.7, seed=1))
@@ -18,16 +18,14 @@ reads only the tokens that differ; `Decoder.forget()` drops it.
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from hearth.llm.config import LlamaConfig
+from hearth.llm.model.config import LlamaConfig
 from hearth.runtime import Runtime, Session, Tensor, dispose_all, get_runtime
 
 Message = Mapping[str, str]
@@ -84,7 +82,7 @@ def _cancelled(cancel: Cancel) -> bool:
 
 
 def _make_sampler(settings: GenerationSettings) -> Any:
-    from hearth.llm.sampling import Sampler
+    from hearth.llm.model.sampling import Sampler
 
     return Sampler(temperature=settings.temperature, top_k=settings.top_k, top_p=settings.top_p,
                    repetition_penalty=settings.repetition_penalty, seed=settings.seed)
@@ -338,7 +336,7 @@ class LanguageModel:
 
         cache_dtype: "float16" for onnx-community's fp16 / q4f16 exports (see `cache_dtype_for`).
         session_options: for the runtime's session (in the browser e.g. a URL model's `externalData`)."""
-        from hearth.llm.tokenizer import Tokenizer
+        from hearth.llm.text.tokenizer import Tokenizer
 
         runtime = runtime or get_runtime()
         llama = LlamaConfig.from_hf(config)
@@ -349,14 +347,6 @@ class LanguageModel:
         decoder = Decoder(session, llama, runtime, cache_dtype, keep_on_gpu=keep_on_gpu)
         return cls(decoder, Tokenizer.from_dict(tokenizer_json), tokenizer_config, generation_config or {})
 
-    @classmethod
-    async def load(cls, model_dir: str | Path, provider: str | None = None, onnx_file: str | None = None,
-                   keep_on_gpu: bool = False) -> LanguageModel:
-        """From an onnx-community-style directory (config.json, tokenizer*.json, onnx/model*.onnx)."""
-        model_dir = Path(model_dir).expanduser()
-        files = read_model_dir(model_dir, onnx_file)
-        return await cls.from_files(**files, provider=provider, keep_on_gpu=keep_on_gpu)
-
     # -- prompts
     def prompt_ids(self, prompt: Prompt, add_generation_prompt: bool = True) -> list[int]:
         """Token ids for a chat (list of messages, rendered with the model's template), a text, or ids."""
@@ -365,7 +355,7 @@ class LanguageModel:
         items = list(prompt)
         if items and all(isinstance(t, int | np.integer) for t in items):
             return [int(t) for t in items]
-        from hearth.llm.chat import render_chat
+        from hearth.llm.text.chat import render_chat
 
         text = render_chat(self.tokenizer_config, items, add_generation_prompt=add_generation_prompt)
         return self.tokenizer.encode(text, add_special_tokens=False)  # the template writes BOS itself
@@ -386,7 +376,7 @@ class LanguageModel:
 
         on_prompt(read, total) reports the reading of a long prompt, before the first piece.
         When the stream ends, `self.last` holds the Completion (text, ids, timings)."""
-        from hearth.llm.tokenizer import StreamDecoder
+        from hearth.llm.text.tokenizer import StreamDecoder
 
         stats: dict[str, Any] = {}
         text_stream = StreamDecoder(self.tokenizer, skip_special_tokens=True)
@@ -433,49 +423,3 @@ def _completion(text: str, ids: list[int], stats: dict[str, Any], begin: float) 
         decode_seconds=float(last - first) if first is not None and last is not None else 0.0,
         timings={"total": time.perf_counter() - begin},
     )
-
-
-# ---------------------------------------------------------------- reading a model directory
-
-ONNX_PREFERENCE = ("model_q4_unpacked.onnx", "model_q4.onnx", "model.onnx", "model_q4_unpacked_gqa.onnx",
-                   "model_q4_gqa.onnx", "model_quantized.onnx", "model_q4f16.onnx", "model_fp16.onnx")
-
-
-def cache_dtype_for(onnx_file: str) -> str:
-    """The KV cache's type from onnx-community's file naming: model_fp16 / model_q4f16 use float16."""
-    return "float16" if Path(onnx_file).stem.endswith(("fp16", "f16")) else "float32"
-
-
-def read_model_dir(model_dir: Path, onnx_file: str | None = None) -> dict[str, Any]:
-    """The files `LanguageModel.from_files` takes, read from disk (CPython; the browser reads its cache)."""
-    if not model_dir.is_dir():
-        raise ModelFilesError(f"no model directory at {model_dir}")
-
-    def need(name: str) -> dict[str, Any]:
-        path = model_dir / name
-        if not path.is_file():
-            raise ModelFilesError(f"{model_dir} has no {name}; a language model directory needs config.json, "
-                                  "tokenizer.json, tokenizer_config.json and onnx/model*.onnx")
-        return json.loads(path.read_text(encoding="utf-8"))
-
-    files: dict[str, Any] = {
-        "config": need("config.json"),
-        "tokenizer_json": need("tokenizer.json"),
-        "tokenizer_config": need("tokenizer_config.json"),
-    }
-    generation = model_dir / "generation_config.json"
-    files["generation_config"] = json.loads(generation.read_text()) if generation.is_file() else {}
-    if onnx_file is None:
-        manifest = model_dir / "manifest.json"
-        default = json.loads(manifest.read_text()).get("default_onnx") if manifest.is_file() else None
-        candidates = ([default] if default else []) + [f"onnx/{n}" for n in ONNX_PREFERENCE]
-        onnx_file = next((c for c in candidates if (model_dir / c).is_file()), None)
-        if onnx_file is None:
-            raise ModelFilesError(f"{model_dir}/onnx holds none of {', '.join(ONNX_PREFERENCE)}")
-    path = model_dir / onnx_file
-    if not path.is_file():
-        raise ModelFilesError(f"{model_dir} has no {onnx_file}")
-    # With its weights in FILE.onnx_data the graph must be opened by path, so onnxruntime finds them beside it.
-    files["onnx_bytes"] = str(path) if path.with_name(path.name + "_data").is_file() else path.read_bytes()
-    files["cache_dtype"] = cache_dtype_for(onnx_file)
-    return files

@@ -13,8 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from hearth.llm.config import LlamaConfig
-from hearth.llm.weights import EMBED, FINAL_NORM, LM_HEAD, BlockQuantized, LlamaWeights, WeightsError, layer_names
+from hearth.llm.model.config import LlamaConfig
+from hearth.llm.model.weights import EMBED, FINAL_NORM, LM_HEAD, BlockQuantized, LlamaWeights, WeightsError, layer_names
 
 _ROLE_BY_GGUF = {
     "attn_q": "q", "attn_k": "k", "attn_v": "v", "attn_output": "o",

@@ -39,7 +39,7 @@ from typing import Any
 
 import numpy as np
 
-from hearth.llm import unicode_classes
+from hearth.llm.text import unicode_classes
 
 
 class TokenizerError(ValueError):

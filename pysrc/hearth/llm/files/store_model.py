@@ -11,7 +11,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from hearth.llm.generate import LanguageModel, ModelFilesError, cache_dtype_for
+from hearth.llm.files.model_dir import cache_dtype_for
+from hearth.llm.model.generate import LanguageModel, ModelFilesError
 from hearth.runtime.browser import StoreError, store_list, store_read
 
 

@@ -164,7 +164,7 @@ def test_lm_head_in_vocabulary_chunks_gives_the_same_logits_and_embeddings(tied)
     """A large "nbits" head runs as several MatMulNBits (so wasm expands one chunk at a time): the
     logits must be the very same numbers, and tokens from every chunk (edges included) must embed
     exactly as before, in prefill and in decode."""
-    from hearth.llm.model.decoder import head_chunks
+    from hearth.llm.model.layouts import head_chunks
 
     model = torch_llama(tiny_hf_config(tie_word_embeddings=tied), seed=5)
     w = quantized(weights_of(model))
@@ -208,7 +208,7 @@ def test_linear_layers_in_row_chunks_give_the_same_logits(source):
     """"nbits" layers split by output rows into several MatMulNBits (so wasm expands a few MB at a
     time): the same logits and KV cache as one MatMulNBits per layer, Q4_1 minima included. Up to float
     rounding: onnxruntime's one-token kernel sums a narrower weight in another order (2.4e-7 seen here)."""
-    from hearth.llm.model.decoder import row_chunks
+    from hearth.llm.model.layouts import row_chunks
 
     assert row_chunks(16384, 2048, 2 << 20) == [(a, a + 256) for a in range(0, 16384, 256)]
     assert row_chunks(10, 4, 64) == [(0, 4), (4, 8), (8, 10)]
@@ -227,3 +227,27 @@ def test_linear_layers_in_row_chunks_give_the_same_logits(source):
     assert count[1] > 2 * count[0]
     assert_same_outputs(session(whole_bytes), session(chunked_bytes), config, [1, 17, 200, 3, 99, 42, 7], steps=[5, 250],
                         rtol=1e-5)
+
+
+# The graph's bytes for fixed weights, pinned: a refactor of decoder.py or layouts.py must build the very
+# same file (a built model's sha256 is part of what a download checks and what a cache key finds). A
+# change meant to alter the graph updates these, and says why in its commit.
+PINNED_SHA256 = {
+    ("fp32", "plain"): "9c66f29fb6280949e2d227f459515a59715e197d644bfd01d2dba450d437ddba",
+    ("fp32", "gqa"): "76b5d1ff48d76b0170f4d6215042762d6f097da78dfd4fa3544ade5cd6682427",
+    ("unpacked", "plain"): "6ff1ac55973172064d98fb13d641b7395e46da8c64372bc0d68726dfe1612f8d",
+    ("unpacked", "gqa"): "0e3f9a64befc5864aa78c201f21c3b10a42e73f353533a242be64bef7a57014a",
+    ("nbits", "plain"): "f50ff5bfdea92c24f25b9579b7a9767707b89f353db32c893b4efb0f0e574adc",
+    ("nbits", "gqa"): "7ca5ddce0e2a6c55bf1f8f801fb08d55bb5791b52ec026b11375542c1a9e5141",
+}
+
+
+@pytest.mark.parametrize("mode, attention", sorted(PINNED_SHA256))
+def test_the_graph_bytes_stay_the_same_for_the_same_weights(mode: str, attention: str) -> None:
+    import hashlib
+
+    from tests.llm.model_fixtures import random_quantized_weights, small_quantized_hf_config
+
+    weights = random_quantized_weights(small_quantized_hf_config(vocab_size=1000), seed=0)
+    built = build_decoder(weights, weights_mode=mode, attention=attention, head_chunk_rows=300)
+    assert hashlib.sha256(built).hexdigest() == PINNED_SHA256[mode, attention]

@@ -1,7 +1,7 @@
 """Ship Python bytecode: every wheel and the stdlib zip get .pyc files, made by Pyodide itself.
 
 Pyodide compiles each module from source on every start (its in-memory file system forgets any
-__pycache__ between page loads); for Panel, Bokeh and the stdlib that is seconds of start-up.
+__pycache__ between page loads); for Panel, Bokeh and the stdlib that is a large part of start-up.
 The .pyc files are unchecked-hash pycs (PEP 552) from the shipped interpreter (node + the npm
 Pyodide), so they are valid whatever dates the files get when unpacked.
 Libraries and the stdlib ship bytecode only (fewer files to unpack or index, less to download; their

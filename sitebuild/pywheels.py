@@ -27,7 +27,8 @@ from packaging.utils import canonicalize_name
 from sitebuild import artifacts, bytecode
 
 # What never goes into the browser copies of these wheels: their JS/CSS (served from the site as
-# files instead), tests and examples. Panel 30.3 -> ~1.2 MB, Bokeh 6.4 -> ~1 MB: seconds of start-up.
+# files instead), tests and examples. That is most of each wheel, so leaving it out shortens start-up
+# (sizes in README "Start-up time").
 SLIM = {
     "panel": ("panel/dist/", "panel/tests/", "panel/examples/"),
     "bokeh": ("bokeh/server/static/", "bokeh/sampledata/", "bokeh/_testing/"),
@@ -202,7 +203,7 @@ def write_boot_plan(out_dir: Path, lock: dict) -> dict:
     """boot.json, and the one download that holds every package the app imports to start.
 
     Pyodide installs a wheel by unpacking it with Python's zipfile, file by file, in wasm; for the
-    ~2000 files of Panel, Bokeh and friends that is seconds. The bundle is those wheels' files in
+    thousands of files of Panel, Bokeh and friends that is slow. The bundle is those wheels' files in
     one gzip stream (`uint32 header length, JSON header {packages, files: [[path, size]]}, bytes`)
     that the worker fetches while Python starts, inflates natively and writes straight into
     site-packages.

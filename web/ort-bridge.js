@@ -7,11 +7,10 @@ import { rangeFileFromHandle } from "./range-file.js";
 let wantedThreads = null;
 const instances = new Map(); // build and wasm thread count -> an onnxruntime-web module of its own
 
-// onnxruntime-web ships its wasm kernels in two binaries: the wasm-only one (14 MB), and the one that
-// adds WebGPU (JSEP, 28 MB). Wasm sessions get the first, WebGPU sessions the second, each loaded on
-// first use: with the smaller binary the Llama-3.2-1B-shaped model peaked at 1,521-1,523 MB instead of
-// 1,593 MB and loaded in 4.2-5.2 s instead of 7.8 s (Chromium, 2 threads); decode speed was the same
-// within noise (models/README.md).
+// onnxruntime-web ships its wasm kernels in two binaries: the wasm-only one, and a larger one that
+// adds WebGPU (JSEP). Wasm sessions get the first, WebGPU sessions the second, each loaded on first
+// use: with the smaller binary a large model peaks lower in memory and loads sooner, at the same
+// decode speed (figures: models/README.md, "Llama-3.2-1B-shaped in Chromium").
 const BUILDS = { wasm: "./ort/ort.wasm.min.mjs", webgpu: "./ort/ort.min.mjs" };
 
 function defaultThreads() {
@@ -23,8 +22,9 @@ function defaultThreads() {
  * onnxruntime-web's `build` ("wasm" or "webgpu", see BUILDS) with `threads` wasm threads (default:
  * the app's), loaded on first use so that start-up does not pay for its wasm. ORT fixes its thread
  * pool when its wasm starts, for every session alike, so another thread count is another copy of
- * the module (the URL's query makes it one): small training graphs run up to twice as fast on 1
- * thread, while the language model wants several. Tensors on the CPU pass between the copies as they are.
+ * the module (the URL's query makes it one): small training graphs run faster on 1 thread (README
+ * "Training speed"), while the language model wants several. Tensors on the CPU pass between the
+ * copies as they are.
  */
 async function ort(threads = null, build = "wasm") {
   const n = self.crossOriginIsolated ? threads ?? defaultThreads() : 1;
@@ -163,7 +163,8 @@ export async function createSession(source, provider, keepOnGpu, sessionOptions 
  * kept outputs of earlier runs) and as raw little-endian bytes Python made of numpy arrays
  * (`rawNames`, `rawTypes`, `rawBytes`, `rawDims`). Outputs named in `keep` come back as tensors
  * that stay here; the other `fetch`ed ones come back read ({dtype, dims, bytes}) and are freed.
- * Each awaited call from Pyodide costs ~0.4 ms, so a decode step makes one, not one per tensor.
+ * Each awaited call from Pyodide has a fixed cost (models/README.md), so a decode step makes one,
+ * not one per tensor.
  * `runMs`: the time inside onnxruntime-web's own `session.run` (tensors in and out included).
  */
 export async function run(session, names, tensors, rawNames, rawTypes, rawBytes, rawDims, fetch, keep) {

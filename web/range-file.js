@@ -4,12 +4,13 @@
 // creates the session, copies each weight out of it into the tensor that keeps it; of the mounted
 // file it uses only `byteLength` and `subarray(start, end)` (the EM_ASM reader in its wasm glue).
 // Handing it the whole file means a second copy of every weight lives in JS until the session is
-// built: 0.9 GB more at the peak for a 1B model in 4 bits. A RangeFile answers those two by reading
-// just the range asked for into one scratch buffer, reused for every weight, so at most the largest
-// weight is ever outside the wasm heap. The reads must be synchronous (they happen inside
+// built, raising the peak by the file's size (models/README.md). A RangeFile answers those two by
+// reading just the range asked for into one scratch buffer, reused for every weight, so at most the
+// largest weight is ever outside the wasm heap. The reads must be synchronous (they happen inside
 // onnxruntime's C++): an OPFS FileSystemSyncAccessHandle, which dedicated workers have, reads into a
 // buffer we give it. (A synchronous XHR or FileReaderSync would allocate a new buffer per weight,
-// which V8 does not collect until the session is built: measured, no lower than the whole file.)
+// which V8 does not collect until the session is built, so the peak is no lower than with the
+// whole file: models/README.md.)
 
 /** A Uint8Array as far as onnxruntime-web can tell; `read(start, end)` returns those bytes. */
 export class RangeFile extends Uint8Array {

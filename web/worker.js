@@ -48,7 +48,7 @@ async function start(base) {
   const plan = await planPromise;
   later = plan.later;
   say("Installing packages…", 0.35, "packages");
-  // Packages with shared libraries (none at start today) through Pyodide, which loads those first.
+  // Packages with shared libraries (if the start-up set has any) through Pyodide, which loads those first.
   // numpy travels in the bundle: Python's import loads its extension modules from site-packages.
   const compiled = pyodide.loadPackage(plan.load, { messageCallback: () => {}, errorCallback: (m) => console.warn(m) });
   unpackBundle(pyodide.FS, await bundlePromise, plan.site_packages);

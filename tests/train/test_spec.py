@@ -10,7 +10,7 @@ import torch
 from hearth.train import ModelSpec, SpecError
 from tests.train.conftest import torch_script
 
-ISSUE_EXAMPLE = {"version": 1, "input": [28, 28, 1], "layers": [
+SMALL_CNN = {"version": 1, "input": [28, 28, 1], "layers": [
     {"type": "conv2d", "filters": 8, "kernel": 3, "activation": "relu"}, {"type": "maxpool2d", "size": 2},
     {"type": "flatten"}, {"type": "dense", "units": 10, "activation": "softmax"}]}
 
@@ -28,7 +28,7 @@ LENET = {"version": 1, "input": [28, 28, 1], "layers": [
     {"type": "dense", "units": 10, "activation": "softmax"}]}
 
 
-def test_the_issues_example_message_word_for_word():
+def test_a_misplaced_layer_is_named_with_its_position_input_and_source():
     spec = {"version": 1, "input": [64], "layers": [{"type": "dense", "units": 128}, {"type": "flatten"},
                                                     {"type": "conv2d", "filters": 8}]}
     with pytest.raises(SpecError) as error:
@@ -36,8 +36,8 @@ def test_the_issues_example_message_word_for_word():
     assert str(error.value).startswith("conv2d at position 3 needs a 3-D input, got (128,) from flatten at position 2")
 
 
-def test_layer_table_of_the_issue_example():
-    spec = ModelSpec(ISSUE_EXAMPLE)
+def test_layer_table_of_a_small_cnn():
+    spec = ModelSpec(SMALL_CNN)
     assert [(i.position, i.type, i.output_shape, i.params) for i in spec.summary] == [
         (1, "conv2d", (26, 26, 8), 80), (2, "maxpool2d", (13, 13, 8), 0), (3, "flatten", (1352,), 0),
         (4, "dense", (10,), 13530)]
@@ -97,7 +97,7 @@ def test_impossible_specs_name_the_layer_and_what_it_needed(layers, message):
 ])
 def test_bad_top_level_and_training_settings(change, message):
     with pytest.raises(SpecError, match=message):
-        ModelSpec({**ISSUE_EXAMPLE, **change})
+        ModelSpec({**SMALL_CNN, **change})
 
 
 def test_json_text_and_defaults():
@@ -111,15 +111,15 @@ def test_json_text_and_defaults():
 
 
 def test_initial_weights_are_seeded_per_layer():
-    a = ModelSpec(ISSUE_EXAMPLE).init_weights(0)
-    b = ModelSpec(ISSUE_EXAMPLE).init_weights(0)
-    c = ModelSpec(ISSUE_EXAMPLE).init_weights(1)
+    a = ModelSpec(SMALL_CNN).init_weights(0)
+    b = ModelSpec(SMALL_CNN).init_weights(0)
+    c = ModelSpec(SMALL_CNN).init_weights(1)
     assert all((a[k] == b[k]).all() for k in a) and not (a["conv2d_1.weight"] == c["conv2d_1.weight"]).all()
     # changing the last layer leaves the first layer's starting weights alone
-    other = ModelSpec({**ISSUE_EXAMPLE, "layers": ISSUE_EXAMPLE["layers"][:3] + [{"type": "dense", "units": 5}]})
+    other = ModelSpec({**SMALL_CNN, "layers": SMALL_CNN["layers"][:3] + [{"type": "dense", "units": 5}]})
     assert (other.init_weights(0)["conv2d_1.weight"] == a["conv2d_1.weight"]).all()
     # Glorot uniform: |w| within sqrt(6 / (fan_in + fan_out))
     assert abs(a["dense_4.weight"]).max() <= (6 / (1352 + 10)) ** 0.5
-    he = ModelSpec({**ISSUE_EXAMPLE, "layers": [{**ISSUE_EXAMPLE["layers"][0], "init": "he_normal"},
-                                                *ISSUE_EXAMPLE["layers"][1:]]}).init_weights(0)
+    he = ModelSpec({**SMALL_CNN, "layers": [{**SMALL_CNN["layers"][0], "init": "he_normal"},
+                                                *SMALL_CNN["layers"][1:]]}).init_weights(0)
     assert abs(he["conv2d_1.weight"].std() - (2 / 9) ** 0.5) < 0.15

@@ -163,7 +163,8 @@ TINY_CNN = {"version": 1, "input": [8, 8, 1], "layers": [
     ("cnn_pooling", TINY_CNN, 32),
 ])
 def test_webgpu_training_follows_cpython(app, name, spec, samples):
-    """Short runs on WebGPU (SwiftShader: ~200x slower than wasm, so 8 steps of 16 and 4 of 8 digits).
+    """Short runs on WebGPU (SwiftShader emulates the GPU on the CPU, far slower than wasm, so 8 steps of
+    16 and 4 of 8 digits).
 
     WebGPU's shaders sum in their own order (tiled MatMul, workgroup reductions) and WGSL's exp/log
     may be several ULP off, so float32 results differ from the CPU's in their last bits. Here

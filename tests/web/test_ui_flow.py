@@ -1,7 +1,7 @@
 """A student's session in real Chromium: data, a CNN from a preset, training, evaluation, a drawn
 prediction, export and re-opening the project; an impossible layer stack; keyboard use; a phone.
 
-One page is booted for the module (a boot takes ~30 s here) and the tests run on it in order,
+One page is booted for the module (a boot is slow) and the tests run on it in order,
 each setting up what it needs. Screenshots of every step go to test-results/screenshots/.
 """
 

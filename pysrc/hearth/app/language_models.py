@@ -1,8 +1,8 @@
 """The language models this visitor can use, and the one that is loaded, shared by every page.
 
-A model is big (97 MB built in, ~1 GB for Llama-3.2-1B), so the app holds at most one loaded at a
-time and the Chat and Notes pages borrow it: `get()` loads on first use and keeps it, `use()` lends
-it to one page at a time so two pages never interleave tokens on one decoder.
+A model is big (sizes in models/README.md), so the app holds at most one loaded at a time and the
+Chat and Notes pages borrow it: `get()` loads on first use and keeps it, `use()` lends it to one
+page at a time so two pages never interleave tokens on one decoder.
 
 Built-in models come with the site; downloaded and side-loaded ones live in the browser's model
 store (web/model-store.js). On CPython (tests, tools) only the built-in ones exist.

@@ -23,8 +23,9 @@ from hearth.train.layers import SpecError
 from hearth.train.trainer import BatchProgress, Trainer, TrainingError
 
 STEPS_PER_CALL = 8  # steps per runtime call: one call is one chance for the page to be heard
-# Seconds between page updates while training. Every update costs the page's main thread a redraw
-# (the plots most: about half its time on a busy 2-core machine when they were redrawn per epoch).
+# Seconds between page updates while training. Every update costs the page's main thread a redraw,
+# the plots most: redrawn every epoch, they took a large share of its time on a busy machine
+# (README "Training speed").
 UI_INTERVAL = 0.5  # progress bar and text
 PLOT_INTERVAL = 1.0  # the curves
 HISTORY_INTERVAL = 3.0  # the epochs table

@@ -3,13 +3,13 @@
 On a CPU provider (`Build.cpu`: the chunked training graph) max pooling keeps MaxPool's index
 output, the flat position of each window's first maximum (the one PyTorch routes the gradient to on
 ties), and its backward scatters dy straight there; right after a ReLU it also applies the ReLU's
-mask on the pooled grid, so the ReLU's own backward is skipped. On wasm that is 10% of a LeNet-5
-step faster than what follows, which WebGPU needs (it has no MaxPool indices): the backward re-reads
-each window and marks the first position equal to the max. When square windows tile the input
-(stride = size, the usual 2x2 pool), SpaceToDepth lines each window's cells up on one axis and
-DepthToSpace puts the gradient back, with a few elementwise ops between. Other windows are gathered
-with a one-hot grouped Conv ("unfold") and scattered back with the transposed Conv, several times
-slower on wasm. Average pooling's backward spreads dy/K over each window the same two ways.
+mask on the pooled grid, so the ReLU's own backward is skipped. On wasm that makes a LeNet-5 step
+faster (README "Training speed") than what follows, which WebGPU needs (it has no MaxPool indices):
+the backward re-reads each window and marks the first position equal to the max. When square
+windows tile the input (stride = size, the usual 2x2 pool), SpaceToDepth lines each window's cells
+up on one axis and DepthToSpace puts the gradient back, with a few elementwise ops between. Other
+windows are gathered with a one-hot grouped Conv ("unfold") and scattered back with the transposed
+Conv, much slower on wasm. Average pooling's backward spreads dy/K over each window the same two ways.
 """
 
 from __future__ import annotations
@@ -133,7 +133,8 @@ class MaxPool2D(Pool2D):
 
     def _tiled_backward(self, b, dy, saved):
         # Elementwise ops on (N, K, C, Ho, Wo): broadcasting over axis 1 keeps long inner runs, which
-        # onnxruntime's kernels need to be fast (a 6-D view with the window innermost was 10x slower).
+        # onnxruntime's kernels need to be fast (a 6-D view with the window innermost was far slower:
+        # README "Training speed").
         g = b.g
         k = self.window
         rank = b.array("rank", np.arange(k, 0, -1, dtype=np.float32).reshape(1, k, 1, 1, 1))

@@ -10,7 +10,7 @@ import pytest
 
 from hearth.llm.model.config import LlamaConfig
 from hearth.llm.model.decoder import build_decoder
-from hearth.llm.model.generate import Decoder, GenerationSettings
+from hearth.llm.model.generate import Decoder, GenerationSettings, GenerationStats
 from hearth.runtime import get_runtime
 from tests.llm.model_fixtures import random_quantized_weights, small_quantized_hf_config
 
@@ -38,8 +38,8 @@ async def decoder(chunk: int | None) -> Decoder:
     return Decoder(CountingSession(await rt.session(MODEL, "cpu")), CONFIG, rt, reuse_prompt=False, prefill_chunk=chunk)
 
 
-async def greedy(d: Decoder, prompt: list[int], n: int = 12, cancel=None) -> tuple[list[int], dict]:
-    stats: dict = {}
+async def greedy(d: Decoder, prompt: list[int], n: int = 12, cancel=None) -> tuple[list[int], GenerationStats]:
+    stats = GenerationStats()
     settings = GenerationSettings(max_new_tokens=n)
     return [t async for t in d.generate(prompt, settings, stop_ids=[], cancel=cancel, stats=stats)], stats
 
@@ -85,7 +85,7 @@ def test_a_stored_prompt_then_a_chunked_rest_writes_what_a_fresh_read_writes():
         cached.session.reads.clear()
         got, stats = await greedy(cached, longer)
         want, _ = await greedy(await decoder(None), longer)
-        assert got == want and stats["reused_prompt_tokens"] == 40
+        assert got == want and stats.reused_prompt_tokens == 40
         assert cached.session.reads[:4] == [16, 16, 16, 2]
 
     asyncio.run(go())
@@ -102,7 +102,7 @@ def test_cancel_is_seen_between_chunks_of_a_long_prompt():
     async def go() -> None:
         d = await decoder(16)
         got, stats = await greedy(d, prompt, cancel=cancel_after_two_chunks)
-        assert got == [] and stats["finish_reason"] == "cancelled"
+        assert got == [] and stats.finish_reason == "cancelled"
         assert d.session.reads == [16, 16]  # the other five chunks were never read
         again, _ = await greedy(d, prompt)  # and the decoder still works afterwards
         want, _ = await greedy(await decoder(None), prompt)

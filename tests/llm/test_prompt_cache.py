@@ -10,7 +10,7 @@ import pytest
 
 from hearth.llm.model.config import LlamaConfig
 from hearth.llm.model.decoder import build_decoder
-from hearth.llm.model.generate import Decoder, GenerationSettings
+from hearth.llm.model.generate import Decoder, GenerationSettings, GenerationStats
 from hearth.runtime import get_runtime
 from tests.llm.model_fixtures import random_quantized_weights, small_quantized_hf_config
 
@@ -21,8 +21,8 @@ def tiny_model(mode: str) -> tuple[bytes, LlamaConfig]:
     return build_decoder(random_quantized_weights(HF, 7), weights_mode=mode), LlamaConfig.from_hf(HF)
 
 
-async def tokens(decoder: Decoder, prompt: list[int], n: int = 16) -> tuple[list[int], dict]:
-    stats: dict = {}
+async def tokens(decoder: Decoder, prompt: list[int], n: int = 16) -> tuple[list[int], GenerationStats]:
+    stats = GenerationStats()
     out = [t async for t in decoder.generate(prompt, GenerationSettings(max_new_tokens=n), stop_ids=[], stats=stats)]
     return out, stats
 
@@ -44,12 +44,12 @@ def test_prompts_sharing_a_start_reuse_it_and_write_the_same_tokens(mode):
             got, stats = await tokens(cached, prompt)
             want, fresh_stats = await tokens(fresh, prompt)
             assert got == want, (len(prompt), reused)
-            assert stats["reused_prompt_tokens"] == reused and fresh_stats["reused_prompt_tokens"] == 0
+            assert stats.reused_prompt_tokens == reused and fresh_stats.reused_prompt_tokens == 0
             assert cached.stored_prompt_tokens == len(prompt) and fresh.stored_prompt_tokens == 0
         cached.forget()
         assert cached.stored_prompt_tokens == 0
         _, stats = await tokens(cached, a)
-        assert stats["reused_prompt_tokens"] == 0
+        assert stats.reused_prompt_tokens == 0
 
     asyncio.run(go())
 
@@ -69,6 +69,6 @@ def test_a_stopped_generation_keeps_the_stored_prompt_usable():
             stop.set()
         assert len(got) == 1
         again, stats = await tokens(decoder, prompt, 12)
-        assert again == whole and stats["reused_prompt_tokens"] == len(prompt) - 1
+        assert again == whole and stats.reused_prompt_tokens == len(prompt) - 1
 
     asyncio.run(go())

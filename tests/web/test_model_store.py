@@ -161,17 +161,17 @@ import json
 from hearth.runtime import get_runtime
 from hearth.runtime.browser import store_read
 from hearth.llm.model.config import LlamaConfig
-from hearth.llm.model.generate import Decoder, GenerationSettings
+from hearth.llm.model.generate import Decoder, GenerationSettings, GenerationStats
 rt = get_runtime()
 session = await rt.session("store:ext/onnx/model_q4.onnx", "wasm")
 config = LlamaConfig.from_hf(json.loads((await store_read("ext", "config.json")).decode()))
 decoder = Decoder(session, config, rt)
 tokens, reused = [], []
 for prompt in PROMPTS:
-    stats = {}
+    stats = GenerationStats()
     tokens.append([t async for t in decoder.generate(prompt, GenerationSettings(max_new_tokens=12), stop_ids=[],
                                                      stats=stats)])
-    reused.append(stats["reused_prompt_tokens"])
+    reused.append(stats.reused_prompt_tokens)
 again = await rt.session("store:ext/onnx/model_q4.onnx", "wasm")  # the file's handle was let go
 {"tokens": tokens, "reused": reused, "read": session.external_data, "again": again.external_data}
 """.replace("PROMPTS", repr(PROMPTS)))

@@ -10,13 +10,14 @@ built by `decoder.py`, which runs anywhere.
 Quantizations (`--quant`):
   q4-unpacked  (default) 4-bit blocks of 32 on disk, expanded to float32 once at session load.
                Exact for GGUF Q4_0/Q4_1/Q8_0 sources; float32 speed on wasm, CPU and WebGPU; but
-               4 bytes a weight of memory after loading (onnxruntime-web: ~3 GB peak for 135M
-               weights), so not for 1B-class models on wasm (its memory ends at 4 GB): use q4.
+               4 bytes a weight of memory after loading, and more while onnxruntime-web folds
+               them (models/README.md), so not for 1B-class models on wasm (its memory ends at
+               4 GB): use q4.
   q4           4-bit blocks run by MatMulNBits: a quarter of the memory, fast on x86 and WebGPU,
                slow on onnxruntime-web's wasm backend (no MatMulNBits kernel there).
   fp32         float32 weights: the reference, 4 bytes a weight on disk too.
-Attention (`--attention`): "plain" ONNX ops (default; on wasm its prefill measured ~3x faster than
-onnxruntime's GroupQueryAttention kernel) or "gqa" (com.microsoft RotaryEmbedding +
+Attention (`--attention`): "plain" ONNX ops (default; on wasm its prefill is faster than
+onnxruntime's GroupQueryAttention kernel, models/README.md) or "gqa" (com.microsoft RotaryEmbedding +
 GroupQueryAttention, the kernels onnxruntime's WebGPU backend is tuned for; unpadded batches only).
 Float checkpoints are quantized to 4-bit asymmetric blocks (linear layers) and 8-bit symmetric
 blocks (embeddings, an untied lm_head) for both q4 kinds.

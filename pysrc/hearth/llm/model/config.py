@@ -46,12 +46,6 @@ class LlamaConfig:
         """Query heads per key/value head (grouped-query attention)."""
         return self.num_attention_heads // self.num_key_value_heads
 
-    @property
-    def eos_token_ids(self) -> list[int]:
-        if self.eos_token_id is None:
-            return []
-        return [self.eos_token_id] if isinstance(self.eos_token_id, int) else list(self.eos_token_id)
-
     @classmethod
     def from_hf(cls, config: dict[str, Any]) -> LlamaConfig:
         """From a Hugging Face config.json dict (transformers 4 or 5 spelling)."""

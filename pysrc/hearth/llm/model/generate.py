@@ -1,7 +1,7 @@
 """Text generation over `hearth.runtime`: prefill, then one decoder call per new token.
 
 The KV cache never comes back to Python: each call names the `present.*` outputs in `keep=`, and the
-handles go straight back in as the next call's `past_key_values.*` (on WebGPU the lead's runtime keeps
+handles go straight back in as the next call's `past_key_values.*` (on WebGPU the runtime keeps
 them in GPU buffers). Only the last position's logits (one row of `vocab` floats) cross over per
 token, for the sampler.
 
@@ -57,6 +57,26 @@ class GenerationSettings:
 
 
 @dataclass
+class GenerationStats:
+    """What one generation did, filled in as it runs (times are `time.perf_counter()` seconds)."""
+
+    prompt_tokens: int = 0
+    reused_prompt_tokens: int = 0  # of those, read from the stored prompt instead of run again
+    generated: int = 0
+    finish_reason: str = "length"  # "stop" (a stop token), "length" (max_new_tokens or context), "cancelled"
+    time_to_first_token: float = 0.0  # from the call to the first new token (prefill + one sample)
+    first_token_at: float | None = None
+    last_token_at: float | None = None
+
+    @property
+    def decode_seconds(self) -> float:
+        """From the first new token to the last."""
+        if self.first_token_at is None:
+            return 0.0
+        return (self.last_token_at or self.first_token_at) - self.first_token_at
+
+
+@dataclass
 class Completion:
     text: str
     token_ids: list[int]
@@ -93,11 +113,11 @@ def _make_sampler(settings: GenerationSettings) -> Any:
 
 MIN_REUSE = 8  # shared prompt tokens below which reading the prompt afresh is as cheap as reusing
 # Prompt tokens per decoder call while reading a prompt. Each position attends only to those before it,
-# but one call over the whole prompt scores every position against every other and masks half away:
-# at 1,000 tokens, Softmax and the mask were ~36% of the call (CPython profile). In chunks, chunk j
-# scores against the j chunks before it only, the attention intermediates are heads x CHUNK x total
-# instead of heads x total^2 (a 7,800-token prompt ran onnxruntime-web out of memory whole), and a
-# cancel is seen between chunks. See PREFILL_CHUNK's measurements in models/README.md.
+# but one call over the whole prompt scores every position against every other and masks half away,
+# and Softmax and the mask grow with the square of the prompt. In chunks, chunk j scores against the j
+# chunks before it only, the attention intermediates are heads x CHUNK x total instead of heads x total^2
+# (a long visit's prompt read whole can run onnxruntime-web out of memory), and a cancel is seen between
+# chunks. The measurements behind 256 are in models/README.md ("Chunked prefill").
 PREFILL_CHUNK = 256
 
 
@@ -238,10 +258,11 @@ class Decoder:
         return logits, cache
 
     async def generate(self, prompt_ids: Sequence[int], settings: GenerationSettings, stop_ids: Sequence[int],
-                       cancel: Cancel = None, stats: dict[str, Any] | None = None,
+                       cancel: Cancel = None, stats: GenerationStats | None = None,
                        on_prompt: PromptProgress = None) -> AsyncIterator[int]:
-        """Yield new token ids until a stop token (not yielded), max_new_tokens, the context end, or cancel."""
-        stats = {} if stats is None else stats
+        """Yield new token ids until a stop token (not yielded), max_new_tokens, the context end, or cancel;
+        `stats`, when given, is filled in as it goes."""
+        stats = GenerationStats() if stats is None else stats
         context = self.context_length(settings)
         if not prompt_ids:
             raise ValueError("the prompt is empty; give the model at least one token")
@@ -255,20 +276,20 @@ class Decoder:
         stops = set(stop_ids)
         history = list(prompt_ids)
         budget = min(settings.max_new_tokens, context - len(prompt_ids))
-        stats.update(finish_reason="length", prompt_tokens=len(prompt_ids), generated=0)
+        stats.finish_reason, stats.prompt_tokens, stats.generated = "length", len(prompt_ids), 0
         start = time.perf_counter()
         position, cache = await self._start_for(prompt_ids)
-        stats["reused_prompt_tokens"] = position
+        stats.reused_prompt_tokens = position
         pending: Sequence[int] = list(prompt_ids)[position:]
         try:
             for step in range(budget):
                 if _cancelled(cancel):
-                    stats["finish_reason"] = "cancelled"
+                    stats.finish_reason = "cancelled"
                     return
                 if step == 0:
                     logits, cache = await self._read_prompt(pending, position, cache, cancel, on_prompt)
                     if logits is None:
-                        stats["finish_reason"] = "cancelled"
+                        stats.finish_reason = "cancelled"
                         return
                 else:
                     logits, cache = await self._step(pending, position, cache)
@@ -278,14 +299,12 @@ class Decoder:
                 token = int(sampler.pick(logits, history))
                 now = time.perf_counter()
                 if step == 0:
-                    stats["time_to_first_token"] = now - start
-                    stats["first_token_at"] = now
+                    stats.time_to_first_token, stats.first_token_at = now - start, now
                 if token in stops:
-                    stats["finish_reason"] = "stop"
+                    stats.finish_reason = "stop"
                     return
                 history.append(token)
-                stats["generated"] = step + 1
-                stats["last_token_at"] = now
+                stats.generated, stats.last_token_at = step + 1, now
                 yield token
                 pending = [token]
                 await asyncio.sleep(0)  # let a UI (or a cancel) run between tokens
@@ -362,7 +381,7 @@ class LanguageModel:
 
     # -- generating
     async def stream_ids(self, prompt: Prompt, settings: GenerationSettings | None = None,
-                         cancel: Cancel = None, stats: dict[str, Any] | None = None,
+                         cancel: Cancel = None, stats: GenerationStats | None = None,
                          on_prompt: PromptProgress = None) -> AsyncIterator[int]:
         settings = settings or GenerationSettings()
         ids = self.prompt_ids(prompt)
@@ -378,7 +397,7 @@ class LanguageModel:
         When the stream ends, `self.last` holds the Completion (text, ids, timings)."""
         from hearth.llm.text.tokenizer import StreamDecoder
 
-        stats: dict[str, Any] = {}
+        stats = GenerationStats()
         text_stream = StreamDecoder(self.tokenizer, skip_special_tokens=True)
         ids: list[int] = []
         pieces: list[str] = []
@@ -395,7 +414,9 @@ class LanguageModel:
                 pieces.append(tail)
                 yield tail
         finally:
-            self.last = _completion("".join(pieces), ids, stats, begin)
+            self.last = Completion("".join(pieces), ids, stats.prompt_tokens, stats.finish_reason,
+                                   stats.time_to_first_token, stats.decode_seconds,
+                                   {"total": time.perf_counter() - begin})
 
     async def complete(self, prompt: Prompt, settings: GenerationSettings | None = None,
                        cancel: Cancel = None) -> Completion:
@@ -411,15 +432,3 @@ class LanguageModel:
 
     def release(self) -> None:
         self.decoder.release()
-
-
-def _completion(text: str, ids: list[int], stats: dict[str, Any], begin: float) -> Completion:
-    first = stats.get("first_token_at")
-    last = stats.get("last_token_at", first)
-    return Completion(
-        text=text, token_ids=ids, prompt_tokens=int(stats.get("prompt_tokens", 0)),
-        finish_reason=str(stats.get("finish_reason", "length")),
-        time_to_first_token=float(stats.get("time_to_first_token", 0.0)),
-        decode_seconds=float(last - first) if first is not None and last is not None else 0.0,
-        timings={"total": time.perf_counter() - begin},
-    )

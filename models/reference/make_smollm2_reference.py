@@ -4,7 +4,7 @@ Writes models/reference/smollm2_greedy.json, which the tests compare Hearth's co
 against without needing PyTorch. transformers dequantizes the GGUF to float32, so this is the
 float reference every quantization must reproduce token for token.
 
-Needs the reference packages (requirements/reference.txt, which `python build.py test` installs):
+Needs the reference packages (requirements/reference.txt, which `python3 build.py test` installs):
     .venv/bin/python models/reference/make_smollm2_reference.py
 """
 

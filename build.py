@@ -6,8 +6,10 @@
     python build.py test [--slow] [PYTEST ARGS]   install what tests need, build, run the tests
 
 On a fresh clone this installs what it needs by itself: a virtualenv in .venv/ from the hashed
-lock requirements/dev.txt, npm packages in node_modules/ from package-lock.json, and (for tests, as
-root) Debian's chromium. Downloads are cached in ~/.cache/hearth, so a second run is fast.
+lock requirements/dev.txt, npm packages in node_modules/ from package-lock.json, and for tests the
+reference lock requirements/reference.txt (torch, transformers, ...: what the tests compare Hearth
+against) and, as root, Debian's chromium. Downloads are cached in ~/.cache/hearth, so a second run
+is fast.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent
 VENV = REPO / ".venv"
 VENV_PYTHON = VENV / "bin" / "python"
-REQUIREMENTS = REPO / "requirements" / "dev.txt"
+REQUIREMENTS = REPO / "requirements"
 CHROMIUM = Path("/usr/bin/chromium")
 
 
@@ -36,18 +38,36 @@ def _run(args: list[str], **kwargs) -> None:
     subprocess.run(args, check=True, **kwargs)
 
 
-def ensure_venv() -> None:
-    """.venv with exactly the pinned, hashed requirements; redone only when the lock changes."""
-    stamp = VENV / ".hearth-requirements"
-    wanted = _digest(REQUIREMENTS, REPO / "pyproject.toml")
-    if stamp.exists() and stamp.read_text() == wanted and VENV_PYTHON.exists():
-        return
+def _pip_install(*args: str) -> None:
+    _run([str(VENV_PYTHON), "-m", "pip", "install", "-q", "--require-hashes", *args])
+
+
+def ensure_venv(reference: bool = False) -> None:
+    """.venv with exactly the pinned, hashed locks; each set is installed again only when its files change.
+
+    dev.txt is everything `serve` and `build` need; `reference=True` (`test`) adds reference.txt, the
+    packages the tests compare against, which the site never needs. A stamp per set, so a serve after
+    a test run installs nothing and a test run after serve adds only the reference packages.
+    """
+    dev = REQUIREMENTS / "dev.txt"
     if not VENV_PYTHON.exists():
         print("Creating .venv", flush=True)
         venv.create(VENV, with_pip=True)
-    _run([str(VENV_PYTHON), "-m", "pip", "install", "-q", "--require-hashes", "-r", str(REQUIREMENTS)])
-    _run([str(VENV_PYTHON), "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation", "-e", str(REPO)])
-    stamp.write_text(wanted)
+    dev_stamp, dev_wanted = VENV / ".hearth-dev", _digest(dev, REPO / "pyproject.toml")
+    if not (dev_stamp.exists() and dev_stamp.read_text() == dev_wanted):
+        _pip_install("-r", str(dev))
+        _run([str(VENV_PYTHON), "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation", "-e", str(REPO)])
+        dev_stamp.write_text(dev_wanted)
+    if not reference:
+        return
+    torch, locks = REQUIREMENTS / "torch.txt", [dev, REQUIREMENTS / "reference.txt"]
+    ref_stamp, ref_wanted = VENV / ".hearth-reference", _digest(torch, *locks, REPO / "pyproject.toml")
+    if ref_stamp.exists() and ref_stamp.read_text() == ref_wanted:
+        return
+    # torch first and alone (its find-links page is then read once); reference.txt pins its dependencies.
+    _pip_install("--no-deps", "-r", str(torch))
+    _pip_install(*(arg for lock in locks for arg in ("-r", str(lock))))
+    ref_stamp.write_text(ref_wanted)
 
 
 def ensure_npm() -> None:
@@ -91,7 +111,7 @@ def main(argv: list[str]) -> int:
     test.add_argument("--slow", action="store_true", help="also run the suites marked slow")
     args, rest = parser.parse_known_args(argv)
 
-    ensure_venv()
+    ensure_venv(reference=args.command == "test")
     ensure_npm()
     if args.command == "test":
         ensure_chromium()

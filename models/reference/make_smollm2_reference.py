@@ -4,8 +4,8 @@ Writes models/reference/smollm2_greedy.json, which the tests compare Hearth's co
 against without needing PyTorch. transformers dequantizes the GGUF to float32, so this is the
 float reference every quantization must reproduce token for token.
 
-Needs the dev venv plus transformers==5.23.0 and accelerate==1.15.0 (requirements/dev.in):
-    PYTHONPATH=pysrc python models/reference/make_smollm2_reference.py
+Needs the reference packages (requirements/reference.txt, which `python3 build.py test` installs):
+    .venv/bin/python models/reference/make_smollm2_reference.py
 """
 
 from __future__ import annotations
@@ -22,7 +22,8 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 from hearth.llm.files.builtin_models import SMOLLM2_GGUF, smollm2_gguf
 
 OUT = Path(__file__).with_name("smollm2_greedy.json")
-ACI_BENCH = Path("/work/shared/data/aci-bench/valid.csv")
+# The visit is in the ACI-Bench subset vendored with the tests, so this runs on any clone.
+ACI_BENCH = Path(__file__).resolve().parents[2] / "tests" / "fixtures" / "aci-bench" / "valid.csv"
 TRANSCRIPT_ID = "D2N069"  # about 1,000 prompt tokens with the instruction
 SUMMARY_INSTRUCTION = "Summarize this doctor-patient conversation as a short clinical note.\n\n"
 

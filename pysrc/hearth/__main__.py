@@ -1,4 +1,4 @@
-"""`python -m hearth COMMAND ...`: the command line, and the contract the checks use.
+"""`python -m hearth COMMAND ...`: Hearth's command line.
 
 Each feature owns its commands in its own `cli.py` (a `register(subparsers)` function), so this
 file only lists where they live.
@@ -17,13 +17,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="hearth", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
     for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as error:
-            if not name.startswith(str(error.name)):  # a feature not built yet, not a broken import
-                raise
-            continue
-        module.register(commands)
+        importlib.import_module(name).register(commands)
     args = parser.parse_args(argv)
     return int(args.run(args) or 0)
 

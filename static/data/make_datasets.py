@@ -2,7 +2,7 @@
 
     python static/data/make_datasets.py      # (re)writes static/data/*.npz and SHA256SUMS
 
-scikit-learn is a build-time tool here (requirements/dev.in); the site and Hearth's Python read
+scikit-learn is a build-time tool here (requirements/reference.in); the site and Hearth's Python read
 only the .npz files. Each holds `data`, `target` (class index), `feature_names`, `target_names`,
 stored without pickles so numpy can read them in Pyodide. See README.md for sources and licences.
 """

@@ -16,6 +16,7 @@ from hearth.llm.text.tokenizer import (
     TokenizerError,
     UnsupportedTokenizer,
 )
+from tests.fixtures.aci_bench import WHICH, aci_bench_dir
 from tests.llm import tok_corpus as corpus
 from tests.llm.tok_fixtures import TOKENIZERS
 
@@ -26,11 +27,12 @@ def test_encode_equals_tokenizers_on_hand_picked_hard_cases(loaded, name):
     assert corpus.encode_mismatches(tok, hf, corpus.HAND_PICKED) == []
 
 
+@pytest.mark.parametrize("which", WHICH)
 @pytest.mark.parametrize("name", TOKENIZERS)
-def test_encode_equals_tokenizers_on_all_aci_bench_transcripts_and_notes(loaded, name):
+def test_encode_equals_tokenizers_on_all_aci_bench_transcripts_and_notes(loaded, name, which):
     tok, hf = loaded(name)
-    texts = corpus.aci_texts()
-    assert sum(map(len, texts)) > 700_000
+    texts = corpus.aci_texts(aci_bench_dir(which))
+    assert sum(map(len, texts)) > {"subset": 130_000, "full": 700_000}[which]
     assert corpus.encode_mismatches(tok, hf, texts) == []
 
 

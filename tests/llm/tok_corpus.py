@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import random
 import unicodedata
 from pathlib import Path
@@ -11,8 +10,7 @@ import tokenizers
 
 from hearth.llm.text import unicode_classes
 from hearth.llm.text.tokenizer import Tokenizer
-
-ACI_BENCH = Path("/work/shared/data/aci-bench")
+from tests.fixtures.aci_bench import read_rows
 
 HAND_PICKED = [
     "",
@@ -59,14 +57,10 @@ HAND_PICKED = [
 ]
 
 
-def aci_texts() -> list[str]:
-    """Every dialogue and note in the ACI-Bench train and valid splits (87 visits, about 0.8 MB)."""
-    out: list[str] = []
-    for name in ("train.csv", "valid.csv"):
-        with (ACI_BENCH / name).open(newline="", encoding="utf-8") as f:
-            for row in csv.DictReader(f):
-                out.extend([row["dialogue"], row["note"]])
-    return out
+def aci_texts(folder: Path) -> list[str]:
+    """Every dialogue and note in an ACI-Bench folder's train and valid splits."""
+    return [text for name in ("train.csv", "valid.csv") for row in read_rows(folder / name)
+            for text in (row["dialogue"], row["note"])]
 
 
 def _newer_than_python() -> list[str]:

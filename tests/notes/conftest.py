@@ -1,48 +1,30 @@
-"""Shared fixtures for the notes tests: where ACI-Bench lives, and its rows."""
+"""Shared fixtures for the notes tests: ACI-Bench's folder and its rows.
+
+`aci_bench` and `aci_rows` are the vendored subset in the default run and the full splits in the
+slow suite (tests/fixtures/aci_bench.py); `valid_rows` is always the subset, whose valid.csv starts
+with the full split's first visits, so tests that take the first rows see the same visits either way.
+"""
 
 from __future__ import annotations
 
-import csv
-import os
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-_CANDIDATES = [
-    os.environ.get("HEARTH_ACI_BENCH", ""),
-    str(ROOT.parent / "shared" / "data" / "aci-bench"),
-    str(ROOT.parent.parent / "shared" / "data" / "aci-bench"),
-    "/work/shared/data/aci-bench",
-]
+from tests.fixtures.aci_bench import SUBSET, WHICH, aci_bench_dir, read_rows
 
 
-def find_aci_bench() -> Path | None:
-    for candidate in _CANDIDATES:
-        if candidate and (Path(candidate) / "valid.csv").is_file():
-            return Path(candidate)
-    return None
-
-
-@pytest.fixture(scope="session")
-def aci_bench() -> Path:
-    found = find_aci_bench()
-    if found is None:
-        pytest.skip("ACI-Bench data not found: set HEARTH_ACI_BENCH to the folder holding train.csv and valid.csv")
-    return found
-
-
-def read_rows(path: Path) -> list[dict[str, str]]:
-    with path.open(newline="", encoding="utf-8") as f:
-        return list(csv.DictReader(f))
+@pytest.fixture(scope="session", params=WHICH)
+def aci_bench(request: pytest.FixtureRequest) -> Path:
+    return aci_bench_dir(request.param)
 
 
 @pytest.fixture(scope="session")
 def aci_rows(aci_bench: Path) -> list[dict[str, str]]:
-    """All 87 train+valid encounters."""
+    """Every train and valid visit of `aci_bench`."""
     return read_rows(aci_bench / "train.csv") + read_rows(aci_bench / "valid.csv")
 
 
 @pytest.fixture(scope="session")
-def valid_rows(aci_bench: Path) -> list[dict[str, str]]:
-    return read_rows(aci_bench / "valid.csv")
+def valid_rows() -> list[dict[str, str]]:
+    return read_rows(SUBSET / "valid.csv")

@@ -22,6 +22,7 @@ from hearth.notes.transcript import (
     tidy,
     transcript_from_text,
 )
+from tests.fixtures.aci_bench import read_rows
 
 TAG = re.compile(r"^\s*\[(doctor|patient|patient_guest)\]", re.MULTILINE)
 SPOKEN_TAG = re.compile(r"^\s*\[(?:doctor|patient|patient_guest)\][ \t]*\S", re.MULTILINE)  # a tag with words
@@ -101,10 +102,11 @@ def test_a_csv_without_a_dialogue_column_lists_the_columns_it_has():
 
 def test_a_csv_of_many_visits_asks_which_row(aci_bench):
     data = (aci_bench / "valid.csv").read_bytes()
-    with pytest.raises(CsvRowError, match="holds 20 visits, one per row. Choose the row"):
+    visits = len(read_rows(aci_bench / "valid.csv"))
+    with pytest.raises(CsvRowError, match=f"holds {visits} visits, one per row. Choose the row"):
         load_transcript_file("valid.csv", data)
-    with pytest.raises(CsvRowError, match="rows 1 to 20; there is no row 21"):
-        load_transcript_file("valid.csv", data, row=20)
+    with pytest.raises(CsvRowError, match=f"rows 1 to {visits}; there is no row {visits + 1}"):
+        load_transcript_file("valid.csv", data, row=visits)
     rows = read_transcript_csv(data, "valid.csv")
     assert [r.label for r in rows[:2]] == ["row 1 (D2N068)", "row 2 (D2N069)"]
     third = load_transcript_file("valid.csv", data, row=2)

@@ -60,6 +60,8 @@ def test_ratios_blood_pressure_and_scores(text, value, span):
         ("seen on January 5th, 2023.", "2023-01-05", "January 5th, 2023"),
         ("seen on 1/5/2023.", "2023-01-05", "1/5/2023"),
         ("Date: 2022-01-01", "2022-01-01", "2022-01-01"),
+        ("diagnosed in 12/2019.", "2019-12", "12/2019"),
+        ("diagnosed in 12-2019 ,", "2019-12", "12-2019"),
         ("on the fifth of march twenty twenty two", "2022-03-05", "fifth of march twenty twenty two"),
         ("since March of 2021", "2021-03", "March of 2021"),
         ("surgery on march 3", "????-03-03", "march 3"),

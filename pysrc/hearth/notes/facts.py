@@ -12,7 +12,7 @@ draft's fact counts as supported, for both the Notes page (mark and remove unsup
 
 Extraction runs in this order, on one token stream of the text:
   1. tokenize: words, digit runs, and the symbols that join numbers (`/ % ° - . ,`), with offsets;
-  2. dates written with digits (`2023-01-05`, `1/5/2023`) and with month names ("January 5th,
+  2. dates written with digits (`2023-01-05`, `1/5/2023`, `12/2019`) and with month names ("January 5th,
      2023", "the fifth of January", "March of 2021");
   3. numbers, in digits or in words ("twenty", "one hundred and twenty", "fifty-six", "two point
      five", the spoken "one twenty" and "twenty twenty two"), then what follows them: a ratio
@@ -126,6 +126,7 @@ _MONTHS = {
 
 _ISO_DATE = re.compile(r"(?<![\d/])(\d{4})-(\d{1,2})-(\d{1,2})(?![\d/])")
 _SLASH_DATE = re.compile(r"(?<![\d/])(\d{1,2})/(\d{1,2})/(\d{2}|\d{4})(?![\d/])")
+_MONTH_YEAR = re.compile(r"(?<![\d/-])(\d{1,2})[/-]((?:19|20)\d\d)(?![\d/-])")  # "12/2019", "12-2019"
 
 
 def _date_value(year: int | None, month: int | None, day: int | None) -> str | None:
@@ -147,6 +148,10 @@ def _digit_dates(text: str) -> list[tuple[str, int, int]]:
         year = int(m.group(3))
         year += 2000 if year < 100 else 0  # US month/day/year, as ACI-Bench's notes write them
         value = _date_value(year, int(m.group(1)), int(m.group(2)))
+        if value:
+            found.append((value, m.start(), m.end()))
+    for m in _MONTH_YEAR.finditer(text):
+        value = _date_value(int(m.group(2)), int(m.group(1)), None)
         if value:
             found.append((value, m.start(), m.end()))
     return found

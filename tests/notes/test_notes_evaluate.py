@@ -63,7 +63,9 @@ def test_eval_notes_equals_rouge_score_on_the_authors_baselines(aci_bench, capsy
     gold, pred = aci_bench / "valid.csv", aci_bench / "baseline-predictions" / baseline
     code, result = _eval_cli(capsys, gold, pred)
     assert code == 0
+    facts = result.pop("facts")  # valid.csv has the transcripts: the grounding check is reported beside ROUGE
     assert result == _reference(gold, pred)  # every float, to the last bit
+    assert facts["draft_facts_per_note"] > 0
 
 
 def test_quirks_of_the_benchmark_script():
@@ -86,7 +88,7 @@ def test_a_note_scored_against_itself_is_perfect_but_for_the_empty_division_bigr
     code, result = _eval_cli(capsys, gold, gold)
     assert code == 0 and result["num_test"] == len(valid_rows)
     for key, scores in result.items():
-        if key == "num_test":
+        if key in ("num_test", "facts"):
             continue
         assert scores["rouge1"] == scores["rougeL"] == scores["rougeLsum"] == pytest.approx(1.0), key
         if key.startswith("division-"):
@@ -124,3 +126,72 @@ def test_bad_files_get_a_clear_message(tmp_path, capsys, aci_bench):
     assert code == 2 and "Row 1:" in err and "keep the predictions in the gold file's order" in err
     code, err = _eval_cli(capsys, gold, tmp_path / "missing.csv")
     assert code == 2 and "Cannot read" in err
+
+
+# ---------------------------------------------------------------------------------------------------
+# The grounding check beside ROUGE, on hand-made rows (no ACI-Bench needed)
+# ---------------------------------------------------------------------------------------------------
+
+FACT_ROWS = [
+    {
+        "encounter_id": "A",
+        "dialogue": "[doctor] you're fifty six ? [patient] yes . [doctor] take lisinopril twenty milligrams for two weeks .",
+        "note": "HPI\n\n56-year-old. Lisinopril 20 mg for 2 weeks.",
+    },
+    {
+        "encounter_id": "B",
+        "dialogue": "[doctor] your left knee is swollen . [patient] my blood pressure was one twenty over eighty .",
+        "note": "EXAM\n\nLeft knee swollen. BP 120/80.",
+    },
+]
+FACT_DRAFTS = [
+    # 56-year-old, lisinopril, 2 weeks: supported; 40 mg: not. Missed: 20 mg.
+    "HPI\n\n56-year-old on lisinopril 40 mg for 2 weeks.",
+    # right knee and 2019-05-01: not supported; 120/80: supported. Missed: left knee.
+    "EXAM\n\nRight knee swollen on 2019-05-01. BP 120/80.",
+]
+
+
+def test_fact_check_counts_unsupported_and_missed_facts():
+    refs = [r["note"] for r in FACT_ROWS]
+    result = evaluate_notes(refs, FACT_DRAFTS, transcripts=[r["dialogue"] for r in FACT_ROWS])
+    assert result["facts"] == {
+        "draft_facts_per_note": 7 / 2,
+        "unsupported_per_note": 3 / 2,
+        "unsupported_share": 3 / 7,
+        "reference_facts_in_transcript_per_note": 6 / 2,
+        "missed_per_note": 2 / 2,
+        "missed_share": 2 / 6,
+        "unsupported_by_kind": {"date": 1, "dose": 1, "side": 1},
+    }
+    # Without transcripts there is nothing to check against: ROUGE only.
+    assert "facts" not in evaluate_notes(refs, FACT_DRAFTS)
+    # A reference scored against itself misses nothing, and states nothing its transcript lacks.
+    itself = evaluate_notes(refs, refs, transcripts=[r["dialogue"] for r in FACT_ROWS])["facts"]
+    assert itself["unsupported_per_note"] == itself["missed_per_note"] == 0
+
+
+def _write(path, rows, columns):
+    import csv
+
+    with path.open("w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=columns)
+        writer.writeheader()
+        writer.writerows({c: row[c] for c in columns} for row in rows)
+
+
+def test_eval_notes_reports_facts_from_either_files_transcripts(tmp_path, capsys):
+    drafts = [dict(row, note=draft) for row, draft in zip(FACT_ROWS, FACT_DRAFTS, strict=True)]
+    gold, pred = tmp_path / "gold.csv", tmp_path / "pred.csv"
+    _write(gold, FACT_ROWS, ["encounter_id", "dialogue", "note"])
+    _write(pred, drafts, ["encounter_id", "note"])
+    code, from_gold = _eval_cli(capsys, gold, pred)
+    assert code == 0 and from_gold["facts"]["unsupported_share"] == 3 / 7
+    # draft-notes' output carries the dialogue: a gold file without it still gets the check.
+    _write(gold, FACT_ROWS, ["encounter_id", "note"])
+    _write(pred, drafts, ["encounter_id", "dialogue", "note"])
+    code, from_pred = _eval_cli(capsys, gold, pred)
+    assert code == 0 and from_pred["facts"] == from_gold["facts"]
+    _write(pred, drafts, ["encounter_id", "note"])
+    code, neither = _eval_cli(capsys, gold, pred)
+    assert code == 0 and "facts" not in neither

@@ -3,7 +3,9 @@
 draft-notes runs the same pipeline as the browser's Notes page (transcript checks, prompts,
 streaming drafter) over every `dialogue` row of a CSV, writing ACI-Bench's layout (dataset,
 encounter_id, dialogue, note) one row at a time, so eval-notes can score it and a long run can be
-watched. eval-notes prints the benchmark's ROUGE as JSON.
+watched. eval-notes prints the benchmark's ROUGE as JSON and, when either CSV has the transcripts (a
+`dialogue` column), the grounding check under "facts": unsupported facts per note and their share of
+the drafts' facts, and missed facts per note.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from pathlib import Path
 from hearth.notes.drafting import DraftOptions, NoteDrafter, SectionFinished
 from hearth.notes.engine import EngineModel
 from hearth.notes.evaluate import NotesFileError, evaluate_files
+from hearth.notes.facts import LexiconUnavailableError
 from hearth.notes.formats import FORMATS, get_format
 from hearth.notes.note import Note
 from hearth.notes.transcript import TranscriptError, read_transcript_csv, transcript_from_text
@@ -35,7 +38,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     draft.add_argument("--repetition-penalty", type=float, default=1.0, help="> 1 discourages loops (default 1.0)")
     draft.set_defaults(run=run_draft_notes)
 
-    score = subparsers.add_parser("eval-notes", help="ROUGE of drafted notes against reference notes, as ACI-Bench")
+    score = subparsers.add_parser(
+        "eval-notes", help="ROUGE of drafted notes against reference notes, as ACI-Bench, and their facts' grounding"
+    )
     score.add_argument("--gold", required=True, type=Path, help="CSV with the reference 'note' column")
     score.add_argument("--pred", required=True, type=Path, help="CSV with the drafted 'note' column, same row order")
     score.set_defaults(run=run_eval_notes)
@@ -44,7 +49,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run_eval_notes(args: argparse.Namespace) -> int:
     try:
         result = evaluate_files(args.gold, args.pred)
-    except NotesFileError as error:
+    except (NotesFileError, LexiconUnavailableError) as error:
         print(f"eval-notes: {error}", file=sys.stderr)
         return 2
     print(json.dumps(result, indent=2))
@@ -92,9 +97,7 @@ async def draft_rows(drafter: NoteDrafter, args: argparse.Namespace) -> int:
 def run_draft_notes(args: argparse.Namespace) -> int:
     async def main() -> int:
         model = await EngineModel.load(args.model)
-        drafter = NoteDrafter(
-            model, DraftOptions(context_limit=args.context, repetition_penalty=args.repetition_penalty)
-        )
+        drafter = NoteDrafter(model, DraftOptions(context_limit=args.context, repetition_penalty=args.repetition_penalty))
         return await draft_rows(drafter, args)
 
     try:

@@ -11,6 +11,11 @@ The benchmark's numbers carry the quirks of its script, and ours are only compar
   both lack it score 1.0); but when NO note on one side has that division, that side gets "" for
   every note (scoring 0.0).
 - Scores are means over notes of per-note F-measures; rows pair up by position.
+
+Beside ROUGE, when the visit transcripts are known (a `dialogue` column), "facts" reports the
+grounding check of `facts.py` over the drafts: facts in a draft the transcript does not support
+(per note, and as a share of all the drafts' facts), and facts missed: in both the reference note
+and the transcript, absent from the draft.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from hearth.notes.divisions import DIVISIONS, split_divisions
+from hearth.notes.facts import FactIndex, extract_facts
 from hearth.notes.rouge import ROUGE_TYPES, rouge_f1
 
 EMPTY_DIVISION = "#####EMPTY#####"
@@ -87,11 +93,52 @@ def _mean(scores: list[dict[str, float]]) -> dict[str, float]:
     return {kind: float(np.mean([s[kind] for s in scores])) for kind in ROUGE_TYPES}
 
 
+def fact_check_notes(references: Sequence[str], predictions: Sequence[str], transcripts: Sequence[str]) -> dict[str, object]:
+    """The grounding check over notes: counts per note (means), shares over all notes' facts, and the
+    unsupported facts by kind.
+
+    "unsupported_share" is unsupported draft facts / all draft facts; "missed_share" is missed facts /
+    the reference facts the transcript supports (the facts a draft could have got right).
+    """
+    if not len(references) == len(predictions) == len(transcripts):
+        raise NotesFileError(
+            f"{len(references)} reference notes, {len(predictions)} predictions, {len(transcripts)} transcripts."
+        )
+    drafted = unsupported = grounded = missed = 0
+    by_kind: dict[str, int] = {}
+    for reference, prediction, transcript in zip(references, predictions, transcripts, strict=True):
+        source = FactIndex(extract_facts(transcript))
+        draft_facts = extract_facts(prediction)
+        drafted += len(draft_facts)
+        for fact in draft_facts:
+            if not source.supports(fact):
+                unsupported += 1
+                by_kind[fact.kind] = by_kind.get(fact.kind, 0) + 1
+        in_draft = FactIndex(draft_facts)
+        reference_facts = [f for f in extract_facts(reference) if source.supports(f)]
+        grounded += len(reference_facts)
+        missed += sum(not in_draft.supports(f) for f in reference_facts)
+    notes = len(references)
+    return {
+        "draft_facts_per_note": drafted / notes,
+        "unsupported_per_note": unsupported / notes,
+        "unsupported_share": unsupported / drafted if drafted else 0.0,
+        "reference_facts_in_transcript_per_note": grounded / notes,
+        "missed_per_note": missed / notes,
+        "missed_share": missed / grounded if grounded else 0.0,
+        "unsupported_by_kind": dict(sorted(by_kind.items())),
+    }
+
+
 def evaluate_notes(
-    references: Sequence[str], predictions: Sequence[str], datasets: Sequence[str] | None = None
+    references: Sequence[str],
+    predictions: Sequence[str],
+    datasets: Sequence[str] | None = None,
+    transcripts: Sequence[str] | None = None,
 ) -> dict[str, object]:
     """ROUGE F-measures averaged over notes: "ALL" (whole notes), "division-<name>" for the four divisions,
-    and "dataset-<name>" (whole notes) when `datasets` names each note's subset."""
+    and "dataset-<name>" (whole notes) when `datasets` names each note's subset; "facts" (see
+    `fact_check_notes`) when `transcripts` gives each note's visit transcript."""
     if len(references) != len(predictions):
         raise NotesFileError(f"{len(references)} reference notes but {len(predictions)} predictions.")
     if not references:
@@ -104,6 +151,8 @@ def evaluate_notes(
     if datasets is not None:
         for name in dict.fromkeys(datasets):
             result[f"dataset-{name}"] = _mean([s for s, d in zip(whole, datasets, strict=True) if d == name])
+    if transcripts is not None:
+        result["facts"] = fact_check_notes(references, predictions, transcripts)
     return result
 
 
@@ -118,4 +167,9 @@ def evaluate_files(gold_path: str | Path, pred_path: str | Path) -> dict[str, ob
                 "keep the predictions in the gold file's order."
             )
     datasets = [g["dataset"] for g in gold] if all(g.get("dataset") for g in gold) else None
-    return evaluate_notes([g["note"] for g in gold], [as_read_by_pandas(p["note"]) for p in pred], datasets)
+    # The transcripts: the gold file's `dialogue` column, else the predictions' (draft-notes copies it).
+    transcripts = next(
+        ([row["dialogue"] for row in rows] for rows in (gold, pred) if all(row.get("dialogue") for row in rows)), None
+    )
+    predictions = [as_read_by_pandas(p["note"]) for p in pred]
+    return evaluate_notes([g["note"] for g in gold], predictions, datasets, transcripts)

@@ -70,8 +70,16 @@ def _case(words: list[str]):
     return pytest.param(words, id=name, marks=marks)
 
 
+@pytest.fixture(scope="module")
+def scratch(tmp_path_factory) -> Path:
+    """One folder for all the commands, run in README order: a command may use what an earlier one wrote
+    (export reads the project train saved), as a reader following the README would."""
+    return tmp_path_factory.mktemp("readme")
+
+
 @pytest.mark.parametrize("words", [_case(c) for c in CHECKED])
-def test_a_readme_command_runs_as_written(words, tmp_path):
+def test_a_readme_command_runs_as_written(words, scratch):
+    tmp_path = scratch
     args = list(words[1:])
     if any(PLACEHOLDER.match(a) for a in args):
         args = [a for a in args if not PLACEHOLDER.match(a)] + ["--help"]

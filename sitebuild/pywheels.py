@@ -40,7 +40,7 @@ SLIM = {
 # background once the app is drawn (hearth.app.deferred_packages covers an earlier import).
 BOOT_ROOTS = ["hearth", "panel", "pyodide-http"]
 DEFERRED = {"pandas", "python-dateutil", "pytz", "six", "pillow", "contourpy", "narwhals", "xyzservices",
-            "typing-extensions"}
+            "typing-extensions", "drug-named-entity-recognition"}
 SITE_PACKAGES = "/lib/python3.12/site-packages"
 BOOT_PLAN = "boot.json"
 BOOT_BUNDLE = "boot-packages.pack.gz"

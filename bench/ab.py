@@ -11,15 +11,11 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
-import time
 from pathlib import Path
 
-BENCH = Path(__file__).resolve().parent
-sys.path.insert(0, str(BENCH.parent))
-sys.path.insert(0, str(BENCH))
-
-import tti  # noqa: E402
-from sitebuild.server import SiteServer  # noqa: E402
+import tti
+from harness import launch_startup
+from sitebuild.server import SiteServer
 
 STEPS = ["go", "worker", "start", "python", "bundle", "packages", "panel", "document", "drawn", "ready"]
 
@@ -33,21 +29,14 @@ def main() -> int:
 
     results: dict[tuple[str, str], list[dict]] = {}
     with SiteServer(args.dists[0]) as a, SiteServer(args.dists[1]) as b, sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=tti.CHROMIUM, args=tti.CHROMIUM_ARGS + tti.BLOCK_ARGS)
+        browser = launch_startup(pw)
         print(f"{'':>3} {'build':<6} {'load':<5}" + "".join(f"{s:>9}" for s in STEPS))
         for round_ in range(args.rounds):
-            runs = {}
-            for name, srv in (("A", a), ("B", b)):
-                context = browser.new_context(service_workers="allow")
-                context.add_init_script(tti.TTI_SCRIPT)
-                runs[name] = tti.Run("hearth", context, srv.url, (srv.url,))
+            runs = {name: tti.Run.open(browser, "hearth", srv.url, (srv.url,)) for name, srv in (("A", a), ("B", b))}
             for load in ("cold", "warm"):
                 for name in ("A", "B"):
                     run = runs[name]
-                    if load == "warm":
-                        run.settle()
-                        time.sleep(1.0)
-                    run.tti(reload=load == "warm")
+                    run.load(load)
                     marks = run.page.evaluate("window.hearth.timings")
                     results.setdefault((name, load), []).append(marks)
                     cells = "".join(f"{marks.get(s, 0):>9}" for s in STEPS)

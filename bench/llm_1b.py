@@ -8,7 +8,7 @@ fetches it; it never passes through Python) and runs `hearth.llm.model.generate.
 ids (the model has no real tokenizer), greedy. Memory: the peak resident set (VmHWM) of the page's
 renderer process, which holds the page, Pyodide, onnxruntime-web's wasm heap and every worker, read
 from /proc before loading, after loading and after generating, and sampled every 0.5 s (VmHWM alone can
-miss a short peak). The issue's target: under 1.6 GB. By default the model is first downloaded into the
+miss a short peak). The target: under 1.6 GB (TARGET_MB). By default the model is first downloaded into the
 model store (OPFS, sha256-checked) and used once; the browser then quits and starts again on the same
 profile, and the measured page is that later visit, as a user runs a downloaded model; `--source url`
 opens it from the site instead.
@@ -20,21 +20,12 @@ from __future__ import annotations
 import argparse
 import functools
 import json
-import os
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
-from urllib.parse import urlsplit
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "bench"))
-sys.path.insert(0, str(REPO / "pysrc"))
-
-from llm_decode import CHROMIUM, CHROMIUM_ARGS, BenchHandler, _link_or_copy, renderer_memory  # noqa: E402
-from sitebuild.server import SiteServer  # noqa: E402
+from harness import REPO, BenchSite, close, foreign_line, link_or_copy, renderer_memory, write_results
 
 TARGET_MB = 1600
 WAIT_MS = 3_600_000
@@ -140,57 +131,27 @@ def main(argv: list[str] | None = None) -> int:
         sys.exit("dist/ is not built: run `.venv/bin/python build.py build`")
     onnx_bytes = sum(p.stat().st_size for p in (model / onnx).parent.glob(Path(onnx).name + "*"))  # with .onnx_data
     results: dict = {"model": str(model), "onnx": onnx, "onnx_mb": round(onnx_bytes / 1e6, 1),
-                     "prompt_tokens": args.prompt_tokens, "new_tokens": args.new_tokens, "foreign_requests": []}
-    with tempfile.TemporaryDirectory(prefix="hearth-llm1b-") as tmp, sync_playwright() as pw:
-        import shutil
+                     "prompt_tokens": args.prompt_tokens, "new_tokens": args.new_tokens}
+    with BenchSite(dist, prefix="hearth-llm1b-") as site, sync_playwright() as pw:
+        results["foreign_requests"] = site.foreign
+        # llm.js imports wllama, which this bench does not run
+        link_or_copy(REPO / "node_modules/@wllama/wllama/esm/index.js", site.root / "bench" / "wllama" / "index.js")
+        (site.root / "bench" / "llama1b").symlink_to(model)  # the server follows it; nothing is copied
+        profile = site.root / "profile"  # one browser profile: storage, service worker and code cache persist
 
-        root = Path(tmp)
-        shutil.copytree(dist, root, dirs_exist_ok=True, copy_function=lambda s, d: _link_or_copy(Path(s), Path(d)))
-        for name in ("llm.html", "llm.js"):
-            _link_or_copy(REPO / "bench" / "pages" / name, root / "bench" / name)
-        (root / "bench" / "wllama").mkdir(parents=True, exist_ok=True)
-        _link_or_copy(REPO / "node_modules/@wllama/wllama/esm/index.js", root / "bench" / "wllama" / "index.js")
-        (root / "bench" / "llama1b").symlink_to(model)  # the server follows it; nothing is copied
-        server = SiteServer(root)
-        server.httpd.RequestHandlerClass = functools.partial(BenchHandler, directory=str(root))
-        server.start()
-        origin = server.url.rstrip("/")
-        profile = Path(tmp) / "profile"  # one browser profile: storage, service worker and code cache persist
-
-        def route(r) -> None:
-            parts = urlsplit(r.request.url)
-            if parts.scheme in ("data", "blob") or f"{parts.scheme}://{parts.netloc}" == origin:
-                r.continue_()
-            else:
-                results["foreign_requests"].append(r.request.url)
-                r.abort()
-
-        def launch() -> tuple:
-            """Chromium on the profile, tagged so its renderers can be told from other Chromiums'."""
-            tag = f"--hearth-bench-tag={os.getpid()}-{time.time_ns()}"
-            context = pw.chromium.launch_persistent_context(profile, executable_path=CHROMIUM, headless=True,
-                                                            args=[*CHROMIUM_ARGS, tag])
-            context.route("**/*", route)
-            return context, tag
-
-        def open_hearth(context):
-            page = context.new_page()
-            page.on("console", lambda m: m.type in ("error", "warning") and print(
-                f"  [page {m.type}] {m.text[:300]}", file=sys.stderr))
-            page.set_default_timeout(WAIT_MS)
-            page.goto(server.url + "bench/llm.html")
-            page.wait_for_function("() => window.bench !== undefined")
+        def open_hearth(context) -> tuple:
+            page = site.open_page(context, "bench/llm.html", WAIT_MS)
             page.evaluate("bench.startHearth('hearth')")
             python = functools.partial(page.evaluate, "([code]) => bench.python('hearth', code)")
             python(["import time"])
             return page, python
 
-        context, tag = launch()
+        context, tag = site.open_context(pw, profile=profile)
         if args.service_worker:  # the app's first visit: its service worker precaches the site (onnxruntime's
             # wasm included), so later the bench page's worker loads it from Cache Storage, as the app does offline
             first = context.new_page()
             first.set_default_timeout(WAIT_MS)
-            first.goto(server.url)
+            first.goto(site.url)
             first.evaluate("async () => { await navigator.serviceWorker.ready; }")
             first.close()
         files = json.loads(manifest.read_text())["files"]
@@ -207,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"first use, right after the download: first token {results['first_use']['ttft_s']:.1f} s, "
                   f"renderer {results['first_use_peak']}", flush=True)
             context.close()  # the browser quits; the later visit is a fresh start on the same profile
-            context, tag = launch()
+            context, tag = site.open_context(pw, profile=profile)
         else:
             source = f"bench/llama1b/{onnx}"
             if f"{onnx}_data" in files:  # weights beside the graph
@@ -227,8 +188,7 @@ def main(argv: list[str] | None = None) -> int:
         results["generated"] = peak(tag)
         results["run_rss_trace_mb"] = trace.samples
         print(f"  RSS while generating (s:MB): {trace.summary()}", flush=True)
-        context.close()
-        server.stop()
+        close(context)
     run = results["run"]
     # VmHWM is updated lazily by Linux and can miss a short peak that the 0.5 s RSS samples catch
     sampled = max((mb for _, mb in results["load_rss_trace_mb"] + results["run_rss_trace_mb"]), default=0)
@@ -239,10 +199,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"renderer peak RSS: {top} MB (VmHWM {results['generated'].get('peak_mb')}, highest sample {sampled}; "
           f"after boot {results['booted'].get('peak_mb')} MB); target < {TARGET_MB} MB: "
           f"{'PASS' if 0 < top < TARGET_MB else 'FAIL'}")
-    print(f"requests that left 127.0.0.1: {len(results['foreign_requests'])}")
-    out = REPO / "bench" / "results"
-    out.mkdir(exist_ok=True)
-    (out / f"llm_1b_{Path(onnx).stem}{args.tag}.json").write_text(json.dumps(results, indent=1))
+    print(foreign_line(results["foreign_requests"]))
+    write_results(f"llm_1b_{Path(onnx).stem}{args.tag}.json", results)
     return 1 if results["foreign_requests"] else 0
 
 

@@ -2,15 +2,16 @@
 
     .venv/bin/python bench/llm_decode.py [--rounds 2] [--new-tokens 64] [--prompt-tokens 1000] [--threads 2]
                                          [--contenders hearth,tjs,wllama] [--reuse-dist] [--profile]
-                                         [--prefill-chunk N]
+                                         [--prefill-chunk N] [--aci-bench PATH/valid.csv]
 
 `--profile`: each decode token split into the time inside onnxruntime-web's session.run (Hearth and
 transformers.js), Hearth's bridge around it and the rest of Hearth's Python loop. `--prefill-chunk N`:
 Hearth reads the prompt N tokens per call (0: in one call; default: the decoder's own, 256).
 
 The built-in SmolLM2-135M-Instruct, greedy, the same prompt for all: an ACI-Bench transcript
-(/work/shared/data/aci-bench/valid.csv, D2N068) with the reference's summary instruction in the
-chat template, cut to `--prompt-tokens` tokens; then `--new-tokens` new tokens.
+(D2N068 of `--aci-bench`, by default ../shared/data/aci-bench/valid.csv beside the repository) with
+the reference's summary instruction in the chat template, cut to `--prompt-tokens` tokens; then
+`--new-tokens` new tokens.
 
 - hearth: the app's own worker (web/worker.js: Pyodide, Hearth, onnxruntime-web 1.30 wasm) runs
   `hearth.llm` from Python, as the Chat page does: `load_site_model("smollm2")` (the site's
@@ -25,12 +26,12 @@ chat template, cut to `--prompt-tokens` tokens; then `--new-tokens` new tokens.
   (llama.cpp tokenizes it itself, from the same GGUF vocabulary).
 
 All run with `--threads` wasm threads on one cross-origin-isolated page (bench/pages/llm.html)
-served by sitebuild.server from a throwaway copy of dist/ with the peers' files beside it; every
+served from a throwaway copy of dist/ with the peers' files beside it (bench/harness.py); every
 request leaving 127.0.0.1 is blocked and reported. One warm-up generation each, then the rounds,
 interleaved (each round starts one contender later). Per run: time to first token = from the call
 to the first new token (prefill + first sample), decode tok/s = (new tokens - 1) / (last token -
-first token). Reported: the median of each, the median per-round ratios, PASS/FAIL against the
-issue's targets, and the renderer process's peak RSS (all contenders share that process). Results go
+first token). Reported: the median of each, the median per-round ratios, PASS/FAIL against
+TARGETS, and the renderer process's peak RSS (all contenders share that process). Results go
 to bench/results/llm_decode.json.
 """
 
@@ -38,35 +39,21 @@ from __future__ import annotations
 
 import argparse
 import csv
-import functools
 import json
-import os
-import shutil
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
-from urllib.parse import urlsplit
+from typing import Any
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "pysrc"))
+from harness import REPO, BenchSite, built_dist, close, foreign_line, link_or_copy, renderer_memory, write_results
 
-from sitebuild.server import Handler, SiteServer  # noqa: E402
-from sitebuild.site import CSP  # noqa: E402
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu-sandbox", "--disable-background-networking", "--disable-component-update",
-    "--disable-sync", "--disable-quic", "--no-first-run", "--disable-default-apps", "--disable-extensions",
-]
-ACI_BENCH = Path("/work/shared/data/aci-bench/valid.csv")
+ACI_BENCH = REPO.parent / "shared" / "data" / "aci-bench" / "valid.csv"  # where developer machines keep it
 TRANSCRIPT_ID = "D2N068"
 INSTRUCTION = "Summarize this doctor-patient conversation as a short clinical note.\n\n"  # the reference's
 MODEL_DIR = "models/smollm2-135m-instruct"
 CONTENDERS = ("hearth", "tjs", "wllama")
-TARGETS = {  # the issue's: Hearth against each peer
+TARGETS = {  # Hearth / peer ratios the bench must reach
     ("tjs", "decode"): (">=", 1.3),
     ("tjs", "ttft"): ("<=", 0.7),
     ("wllama", "decode"): (">=", 1.5),
@@ -76,46 +63,25 @@ TJS_ORT = "node_modules/@huggingface/transformers/node_modules/onnxruntime-web/d
 WLLAMA = "node_modules/@wllama/wllama/esm"
 BOOT_WAIT_MS = 600_000
 
-# The site's policy, except that scripts may come from blob: and eval (wllama starts its worker from
-# a blob), and connections go nowhere but this origin.
-BENCH_CSP = "; ".join("script-src 'self' blob: 'unsafe-eval' 'wasm-unsafe-eval'" if d.startswith("script-src") else
-                      "connect-src 'self'" if d.startswith("connect-src") else d for d in CSP.split("; "))
-
-
-class BenchHandler(Handler):
-    """dist/'s headers (COOP/COEP for threads), with BENCH_CSP on the bench's own pages."""
-
-    def end_headers(self) -> None:
-        if self.path.split("?")[0].startswith("/bench/"):
-            self.send_security_headers = False
-            self.send_header("Cross-Origin-Opener-Policy", "same-origin")
-            self.send_header("Cross-Origin-Embedder-Policy", "require-corp")
-            self.send_header("Cross-Origin-Resource-Policy", "same-origin")
-            self.send_header("Content-Security-Policy", BENCH_CSP)
-        super().end_headers()
-
-    def log_message(self, *args) -> None:
-        pass
-
 
 # ------------------------------------------------------------------------------------------ prompt
-def transcript(encounter_id: str) -> str:
+def transcript(valid_csv: Path, encounter_id: str) -> str:
     csv.field_size_limit(sys.maxsize)
-    with ACI_BENCH.open(newline="", encoding="utf-8") as f:
+    with valid_csv.open(newline="", encoding="utf-8") as f:
         for row in csv.DictReader(f):
             if row["encounter_id"] == encounter_id:
                 return row["dialogue"]
-    raise KeyError(f"{encounter_id} is not in {ACI_BENCH}")
+    raise KeyError(f"{encounter_id} is not in {valid_csv}")
 
 
-def make_prompt(model_dir: Path, tokens: int) -> tuple[str, list[int]]:
+def make_prompt(model_dir: Path, tokens: int, valid_csv: Path) -> tuple[str, list[int]]:
     """The chat-templated summary request, with the transcript cut so the whole prompt is `tokens` long."""
     from hearth.llm.text.chat import render_chat
     from hearth.llm.text.tokenizer import Tokenizer
 
     tokenizer_config = json.loads((model_dir / "tokenizer_config.json").read_text())
     tokenizer = Tokenizer.from_dict(json.loads((model_dir / "tokenizer.json").read_text()))
-    dialogue = transcript(TRANSCRIPT_ID)
+    dialogue = transcript(valid_csv, TRANSCRIPT_ID)
 
     def encode(chars: int) -> tuple[str, list[int]]:
         text = render_chat(tokenizer_config, [{"role": "user", "content": INSTRUCTION + dialogue[:chars].rstrip()}])
@@ -131,35 +97,24 @@ def make_prompt(model_dir: Path, tokens: int) -> tuple[str, list[int]]:
 
 
 # ---------------------------------------------------------------------------------------- serving
-def _link_or_copy(src: Path, dst: Path) -> None:
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        os.link(src, dst)
-    except OSError:
-        shutil.copy2(src, dst)
-
-
-def stage_site(dist: Path, root: Path, gguf: Path, prompt: dict) -> None:
-    """dist/ plus bench/ (pages, transformers.js, wllama, the model under each one's layout) in a throwaway folder."""
-    shutil.copytree(dist, root, dirs_exist_ok=True, copy_function=lambda s, d: _link_or_copy(Path(s), Path(d)))
+def stage_peers(root: Path, dist: Path, gguf: Path, prompt: dict) -> None:
+    """transformers.js, wllama and the model under each one's layout, and the prompt, into the served bench/."""
     bench = root / "bench"
-    for name in ("llm.html", "llm.js", "llm-tjs-worker.js"):
-        _link_or_copy(REPO / "bench" / "pages" / name, bench / name)
     missing = [p for p in (TJS_FILES, TJS_ORT, WLLAMA) if not (REPO / p).exists()]
     if missing:
         sys.exit(f"{missing} missing: run `npm ci` (transformers.js and wllama are devDependencies for this benchmark)")
-    _link_or_copy(REPO / TJS_FILES, bench / "tjs" / "transformers.min.js")
+    link_or_copy(REPO / TJS_FILES, bench / "tjs" / "transformers.min.js")
     for name in ("ort.wasm.min.mjs", "ort-wasm-simd-threaded.mjs", "ort-wasm-simd-threaded.wasm"):
-        _link_or_copy(REPO / TJS_ORT / name, bench / "tjs" / "ort" / name)
-    _link_or_copy(REPO / WLLAMA / "index.js", bench / "wllama" / "index.js")
-    _link_or_copy(REPO / WLLAMA / "wasm" / "wllama.wasm", bench / "wllama" / "wllama.wasm")
-    _link_or_copy(gguf, bench / "wllama" / gguf.name)
+        link_or_copy(REPO / TJS_ORT / name, bench / "tjs" / "ort" / name)
+    link_or_copy(REPO / WLLAMA / "index.js", bench / "wllama" / "index.js")
+    link_or_copy(REPO / WLLAMA / "wasm" / "wllama.wasm", bench / "wllama" / "wllama.wasm")
+    link_or_copy(gguf, bench / "wllama" / gguf.name)
     model = dist / MODEL_DIR
     manifest = json.loads((model / "manifest.json").read_text())
     tjs_model = bench / "tjs-models" / "smollm2"
     for name in ("config.json", "generation_config.json", "tokenizer.json", "tokenizer_config.json"):
-        _link_or_copy(model / name, tjs_model / name)
-    _link_or_copy(model / manifest["default_onnx"], tjs_model / "onnx" / "model_q4.onnx")  # the same bytes
+        link_or_copy(model / name, tjs_model / name)
+    link_or_copy(model / manifest["default_onnx"], tjs_model / "onnx" / "model_q4.onnx")  # the same bytes
     (bench / "prompt.json").write_text(json.dumps(prompt))
 
 
@@ -214,7 +169,7 @@ async for _t in bench_model.stream_ids({ids}, GenerationSettings(max_new_tokens=
 """
 
 
-def python(page, code: str):
+def python(page, code: str) -> Any:
     return page.evaluate("([code]) => bench.python('hearth', code)", [code])
 
 
@@ -244,89 +199,26 @@ def generate(page, who: str, prompt: dict, new_tokens: int, prefill_chunk: int |
     return out
 
 
-def _processes() -> dict[int, tuple[int, list[bytes]]]:
-    """pid -> (parent pid, command line) of every process we can read."""
-    out = {}
-    for proc in Path("/proc").iterdir():
-        if proc.name.isdigit():
-            try:
-                parent = int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
-                out[int(proc.name)] = (parent, (proc / "cmdline").read_bytes().split(b"\0"))
-            except (OSError, IndexError, ValueError):
-                continue
-    return out
-
-
-def renderer_memory(tag: str) -> dict[str, dict[str, int]]:
-    """Peak and current RSS (MB) of the renderer processes of our Chromium (found by `tag` on its command
-    line; other Chromiums may run on the machine). The page and all its workers live in one renderer."""
-    procs = _processes()
-    ours = {pid for pid, (_, cmd) in procs.items() if tag.encode() in cmd}
-    changed = True
-    while changed:  # every descendant of our browser process
-        grown = ours | {pid for pid, (parent, _) in procs.items() if parent in ours}
-        changed, ours = grown != ours, grown
-    out = {}
-    for pid in ours:
-        if b"--type=renderer" not in b" ".join(procs[pid][1]):
-            continue
-        try:
-            status = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines()
-                          if ":" in line)
-            out[str(pid)] = {"peak_mb": int(status["VmHWM"].split()[0]) // 1024,
-                             "rss_mb": int(status["VmRSS"].split()[0]) // 1024}
-        except (OSError, KeyError, ValueError):
-            continue
-    return out
-
-
 def run(args: argparse.Namespace) -> dict:
     from playwright.sync_api import sync_playwright
 
     from hearth.llm.files.builtin_models import smollm2_gguf
 
-    dist = REPO / "dist"
-    if not (args.reuse_dist and (dist / MODEL_DIR / "manifest.json").exists()):
-        from sitebuild.site import build
-
-        build(log=lambda m: print(f"Hearth: {m}", flush=True))
-    text, ids = make_prompt(dist / MODEL_DIR, args.prompt_tokens)
+    dist = built_dist(args.reuse_dist, needs=f"{MODEL_DIR}/manifest.json")
+    text, ids = make_prompt(dist / MODEL_DIR, args.prompt_tokens, args.aci_bench)
     prompt = {"text": text, "ids": ids}
     print(f"prompt: {len(ids)} tokens ({TRANSCRIPT_ID}), {args.new_tokens} new tokens, {args.threads} threads",
           flush=True)
     gguf = smollm2_gguf()
     results: dict = {"contenders": args.contenders, "prompt_tokens": len(ids), "new_tokens": args.new_tokens,
-                     "threads": args.threads, "setup": {}, "rounds": [], "foreign_requests": []}
-    with tempfile.TemporaryDirectory(prefix="hearth-llm-bench-") as tmp, sync_playwright() as pw:
-        root = Path(tmp)
-        stage_site(dist, root, gguf, prompt)
-        server = SiteServer(root)
-        server.httpd.RequestHandlerClass = functools.partial(BenchHandler, directory=str(root))
-        server.start()
-        origin = server.url.rstrip("/")
-        tag = f"--hearth-bench-tag={os.getpid()}-{time.time_ns()}"  # finds our renderer among other Chromiums
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=[*CHROMIUM_ARGS, tag], headless=True)
-        context = browser.new_context()
-
-        def route(r) -> None:
-            parts = urlsplit(r.request.url)
-            if parts.scheme in ("data", "blob") or f"{parts.scheme}://{parts.netloc}" == origin:
-                r.continue_()
-            else:
-                results["foreign_requests"].append(r.request.url)
-                r.abort()
-
-        context.route("**/*", route)
-        page = context.new_page()
-        page.on("console", lambda m: (args.verbose or m.type in ("error", "warning"))
-                and print(f"  [page {m.type}] {m.text[:300]}", file=sys.stderr))
-        if args.verbose:
-            page.on("request", lambda r: print(f"  [request] {r.url}", file=sys.stderr))
-        page.set_default_timeout(BOOT_WAIT_MS)
-        page.goto(server.url + "bench/llm.html")
-        page.wait_for_function("() => window.bench !== undefined")
+                     "threads": args.threads, "setup": {}, "rounds": []}
+    with BenchSite(dist, prefix="hearth-llm-bench-") as site, sync_playwright() as pw:
+        results["foreign_requests"] = site.foreign
+        stage_peers(site.root, dist, gguf, prompt)
+        context, tag = site.open_context(pw)
+        page = site.open_page(context, "bench/llm.html", BOOT_WAIT_MS, args.verbose)
         results["cross_origin_isolated"] = page.evaluate("bench.isolated")
-        results["chromium"] = browser.version
+        results["chromium"] = context.browser.version
         setup = results["setup"]
         for who in args.contenders:  # one at a time: loading is not what is measured
             if who == "hearth":
@@ -358,8 +250,7 @@ def run(args: argparse.Namespace) -> dict:
                           flush=True)
             results["rounds"].append(row)
         results["renderer_memory"] = renderer_memory(tag)
-        browser.close()
-        server.stop()
+        close(context)
     return results
 
 
@@ -393,7 +284,7 @@ def report(results: dict, summary: dict) -> str:
              "| | time to first token | decode |", "|---|---:|---:|"]
     for who, m in summary["median"].items():
         lines.append(f"| {names[who]} | {m['ttft_s']:.2f} s | {m['decode_tok_s']:.1f} tok/s |")
-    lines += ["", "Hearth / peer (median of per-round ratios) against the issue's targets:", ""]
+    lines += ["", "Hearth / peer (median of per-round ratios) against the targets:", ""]
     for peer, r in summary["ratios"].items():
         for what in ("decode", "ttft"):
             target = TARGETS.get((peer, what))
@@ -406,7 +297,7 @@ def report(results: dict, summary: dict) -> str:
     lines += [f"renderer process(es), all contenders together: {mem}",
               "threads as each reports them: " + ", ".join(f"{w}: {s.get('threads')}" for w, s in results["setup"].items()),
               f"cross-origin isolated: {results['cross_origin_isolated']}; Chromium {results['chromium']}",
-              f"requests that left 127.0.0.1: {len(results['foreign_requests'])} {results['foreign_requests'][:5]}"]
+              foreign_line(results["foreign_requests"])]
     return "\n".join(lines)
 
 
@@ -425,7 +316,12 @@ def main(argv: list[str] | None = None) -> int:
                              "hearth.llm.model.generate.PREFILL_CHUNK; 0: the whole prompt in one call)")
     parser.add_argument("--verbose", action="store_true", help="print the page's console and requests")
     parser.add_argument("--reuse-dist", action="store_true", help="use the dist/ that is there instead of building")
+    parser.add_argument("--aci-bench", type=Path, default=ACI_BENCH,
+                        help="ACI-Bench's valid.csv, whose transcript D2N068 is the prompt (default: %(default)s)")
     args = parser.parse_args(argv)
+    if not args.aci_bench.is_file():
+        parser.error(f"ACI-Bench's valid.csv is not at {args.aci_bench}: get the data set "
+                     "(https://github.com/wyim/aci-bench) and pass its valid.csv with --aci-bench PATH")
     args.contenders = [c for c in args.contenders.split(",") if c]
     if args.prefill_chunk is None:
         from hearth.llm.model.generate import PREFILL_CHUNK
@@ -436,9 +332,7 @@ def main(argv: list[str] | None = None) -> int:
     results = run(args)
     summary = summarize(results)
     print(report(results, summary))
-    out = REPO / "bench" / "results"
-    out.mkdir(exist_ok=True)
-    (out / "llm_decode.json").write_text(json.dumps({**results, "summary": summary}, indent=1))
+    write_results("llm_decode.json", {**results, "summary": summary})
     return 1 if results["foreign_requests"] else 0
 
 

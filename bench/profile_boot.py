@@ -10,16 +10,10 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
-from pathlib import Path
 
-BENCH = Path(__file__).resolve().parent
-REPO = BENCH.parent
-sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(BENCH))
-
-import tti  # noqa: E402
-from sitebuild.server import SiteServer  # noqa: E402
+import tti
+from harness import built_dist, launch_startup
+from sitebuild.server import SiteServer
 
 TIMELINE_SCRIPT = """
 (() => {
@@ -43,21 +37,12 @@ def main() -> int:
     args = parser.parse_args()
     from playwright.sync_api import sync_playwright
 
-    from sitebuild.site import build
-
-    if not (args.reuse_dist and (REPO / "dist" / "index.html").exists()):
-        build()
-    with SiteServer(REPO / "dist") as srv, sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=tti.CHROMIUM, args=tti.CHROMIUM_ARGS + tti.BLOCK_ARGS)
-        context = browser.new_context(service_workers="allow")
-        context.add_init_script(tti.TTI_SCRIPT)
-        context.add_init_script(TIMELINE_SCRIPT)
-        run = tti.Run("hearth", context, srv.url, (srv.url,))
+    dist = built_dist(args.reuse_dist)
+    with SiteServer(dist) as srv, sync_playwright() as pw:
+        browser = launch_startup(pw)
+        run = tti.Run.open(browser, "hearth", srv.url, (srv.url,), TIMELINE_SCRIPT)
         for load in ("cold", "warm"):
-            if load == "warm":
-                run.settle()
-                time.sleep(1.0)
-            ms, n = run.tti(reload=load == "warm")
+            ms, n = run.load(load)
             print(f"\n{load}: interactive at {ms:.0f} ms, {n} requests")
             for t, text in run.page.evaluate("window.__timeline"):
                 print(f"  {t:>8.0f}  {text}")

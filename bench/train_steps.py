@@ -4,9 +4,9 @@
     node tests/train/wasm/run.mjs ROOT pysrc/hearth/runtime/browser.py bench/train_steps.py .
                                                                   # Pyodide + onnxruntime-web wasm, 1 thread
 
-The issue's two benchmark models: an MLP 784-128-10 at batch 64 and LeNet-5 on 28x28 at batch 32,
-random data, each step a full forward + backward + update graph, `--chunk` steps per runtime call
-(as the Trainer does). Prints one JSON line per model and optimizer. The browser numbers (wasm,
+The two models of bench/train_throughput.py, an MLP 784-128-10 at batch 64 and LeNet-5 on 28x28
+at batch 32, on random data, each step a full forward + backward + update graph, `--chunk` steps
+per runtime call (as the Trainer does). Prints one JSON line per model and optimizer. The browser numbers (wasm,
 against TF.js) come from the Chromium benchmark; this is the floor Python-side overheads add to.
 """
 

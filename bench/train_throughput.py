@@ -4,7 +4,7 @@
 
 Measured ratios and what limits them: README.md, "Training speed".
 
-Two models, the issue's: an MLP 784-128-10 at batch 64 and LeNet-5 on 28x28 at batch 32, trained
+Two models: an MLP 784-128-10 at batch 64 and LeNet-5 on 28x28 at batch 32, trained
 with Adam (lr 1e-3) on the same bytes: sklearn's 1,797 digits upscaled from 8x8 to 28x28.
 
 - Hearth: the app's own worker (web/worker.js: Pyodide, Panel, Hearth, onnxruntime-web wasm) runs
@@ -23,12 +23,12 @@ with Adam (lr 1e-3) on the same bytes: sklearn's 1,797 digits upscaled from 8x8 
   threads it really got.
 
 All contenders live on one page (bench/pages/train.html) served from a throwaway copy of dist/
-with TF.js's files beside it (never in dist/); every request leaving 127.0.0.1 is blocked and
-reported. After one warm-up epoch each (sessions, wasm compilation, kernel caches), the rounds run
+with TF.js's files beside it, never in dist/ (bench/harness.py); every request leaving 127.0.0.1
+is blocked and reported. After one warm-up epoch each (sessions, wasm compilation, kernel caches), the rounds run
 interleaved — hearth, hearth-2t, wasm-1, wasm-2, cpu, webgl, then the next round starting one
 contender later — so that the load of a shared machine hits every contender alike. A measurement
-repeats whole epochs until `--min-seconds` (1 s) have passed: one MLP epoch is ~0.1 s, short
-enough for a load spike to halve or double it. Reported: the
+repeats whole epochs until `--min-seconds` have passed: one MLP epoch alone is short enough for a
+load spike to halve or double it. Reported: the
 median samples/s of each, and the median of the per-round ratios Hearth / TF.js. Results also go
 to bench/results/train_throughput.json.
 
@@ -40,31 +40,18 @@ against TF.js's cpu kernel at start-up), which keeps TF.js on its fastest path.
 from __future__ import annotations
 
 import argparse
-import functools
 import json
-import shutil
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
-from urllib.parse import urlsplit
+from typing import Any
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
+from harness import REPO, SWIFTSHADER_ARGS, BenchSite, built_dist, close, foreign_line, link_or_copy, link_tree, write_results
+from train_steps import MODELS as STEP_MODELS
 
-from sitebuild.server import Handler, SiteServer  # noqa: E402
-from sitebuild.site import CSP  # noqa: E402
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu-sandbox", "--disable-background-networking", "--disable-component-update",
-    "--disable-sync", "--disable-quic", "--no-first-run", "--disable-default-apps", "--disable-extensions",
-    # WebGL (TF.js webgl) on the SwiftShader software rasterizer: there is no GPU here.
-    "--use-angle=swiftshader", "--enable-unsafe-swiftshader",
-]
 TFJS_FILES = {
     "@tensorflow/tfjs/dist/tf.min.js": "tf.min.js",
     "@tensorflow/tfjs-backend-wasm/dist/tf-backend-wasm.min.js": "tf-backend-wasm.min.js",
@@ -72,20 +59,14 @@ TFJS_FILES = {
     "@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm": "tfjs-backend-wasm-simd.wasm",
     "@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-threaded-simd.wasm": "tfjs-backend-wasm-threaded-simd.wasm",
 }
-MODELS = {
-    "mlp": {"title": "MLP 784-128-10", "batch": 64, "input": [784], "layers": [
-        {"type": "dense", "units": 128, "activation": "relu"},
-        {"type": "dense", "units": 10, "activation": "softmax"}]},
-    "lenet": {"title": "LeNet-5 28x28", "batch": 32, "input": [28, 28, 1], "layers": [
-        {"type": "conv2d", "filters": 6, "kernel": 5, "padding": "same", "activation": "relu"},
-        {"type": "maxpool2d", "size": 2},
-        {"type": "conv2d", "filters": 16, "kernel": 5, "activation": "relu"},
-        {"type": "maxpool2d", "size": 2},
-        {"type": "flatten"},
-        {"type": "dense", "units": 120, "activation": "relu"},
-        {"type": "dense", "units": 84, "activation": "relu"},
-        {"type": "dense", "units": 10, "activation": "softmax"}]},
-}
+
+
+def _model(title: str, name: str) -> dict:
+    spec, batch = STEP_MODELS[name]  # the same two models as the step-graph bench
+    return {"title": title, "batch": batch, "input": spec["input"], "layers": spec["layers"]}
+
+
+MODELS = {"mlp": _model("MLP 784-128-10", "mlp_784_128_10"), "lenet": _model("LeNet-5 28x28", "lenet5_28x28")}
 HEARTH = {  # contender -> Trainer(threads=) for its sessions (None: the app's choice by model size)
     "hearth": None,
     "hearth-2t": 2,
@@ -119,45 +100,20 @@ def digits_28x28() -> tuple[np.ndarray, np.ndarray]:
 
 
 # ---------------------------------------------------------------------------------------- serving
-# The site's policy, except that scripts may come from blob: (TF.js's threaded wasm build starts its
-# pthread workers that way) and may eval (tf.min.js's globalThis polyfill does), and connections may
-# go nowhere but this origin.
-BENCH_CSP = "; ".join("script-src 'self' blob: 'unsafe-eval' 'wasm-unsafe-eval'" if d.startswith("script-src") else
-                      "connect-src 'self'" if d.startswith("connect-src") else d for d in CSP.split("; "))
-
-
-class BenchHandler(Handler):
-    """dist/'s headers (COOP/COEP for threads), with BENCH_CSP on the bench's own pages."""
-
-    def end_headers(self) -> None:
-        if self.path.split("?")[0].startswith("/bench/"):
-            self.send_security_headers = False
-            self.send_header("Cross-Origin-Opener-Policy", "same-origin")
-            self.send_header("Cross-Origin-Embedder-Policy", "require-corp")
-            self.send_header("Cross-Origin-Resource-Policy", "same-origin")
-            self.send_header("Content-Security-Policy", BENCH_CSP)
-        super().end_headers()
-
-
-def stage_site(dist: Path, root: Path, x: np.ndarray, y: np.ndarray, baseline: Path | None = None) -> None:
-    """dist/ plus bench/ (pages, TF.js, data) in a throwaway folder; a baseline build under baseline/."""
-    shutil.copytree(dist, root, dirs_exist_ok=True)
-    if baseline is not None:
-        shutil.copytree(baseline, root / "baseline", dirs_exist_ok=True)
-        (root / "baseline" / "bench" / "data").mkdir(parents=True, exist_ok=True)
-        (root / "baseline" / "bench" / "data" / "x.f32").write_bytes(x.tobytes())
-        (root / "baseline" / "bench" / "data" / "y.f32").write_bytes(y.tobytes())
-    bench = root / "bench"
-    shutil.copytree(REPO / "bench" / "pages", bench, dirs_exist_ok=True)
-    (bench / "tfjs").mkdir(parents=True, exist_ok=True)
+def stage_site(root: Path, x: np.ndarray, y: np.ndarray, baseline: Path | None = None) -> None:
+    """TF.js and the data into the served bench/; a baseline build (with the data) under baseline/."""
     for src, name in TFJS_FILES.items():
         path = REPO / "node_modules" / src
         if not path.exists():
             sys.exit(f"{path} is missing: run `npm ci` (TF.js is a devDependency for this benchmark)")
-        shutil.copy2(path, bench / "tfjs" / name)
-    (bench / "data").mkdir(exist_ok=True)
-    (bench / "data" / "x.f32").write_bytes(x.tobytes())
-    (bench / "data" / "y.f32").write_bytes(y.tobytes())
+        link_or_copy(path, root / "bench" / "tfjs" / name)
+    builds = [root] if baseline is None else [root, root / "baseline"]
+    if baseline is not None:
+        link_tree(baseline, root / "baseline")
+    for build in builds:
+        (build / "bench" / "data").mkdir(parents=True, exist_ok=True)
+        (build / "bench" / "data" / "x.f32").write_bytes(x.tobytes())
+        (build / "bench" / "data" / "y.f32").write_bytes(y.tobytes())
 
 
 # ---------------------------------------------------------------------------------- Hearth's side
@@ -187,11 +143,11 @@ while not _epochs or time.perf_counter() - _started < {min_seconds}:
 
 
 # ------------------------------------------------------------------------------------------ running
-def python(page, who: str, code: str):
+def python(page, who: str, code: str) -> Any:
     return page.evaluate("([who, code]) => bench.python(who, code)", [who, code])
 
 
-def tfjs(page, who: str, msg: dict):
+def tfjs(page, who: str, msg: dict) -> Any:
     return page.evaluate("([who, msg]) => bench.tfjs(who, msg)", [who, msg])
 
 
@@ -206,41 +162,18 @@ def measure(page, who: str, model: str, samples: int, min_seconds: float = 0.0) 
 def run(args: argparse.Namespace) -> dict:
     from playwright.sync_api import sync_playwright
 
-    dist = REPO / "dist"
-    if not (dist / "index.html").exists():
-        from sitebuild.site import build
-
-        build()
+    dist = built_dist(reuse=True)
     x, y = digits_28x28()
     baselines = BASELINE if args.baseline else {}
     contenders = [c for c in [*HEARTH, *baselines, *TFJS] if c in args.contenders or c in baselines]
     hearths = [c for c in contenders if c in HEARTH or c in BASELINE]
-    results: dict = {"contenders": contenders, "models": {}, "foreign_requests": [], "setup": {}}
-    with tempfile.TemporaryDirectory(prefix="hearth-bench-") as tmp, sync_playwright() as pw:
-        root = Path(tmp)
-        stage_site(dist, root, x, y, args.baseline)
-        server = SiteServer(root)
-        server.httpd.RequestHandlerClass = functools.partial(BenchHandler, directory=str(root))
-        server.start()
-        origin = server.url.rstrip("/")
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        context = browser.new_context()
-
-        def route(r) -> None:
-            parts = urlsplit(r.request.url)
-            if parts.scheme in ("data", "blob") or f"{parts.scheme}://{parts.netloc}" == origin:
-                r.continue_()
-            else:
-                results["foreign_requests"].append(r.request.url)
-                r.abort()
-
-        context.route("**/*", route)
-        page = context.new_page()
-        page.on("console", lambda m: m.type in ("error", "warning") and print(f"  [page {m.type}] {m.text}",
-                                                                               file=sys.stderr))
-        page.goto(server.url + "bench/train.html")
-        page.wait_for_function("() => window.bench !== undefined")
-        page.set_default_timeout(BOOT_WAIT_MS)
+    results: dict = {"contenders": contenders, "models": {}, "setup": {}}
+    with BenchSite(dist) as site, sync_playwright() as pw:
+        results["foreign_requests"] = site.foreign
+        stage_site(site.root, x, y, args.baseline)
+        # TF.js's webgl backend draws on SwiftShader where there is no GPU
+        context, _ = site.open_context(pw, SWIFTSHADER_ARGS)
+        page = site.open_page(context, "bench/train.html", BOOT_WAIT_MS)
         results["cross_origin_isolated"] = page.evaluate("bench.isolated")
         results["hardware_concurrency"] = page.evaluate("navigator.hardwareConcurrency")
         for who in hearths:
@@ -300,8 +233,7 @@ def run(args: argparse.Namespace) -> dict:
                 print(f"  round {r + 1}: " + "  ".join(f"{w} {row[w]['samples_per_s']:.0f}" for w in contenders),
                       flush=True)
             results["models"][model] = summarize(model, contenders, rounds)
-        browser.close()
-        server.stop()
+        close(context)
     return results
 
 
@@ -339,7 +271,7 @@ def report(results: dict) -> str:
                       for w, info in results["setup"].items())
     lines += ["", f"threads as each reports them: {setup}; navigator.hardwareConcurrency "
               f"{results['hardware_concurrency']}; cross-origin isolated: {results['cross_origin_isolated']}",
-              f"requests that left 127.0.0.1: {len(results['foreign_requests'])} {results['foreign_requests'][:5]}"]
+              foreign_line(results["foreign_requests"])]
     return "\n".join(lines)
 
 
@@ -353,7 +285,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="TF.js cpu/webgl: over 3x this an epoch, they train on a prefix taking about this")
     parser.add_argument("--settle", type=float, default=0.5, help="seconds of rest before each measurement")
     parser.add_argument("--min-seconds", type=float, default=1.0,
-                        help="each measurement repeats whole epochs until this long (an MLP epoch is ~0.1 s)")
+                        help="each measurement repeats whole epochs until this long (one MLP epoch is shorter)")
     parser.add_argument("--steps-per-call", type=int, default=0, help="Hearth's Trainer(steps_per_call=); 0: default")
     parser.add_argument("--baseline", type=Path, default=None,
                         help="another built dist/ (e.g. of an older commit) to run as 'before' and 'before-1t'")
@@ -365,9 +297,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown model/contender {unknown}")
     results = run(args)
     print(report(results))
-    out = REPO / "bench" / "results"
-    out.mkdir(exist_ok=True)
-    (out / "train_throughput.json").write_text(json.dumps(results, indent=1))
+    write_results("train_throughput.json", results)
     return 1 if results["foreign_requests"] else 0
 
 

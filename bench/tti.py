@@ -6,7 +6,8 @@ Both sites are served from 127.0.0.1 by sitebuild.server (same server, same COOP
 Cache-Control headers; the peer's CSP additionally allows the inline scripts and eval its converted
 page needs) and loaded in one headless Debian Chromium with the tests' flags (tests/conftest.py).
 Any request for another host is refused by the browser's resolver and reported; the run fails if
-there is one.
+there is one (bench/harness.py: request interception is not used because it switches Chromium's
+HTTP cache off, which would make every warm peer run a cold one).
 
 Time to interactive = ms from navigation start (`performance.now()` in the page) until
   Hearth: `<html data-ready="true">`, which boot.js sets once the worker has linked Python's document
@@ -20,37 +21,26 @@ Cold = a new browser context (empty HTTP cache, no service worker). Warm = a rel
 context once the first load finished, and for Hearth once its service worker has cached the site
 and controls the page. Runs are interleaved (Hearth cold, peer cold, Hearth warm, peer warm) per
 round, so drifts in machine load hit both alike; medians and the ratios Hearth/peer are printed.
-Request interception (Playwright's route) is not used because it switches Chromium's HTTP cache off,
-which would make every warm peer run a cold one.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime
-import functools
 import json
 import statistics
 import sys
 import time
 from pathlib import Path
 
-BENCH = Path(__file__).resolve().parent
-REPO = BENCH.parent
-sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(BENCH))
+import peer
+from harness import RESULTS, built_dist, launch_startup
+from sitebuild.server import Handler, SiteServer
+from sitebuild.site import WORKER_CSP
 
-import peer  # noqa: E402
-from sitebuild.server import Handler, SiteServer  # noqa: E402
-from sitebuild.site import WORKER_CSP  # noqa: E402
-from tests.conftest import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
-
-RESULTS = BENCH / "results"
 WAIT_MS = 300_000
 TARGETS = {"cold": 0.5, "warm": 0.3}
 APP_BUTTON = "Check the compute engine"
-# Only the loopback address resolves; every other host fails in the browser's own resolver.
-BLOCK_ARGS = ["--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1"]
 
 # Runs in every page before its own scripts: notes the moment the app becomes interactive.
 TTI_SCRIPT = """
@@ -80,9 +70,7 @@ class PeerHandler(Handler):
 
 
 def peer_server(root: Path) -> SiteServer:
-    server = SiteServer(root)
-    server.httpd.RequestHandlerClass = functools.partial(PeerHandler, directory=str(root))
-    return server
+    return SiteServer(root, handler=PeerHandler)
 
 
 class Requests:
@@ -101,6 +89,8 @@ class Requests:
 
 
 class Run:
+    """One app in a browser context of its own, loaded (cold) and reloaded (warm) by `tti`."""
+
     def __init__(self, app: str, context, url: str, origins: tuple[str, ...]) -> None:
         self.app, self.url = app, url
         self.context = context
@@ -111,6 +101,15 @@ class Run:
         self.loaded = False
         self.page.on("console", lambda m: self.console.append(f"{m.type}: {m.text}"))
         self.page.on("pageerror", lambda e: self.console.append(f"pageerror: {e}"))
+
+    @classmethod
+    def open(cls, browser, app: str, url: str, origins: tuple[str, ...], *init_scripts: str, **context_args) -> Run:
+        """A Run in a new context of `browser` (service workers allowed) that runs TTI_SCRIPT and
+        `init_scripts` in every page before the page's own scripts."""
+        context = browser.new_context(service_workers="allow", **context_args)
+        for script in (TTI_SCRIPT, *init_scripts):
+            context.add_init_script(script)
+        return cls(app, context, url, origins)
 
     def tti(self, reload: bool) -> tuple[float, int]:
         before = self.requests.count
@@ -133,6 +132,13 @@ class Run:
         self.page.get_by_role("button", name=APP_BUTTON).wait_for(state="visible", timeout=WAIT_MS)
         self.page.get_by_text("Welcome to Hearth").first.wait_for(state="visible", timeout=WAIT_MS)
         return ms, self.requests.count - before
+
+    def load(self, kind: str) -> tuple[float, int]:
+        """A "cold" load, or a "warm" one: a reload once the page has settled and the machine rested a second."""
+        if kind == "warm":
+            self.settle()
+            time.sleep(1.0)
+        return self.tti(reload=kind == "warm")
 
     def settle(self) -> None:
         """Wait until the page is done with what it does after becoming interactive.
@@ -180,11 +186,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from playwright.sync_api import sync_playwright
 
-    from sitebuild.site import build
-
-    dist = REPO / "dist"
-    if not (args.reuse_dist and (dist / "index.html").exists()):
-        build(log=lambda m: print(f"Hearth: {m}", flush=True))
+    dist = built_dist(args.reuse_dist)
     peer_site = peer.build(log=lambda m: print(m, flush=True))
     RESULTS.mkdir(exist_ok=True)
 
@@ -192,16 +194,13 @@ def main(argv: list[str] | None = None) -> int:
     with SiteServer(dist) as hearth_srv, peer_server(peer_site) as peer_srv, sync_playwright() as pw:
         origins = (hearth_srv.url, peer_srv.url)
         urls = {"hearth": hearth_srv.url, "peer": peer_srv.url + peer.PAGE}
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS + BLOCK_ARGS, headless=True)
+        browser = launch_startup(pw)
         print(f"\nChromium {browser.version}; Hearth at {urls['hearth']}, peer at {urls['peer']}\n", flush=True)
         print(f"{'round':>5}  {'app':<6}  {'load':<4}  {'TTI ms':>8}  {'requests':>8}", flush=True)
         foreign: list[str] = []
         for round_ in range(1, args.rounds + 1):
-            live = {}
-            for app in ("hearth", "peer"):
-                context = browser.new_context(viewport={"width": 1280, "height": 900}, service_workers="allow")
-                context.add_init_script(TTI_SCRIPT)
-                live[app] = Run(app, context, urls[app], origins)
+            live = {app: Run.open(browser, app, urls[app], origins, viewport={"width": 1280, "height": 900})
+                    for app in ("hearth", "peer")}
             for load in ("cold", "warm"):
                 for app in ("hearth", "peer"):
                     run = live[app]

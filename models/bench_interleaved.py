@@ -1,7 +1,7 @@
 """Decode/prefill timing of several decoder files, interleaved, best and median of N rounds.
 
-This machine is shared (load average often above its 2 cores), so each round runs every file once
-in turn and we report the best round (closest to an idle machine) next to the median.
+On a shared machine the load comes and goes, so each round runs every file once in turn, and the
+best round (the closest to an idle machine) is reported next to the median.
 
     PYTHONPATH=pysrc python models/bench_interleaved.py MODEL_DIR onnx/a.onnx onnx/b.onnx [--rounds 5]
 """

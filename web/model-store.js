@@ -44,6 +44,37 @@ export async function freeSpace() {
   return quota - usage;
 }
 
+const FREE_SOME_SPACE = "Free some space (delete other models, or clear site data)";
+
+/**
+ * Refuse ("quota") before anything is written when the site may not store `bytes` more, with 2% to
+ * spare. `message(needed, allowed)` words the refusal.
+ */
+async function ensureRoom(bytes, message) {
+  const free = await freeSpace();
+  if (free !== null && free < bytes * 1.02) throw new StoreError("quota", message(gb(bytes), gb(Math.max(free, 0))));
+}
+
+const stopped = () => new StoreError("aborted", "The download was stopped; start it again to resume.");
+
+/** `fetch`, its failures as StoreErrors: "aborted" when `init.signal` stopped it, else "network" worded by `failed(error)`. */
+async function request(url, init, failed) {
+  try {
+    return await fetch(url, { ...init, cache: "no-store" });
+  } catch (error) {
+    if (init.signal?.aborted) throw stopped();
+    throw new StoreError("network", failed(error));
+  }
+}
+
+const fileUrl = (baseUrl, path) => `${baseUrl.replace(/\/$/, "")}/${path}`;
+
+async function newHasher() {
+  const hasher = await createSHA256();
+  hasher.init();
+  return hasher;
+}
+
 /** An ETag that is a sha256 (Hugging Face sends one for large files), or null. */
 function etagSha256(response) {
   for (const name of ["x-linked-etag", "etag"]) {
@@ -87,13 +118,8 @@ export async function download(modelId, baseUrl, files, onProgress = () => {}, s
     if (complete) have += (await complete.getFile()).size;
     else if (part) have += (await part.getFile()).size;
   }
-  const free = await freeSpace();
-  if (free !== null && free < (total - have) * 1.02) {
-    throw new StoreError("quota",
-      `Not enough storage for this model: it needs ${gb(total - have)} more, and this browser allows ` +
-      `${gb(Math.max(free, 0))} for this site. Free some space (delete other models, or clear site data), ` +
-      `or side-load the model from a folder.`);
-  }
+  await ensureRoom(total - have, (needed, allowed) => `Not enough storage for this model: it needs ${needed} more, ` +
+    `and this browser allows ${allowed} for this site. ${FREE_SOME_SPACE}, or side-load the model from a folder.`);
   let done = 0;
   const started = performance.now();
   let startedBytes = null;
@@ -111,7 +137,7 @@ export async function download(modelId, baseUrl, files, onProgress = () => {}, s
       done += f.size;
       continue; // verified when it was stored
     }
-    await fetchFile(dir, name, `${baseUrl.replace(/\/$/, "")}/${f.path}`, f, (n) => {
+    await fetchFile(dir, name, fileUrl(baseUrl, f.path), f, (n) => {
       done += n;
       if (startedBytes === null) startedBytes = done - n;
       report(f.path);
@@ -129,14 +155,9 @@ async function withSizes(baseUrl, files, signal) {
       out.push(f);
       continue;
     }
-    const url = `${baseUrl.replace(/\/$/, "")}/${f.path}`;
-    let response;
-    try {
-      response = await fetch(url, { method: "HEAD", signal, cache: "no-store" });
-    } catch (error) {
-      if (signal?.aborted) throw new StoreError("aborted", "The download was stopped; start it again to resume.");
-      throw new StoreError("network", `Could not reach ${url}: ${error.message}. Check the connection and start again.`);
-    }
+    const url = fileUrl(baseUrl, f.path);
+    const response = await request(url, { method: "HEAD", signal },
+      (error) => `Could not reach ${url}: ${error.message}. Check the connection and start again.`);
     const size = Number(response.headers.get("x-linked-size") || response.headers.get("content-length"));
     if (!response.ok || !size) {
       throw new StoreError("network", `Could not learn the size of ${url} (HTTP ${response.status}).`);
@@ -148,18 +169,11 @@ async function withSizes(baseUrl, files, signal) {
 
 async function fetchFile(dir, name, url, expected, onBytes, signal) {
   const partHandle = await dir.getFileHandle(name + PART, { create: true });
-  const hasher = await createSHA256();
-  hasher.init();
+  const hasher = await newHasher();
   let offset = await hashExisting(partHandle, hasher, onBytes);
   const headers = offset > 0 ? { Range: `bytes=${offset}-` } : {};
-  let response;
-  try {
-    response = await fetch(url, { headers, signal, cache: "no-store" });
-  } catch (error) {
-    if (signal?.aborted) throw new StoreError("aborted", "The download was stopped; start it again to resume.");
-    throw new StoreError("network", `Could not download ${url}: ${error.message}. Check the connection and ` +
-      "start again: the download resumes where it stopped.");
-  }
+  const response = await request(url, { headers, signal }, (error) => `Could not download ${url}: ${error.message}. ` +
+    "Check the connection and start again: the download resumes where it stopped.");
   if (response.status === 200 && offset > 0) {
     // The server ignored the Range request: start this file over.
     hasher.init();
@@ -171,23 +185,19 @@ async function fetchFile(dir, name, url, expected, onBytes, signal) {
   const etag = etagSha256(response);
   const writable = await partHandle.createWritable({ keepExistingData: offset > 0 });
   await writable.seek(offset);
-  const reader = response.body.getReader();
   try {
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      hasher.update(value);
-      await writable.write(value);
-      offset += value.byteLength;
-      onBytes(value.byteLength);
-    }
+    await pump(response.body, hasher, async (chunk) => {
+      await writable.write(chunk);
+      offset += chunk.byteLength;
+      onBytes(chunk.byteLength);
+    });
   } catch (error) {
     await writable.close().catch(() => {}); // keep what arrived: the next attempt resumes from here
     if (error.name === "QuotaExceededError") {
-      throw new StoreError("quota", `Storage ran out while saving ${name}. Free some space (delete other ` +
-        "models, or clear site data), then start again: the download resumes where it stopped.");
+      throw new StoreError("quota", `Storage ran out while saving ${name}. ${FREE_SOME_SPACE}, then start ` +
+        "again: the download resumes where it stopped.");
     }
-    if (signal?.aborted) throw new StoreError("aborted", "The download was stopped; start it again to resume.");
+    if (signal?.aborted) throw stopped();
     throw new StoreError("network", `The download of ${name} was interrupted (${error.message}). ` +
       "Start it again: it resumes where it stopped.");
   }
@@ -215,20 +225,16 @@ export async function sideload(modelId, files, expected = null, paths = null, on
   const pathOf = (file, i) => paths?.[i] ?? (file.webkitRelativePath.split("/").slice(1).join("/") || file.name);
   const byPath = new Map(files.map((file, i) => [pathOf(file, i), file]));
   const wanted = expected ?? [...byPath.keys()].map((path) => ({ path, size: byPath.get(path).size }));
-  const free = await freeSpace();
   const total = wanted.reduce((a, f) => a + f.size, 0);
-  if (free !== null && free < total * 1.02) {
-    throw new StoreError("quota", `Not enough storage to keep this model: it needs ${gb(total)}, and this browser ` +
-      `allows ${gb(Math.max(free, 0))} for this site. Free some space (delete other models, or clear site data).`);
-  }
+  await ensureRoom(total, (needed, allowed) => `Not enough storage to keep this model: it needs ${needed}, and ` +
+    `this browser allows ${allowed} for this site. ${FREE_SOME_SPACE}.`);
   let done = 0;
   for (const f of wanted) {
     const file = byPath.get(f.path);
     if (!file) throw new StoreError("missing", `The folder has no ${f.path}, which this model needs.`);
     const dir = await dirFor(modelId, f.path);
     const handle = await dir.getFileHandle(baseName(f.path) + PART, { create: true });
-    const hasher = await createSHA256();
-    hasher.init();
+    const hasher = await newHasher();
     const writable = await handle.createWritable();
     try {
       await pump(file.stream(), hasher, async (chunk) => {

@@ -4,60 +4,23 @@
 // through Playwright and alternates the contenders round by round.
 
 import { Wllama } from "./wllama/index.js";
-
-const site = new URL("../", location.href).href;
-const workers = new Map();
-let nextId = 1;
-const pending = new Map();
-
-function listen(worker) {
-  worker.addEventListener("message", (event) => {
-    const msg = event.data;
-    if (msg.type === "error") console.error(msg.text);
-    if (msg.type !== "result" || !pending.has(msg.id)) return;
-    const { resolve, reject } = pending.get(msg.id);
-    pending.delete(msg.id);
-    msg.error ? reject(new Error(msg.error)) : resolve(msg.value);
-  });
-  worker.addEventListener("error", (event) => console.error(`worker error: ${event.message}`));
-  return worker;
-}
-
-function call(worker, msg) {
-  const id = nextId++;
-  return new Promise((resolve, reject) => {
-    pending.set(id, { resolve, reject });
-    worker.postMessage({ ...msg, id });
-  });
-}
+import { call, python, startHearth, startWorker } from "./worker-rpc.js";
 
 let wllama = null;
 
 window.bench = {
   isolated: self.crossOriginIsolated,
 
-  /** Start one of Hearth's app workers (Pyodide, Panel, Hearth), exactly as index.html's boot.js does. */
-  startHearth(name) {
-    const worker = listen(new Worker(new URL("worker.js", site), { type: "module" }));
-    worker.postMessage({ type: "start", origin: site });
-    workers.set(name, worker);
-  },
-
-  /** Run Python in Hearth worker `name`; the last expression's value comes back. */
-  python(name, code) {
-    return call(workers.get(name), { type: "python", code });
-  },
+  startHearth,
+  python,
 
   /** transformers.js in a worker of its own, loading `model` from the served folder. */
   async startTjs(name, options) {
-    const worker = listen(new Worker(new URL("llm-tjs-worker.js", location.href), { type: "module" }));
-    workers.set(name, worker);
-    return call(worker, { type: "load", ...options });
+    startWorker(name, "llm-tjs-worker.js", { type: "module" });
+    return call(name, { type: "load", ...options });
   },
 
-  tjs(name, msg) {
-    return call(workers.get(name), msg);
-  },
+  tjs: call,
 
   /** wllama with its wasm from this site, loading the GGUF from `ggufUrl` as a Blob (no cache, no network). */
   async startWllama({ ggufUrl, threads, nCtx }) {

@@ -10,16 +10,14 @@ from __future__ import annotations
 
 import io
 import re
-from types import SimpleNamespace
 
 import pytest
 from PIL import Image
 
-from tests.conftest import RequestLog, wait_ready
 from tests.web.ui_steps import (
-    WAIT_MS,
     choose_csv,
     frame_log,
+    open_app,
     open_tab,
     python,
     see_exactly,
@@ -37,16 +35,9 @@ NOT_TEXT = "is a PNG image, not a table of text; choose a CSV file (a spreadshee
 
 @pytest.fixture(scope="module")
 def ui(browser, site, browser_context_args):
-    context = browser.new_context(**browser_context_args)
-    context.route("**/*", RequestLog(site.url.rstrip("/")).route)
-    page = context.new_page()
-    page.set_default_timeout(WAIT_MS)
-    problems: list[str] = []
-    page.on("pageerror", lambda e: problems.append(f"pageerror: {e}"))
-    page.on("console", lambda m: "Traceback" in m.text and problems.append(m.text))
-    wait_ready(page, site.url)
-    yield SimpleNamespace(page=page, problems=problems)
-    context.close()
+    made = open_app(browser, site, browser_context_args)
+    yield made
+    made.context.close()
 
 
 @pytest.fixture

@@ -178,3 +178,22 @@ def see_exactly(page, text: str):
     locator = page.get_by_text(text, exact=True).filter(visible=True).first
     locator.wait_for(state="visible")
     return locator
+
+
+def open_app(browser, site, browser_context_args, **context_args):
+    """A new page with the app booted, requests outside the site blocked, and the Python tracebacks
+    and page errors it shows collected (`problems`); close it with `.context.close()`."""
+    from types import SimpleNamespace
+
+    from tests.conftest import RequestLog, wait_ready
+
+    context = browser.new_context(**browser_context_args, **context_args)
+    log = RequestLog(site.url.rstrip("/"))
+    context.route("**/*", log.route)
+    page = context.new_page()
+    page.set_default_timeout(WAIT_MS)
+    problems: list[str] = []
+    page.on("pageerror", lambda e: problems.append(f"pageerror: {e}"))
+    page.on("console", lambda m: "Traceback" in m.text and problems.append(m.text))
+    wait_ready(page, site.url)
+    return SimpleNamespace(context=context, page=page, log=log, problems=problems)

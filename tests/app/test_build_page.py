@@ -1,7 +1,22 @@
 """The Build page driven through its widgets: presets, edits, moves, modes, and errors at the layer."""
 
+import re
+from html import unescape
+
 from hearth.app.layer_catalog import CATALOG
 from hearth.train.spec import ModelSpec
+
+
+def said(pane) -> str:
+    return unescape(re.sub(r"<[^>]+>", "", pane.object or ""))
+
+
+def shown(build) -> tuple[str, list[str]]:
+    """The preset title over the layers (or "") and the layers' types, as the layer list holds them."""
+    objects = list(build.layer_list.objects)
+    title = said(objects.pop(0)) if objects and build.preset_title is objects[0] else ""
+    types = [e.type for view in objects for e in build.editors if e.view is view]
+    return title, types
 
 
 def editor_error(editor) -> str:
@@ -39,10 +54,15 @@ def test_impossible_stack_shows_at_the_layer_and_keeps_the_last_model(app):
     assert 'role="alert"' in last.error.object
     assert all(not editor_error(e) for e in app.build.editors[:-1])
     assert app.state.spec is before and not app.state.spec_draft_ok
-    assert "Not ready" in app.build.status.object and "last network that worked" in app.build.status.object
+    problem = ("Not ready: conv2d at position 4 needs a 3-D input, got (10,) from dense at position 3; give the "
+               "input as [height, width, channels] or add a reshape layer before it. Start training is off until "
+               "the network on the Build page works.")
+    assert said(app.build.status) == said(app.train.network_note) == problem  # one story on both pages
+    assert app.train.start_button.disabled
     assert "fix this layer" in app.build.diagram.object
     last.remove.clicks += 1
     assert app.state.spec_draft_ok and app.state.spec is not before
+    assert said(app.train.network_note) == "" and not app.train.start_button.disabled
     assert app.state.spec.to_dict()["layers"] == before.to_dict()["layers"]
 
 
@@ -98,3 +118,21 @@ def test_new_data_adapts_the_input_and_the_output_layer(app):
     app.build.use_preset("lenet")  # not for tables: says why, changes nothing
     assert "needs images" in app.build.message.object
     assert [e.type for e in app.build.editors] == ["flatten", "dense", "dense"]
+
+
+def test_a_preset_title_only_ever_shows_over_its_own_layers(app):
+    seen = []
+    app.build.layer_list.param.watch(lambda _e: seen.append(shown(app.build)), "objects")
+    app.build.preset_buttons["small_cnn"].clicks += 1
+    app.build.preset_buttons["mlp"].clicks += 1
+    small_cnn = ("Small CNN for digits (8 × 8 × 1, 10 classes)", ["conv2d", "maxpool2d", "flatten", "dense"])
+    mlp = ("MLP for digits (8 × 8 × 1, 10 classes)", ["flatten", "dense", "dense"])
+    assert seen == [small_cnn, mlp]  # each title arrives with its layers, in one change of the list
+    assert said(app.build.message) == ""
+    app.build.editors[1].options_box.objects[0].value = 32  # edited: no longer the preset
+    assert shown(app.build) == ("", ["flatten", "dense", "dense"])
+    app.build.preset_buttons["mlp"].clicks += 1
+    app.build.add_layer("dropout")
+    assert shown(app.build) == ("", ["flatten", "dense", "dense", "dropout"])
+    assert all(title in ("", small_cnn[0], mlp[0]) for title, _ in seen)
+    assert all(types == dict([small_cnn, mlp])[title] for title, types in seen if title)

@@ -5,6 +5,7 @@ from html import unescape
 
 import numpy as np
 
+from hearth.app.train_page import ESTIMATE_AFTER_BATCHES, ESTIMATE_AFTER_S, TimeLeft
 from hearth.train import ModelSpec, Trainer
 from tests.app.conftest import run
 
@@ -93,13 +94,15 @@ def test_a_failed_or_refused_training_keeps_the_model(trained):
     assert "The model you had is still there." in page.message.object
     assert state.trainer is model and model.history == history and not state.training
     assert page.curves.epochs.data["epoch"] == [1, 2]
-    state.spec_draft_ok = False
+    state.spec_problem = "dense at position 3 needs ..."  # what the Build page sets for a broken stack
     try:
         run(page.start())
-        assert "fix the layer marked in red" in unescape(page.message.object)
+        assert unescape(page.network_note.object).count("Not ready: dense at position 3 needs .... Start training is "
+                                                        "off until the network on the Build page works.") == 1
+        assert 'role="alert"' in page.network_note.object and page.message.object == ""
         assert state.trainer is model
     finally:
-        state.spec_draft_ok = True
+        state.spec_problem = None
 
 
 def test_train_more_goes_on_from_the_current_model(app):
@@ -113,3 +116,23 @@ def test_train_more_goes_on_from_the_current_model(app):
     app.train.optimizer.value = "sgd"
     run(app.train.train_more())
     assert "needs a fresh start" in app.train.message.object and first.epochs_done == 2
+
+
+def test_time_left_waits_until_the_pace_means_something():
+    left = TimeLeft(total=200)
+    assert left(1, 10.0) is None  # the first report: its chunk also built the session
+    assert left(8, 10.001) is None  # the rest of that chunk, reported at once
+    assert left(8 + ESTIMATE_AFTER_BATCHES, 10.0 + ESTIMATE_AFTER_S / 2) is None  # batches, but too little time
+    assert left(12, 10.0 + 3 * ESTIMATE_AFTER_S) is None  # time, but too few batches since
+    estimate = left(8 + 4 * ESTIMATE_AFTER_BATCHES, 12.0)
+    assert estimate == (12.0 - 10.0) / (4 * ESTIMATE_AFTER_BATCHES) * (200 - 8 - 4 * ESTIMATE_AFTER_BATCHES)
+
+
+def test_no_time_left_is_shown_before_it_means_something(app, monkeypatch):
+    said = []
+    monkeypatch.setattr(app.train, "_say", said.append)
+    app.train.epochs.value = 1
+    run(app.train.start())
+    progress = [line for line in said if line.startswith("Epoch")]
+    assert progress and progress[0].startswith("Epoch 1 of 1 · batch 1 of 45 · loss ")
+    assert "left" not in progress[0]

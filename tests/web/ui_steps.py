@@ -126,3 +126,74 @@ def wait_python(page, code: str, what: str):
 
 
 SEVEN = [(0.25, 0.15), (0.75, 0.15), (0.45, 0.9)]
+
+
+def choose_csv(page, path: Path) -> None:
+    """Choose a file as the Data page's CSV table (the file picker, as a student would)."""
+    open_tab(page, "Data")
+    page.get_by_role("button", name="CSV table").click()
+    page.get_by_label("CSV file (a header row, then one row per sample)").set_input_files(str(path))
+
+
+# What the page shows at every frame it draws, so a test can say what a student could ever have seen
+# (a state that lasts one frame included), not only where things end up. Panel draws each component
+# in a shadow root, so the search goes into every one.
+_FRAME_LOG = """(watched) => {
+    const all = (root, selector, out) => {
+        root.querySelectorAll(selector).forEach((e) => out.push(e));
+        root.querySelectorAll("*").forEach((e) => { if (e.shadowRoot) all(e.shadowRoot, selector, out); });
+        return out;
+    };
+    const log = (window.hearthFrames = []);
+    let last = "";
+    const tick = () => {
+        const frame = {};
+        for (const [name, selector] of Object.entries(watched)) {
+            const shown = all(document, selector, []).filter((e) => e.getClientRects().length > 0);
+            frame[name] = {count: shown.length, text: shown.length ? shown[0].innerText.trim() : null};
+        }
+        const key = JSON.stringify(frame);
+        if (key !== last) log.push(frame);
+        last = key;
+        if (window.hearthFrames === log) requestAnimationFrame(tick);
+    };
+    tick();
+}"""
+
+
+def start_frame_log(page, watched: dict[str, str]) -> None:
+    """Record, frame by frame, how many elements match each CSS selector and the first one's text
+    (visible ones only); a frame is kept when it differs from the one before."""
+    page.evaluate(_FRAME_LOG, watched)
+
+
+def frame_log(page) -> list[dict]:
+    """The frames recorded since start_frame_log; recording stops."""
+    return page.evaluate("() => { const log = window.hearthFrames; window.hearthFrames = null; return log; }")
+
+
+def see_exactly(page, text: str):
+    """Wait until an element whose whole text is `text` is visible (pages of other tabs, hidden, may
+    say the same); returns its locator."""
+    locator = page.get_by_text(text, exact=True).filter(visible=True).first
+    locator.wait_for(state="visible")
+    return locator
+
+
+def open_app(browser, site, browser_context_args, **context_args):
+    """A new page with the app booted, requests outside the site blocked, and the Python tracebacks
+    and page errors it shows collected (`problems`); close it with `.context.close()`."""
+    from types import SimpleNamespace
+
+    from tests.conftest import RequestLog, wait_ready
+
+    context = browser.new_context(**browser_context_args, **context_args)
+    log = RequestLog(site.url.rstrip("/"))
+    context.route("**/*", log.route)
+    page = context.new_page()
+    page.set_default_timeout(WAIT_MS)
+    problems: list[str] = []
+    page.on("pageerror", lambda e: problems.append(f"pageerror: {e}"))
+    page.on("console", lambda m: "Traceback" in m.text and problems.append(m.text))
+    wait_ready(page, site.url)
+    return SimpleNamespace(context=context, page=page, log=log, problems=problems)

@@ -2,11 +2,14 @@
 
 Each layer shows what it outputs and how many parameters it has; a stack that cannot work says
 why at the layer at fault, and the diagram marks it. Only a stack that builds replaces the model
-the other pages use (AppState.spec), so a half-finished edit never loses the last working model.
+the other pages use (AppState.spec), so a half-finished edit never loses the last working model;
+training waits until the stack works again, and this page and the Train page say so in the same
+words (AppState.network_problem).
 """
 
 from __future__ import annotations
 
+from html import escape
 from typing import Any
 
 import panel as pn
@@ -37,6 +40,10 @@ class BuildPage:
         self.add_button.on_click(lambda _e: self.add_layer(self.new_type.value))
         self.input_info = pn.pane.HTML("", sizing_mode="stretch_width")
         self.layer_list = pn.Column(sizing_mode="stretch_width")
+        # A preset's title is the first item of the layer list, made anew with its layers: the page
+        # then draws the title and the layers in one update, so a title never shows over other layers.
+        self.preset_title: pn.pane.HTML | None = None
+        self._preset_layers: list[dict[str, Any]] | None = None  # the title holds while the layers are these
         self.status = pn.pane.HTML("", sizing_mode="stretch_width")
         self.diagram = pn.pane.HTML("", sizing_mode="stretch_width")
         self.message = pn.pane.HTML("", sizing_mode="stretch_width")
@@ -67,10 +74,23 @@ class BuildPage:
     def _editor(self, config: dict[str, Any]) -> LayerEditor:
         return LayerEditor(config, self.expert, self.refresh, self._action)
 
-    def set_layers(self, layers: list[dict[str, Any]]) -> None:
+    def set_layers(self, layers: list[dict[str, Any]], title: str = "") -> None:
+        """Show `layers` in place of the stack, under `title` (a preset's) when one is given."""
         self.editors = [self._editor(config) for config in layers]
-        self.layer_list.objects = [editor.view for editor in self.editors]
+        self.preset_title = pn.pane.HTML(f'<p class="hearth-preset-title" style="margin:.2rem 0;font-weight:600">'
+                                         f"{escape(title)}</p>", sizing_mode="stretch_width") if title else None
+        self._preset_layers = self.layers if title else None
+        self._show_list()
         self.refresh()
+
+    def _drop_title(self) -> None:
+        if self.preset_title is not None:
+            self.layer_list.remove(self.preset_title)
+            self.preset_title = self._preset_layers = None
+
+    def _show_list(self) -> None:
+        title = [self.preset_title] if self.preset_title is not None else []
+        self.layer_list.objects = [*title, *(editor.view for editor in self.editors)]
 
     def use_preset(self, name: str, quiet: bool = False) -> None:
         outputs = self.state.outputs or 10
@@ -80,24 +100,26 @@ class BuildPage:
         except ValueError as error:
             self.message.object = notice(str(error), "error")
             return
-        self.message.object = "" if quiet else notice(f"{PRESETS[name]} for {self._data_words()}.", "info")
-        self.set_layers(layers)
+        self.message.object = ""
+        self.set_layers(layers, title="" if quiet else f"{PRESETS[name]} for {self._data_words()}")
 
     def add_layer(self, layer_type: str) -> None:
         editor = self._editor(new_layer(layer_type))
+        self._drop_title()
         self.editors.append(editor)
         self.layer_list.append(editor.view)
         self.refresh()
 
     def _action(self, editor: LayerEditor, action: str) -> None:
         i = self.editors.index(editor)
+        self._drop_title()
         if action == "remove":
             self.editors.pop(i)
         elif action == "up" and i > 0:
             self.editors[i - 1], self.editors[i] = self.editors[i], self.editors[i - 1]
         elif action == "down" and i < len(self.editors) - 1:
             self.editors[i + 1], self.editors[i] = self.editors[i], self.editors[i + 1]
-        self.layer_list.objects = [e.view for e in self.editors]
+        self._show_list()
         self.refresh()
 
     def _mode_changed(self) -> None:
@@ -120,6 +142,7 @@ class BuildPage:
 
     def _data_changed(self) -> None:
         """New data: the input follows it, and a last dense layer is given one output per class."""
+        self._drop_title()  # the title names the data the preset was made for
         last = self.editors[-1] if self.editors else None
         outputs = self.state.outputs
         if last is not None and last.type == "dense" and outputs is not None and last.config.get("units") != outputs:
@@ -141,6 +164,8 @@ class BuildPage:
 
     # ---------------------------------------------------------------- checking
     def refresh(self) -> None:
+        if self.layers != self._preset_layers:
+            self._drop_title()  # edited: no longer the preset the title names
         problems = {}
         for position, editor in enumerate(self.editors, start=1):
             editor.position = position
@@ -160,8 +185,7 @@ class BuildPage:
         if report.ok:
             self.status.object = notice(f"The network works: {len(report.layers)} layers, {report.param_count:,} "
                                         "parameters to learn.", "success")
-            self.state.param.update(spec=report.spec, spec_draft_ok=True)
+            self.state.param.update(spec=report.spec, spec_draft_ok=True, spec_problem=None)
         else:
-            kept = " Training uses the last network that worked." if self.state.spec is not None else ""
-            self.status.object = notice(f"Not ready: {report.error}.{kept}", "warning")
-            self.state.spec_draft_ok = False
+            self.state.param.update(spec_draft_ok=False, spec_problem=report.error)
+            self.status.object = notice(self.state.network_problem(), "warning")

@@ -1,13 +1,15 @@
 """The Data page: pick a built-in dataset, or bring a CSV table, a ZIP of images or webcam shots.
 
 Every loader is all-or-nothing: a file that cannot be used gets a message saying what to change,
-and the data already loaded stays as it was.
+and the data already loaded stays as it was. Messages are whole sentences that name the file the
+student chose, and advise only what this page can do.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import re
 
 import panel as pn
 
@@ -18,9 +20,29 @@ from hearth.app.widgets.images import gallery, img_tag
 from hearth.app.widgets.number_box import IntBox
 from hearth.app.widgets.webcam import Webcam
 from hearth.runtime import site_file
-from hearth.train.data import BUILTIN_DATASETS, DataError, Dataset, ImageCollection, load_builtin, load_csv, load_images
+from hearth.train.data import (
+    BUILTIN_DATASETS,
+    DataError,
+    Dataset,
+    ImageCollection,
+    decode_text,
+    load_builtin,
+    load_csv,
+    load_images,
+)
 
 SOURCES = ["Built-in", "CSV table", "Images (ZIP)", "Webcam"]
+FILE = "\x00file\x00"  # stands for the file's name in a message made before the name is known
+UNNAMED_FILE = "The file you chose"  # what a message calls a file whose name has not arrived (see _file_changed)
+
+
+def sentence(text: str) -> str:
+    """A loader's message as a sentence: a capital first letter, unless the text starts with a name
+    (a file, "a/1.png", or a column), and a full stop, so the next sentence does not run into it."""
+    text = text.strip()
+    if re.match(r"[a-z]+[ ,;:]", text):  # an ordinary word; "data.csv" or "cats/1.png" stay as they are
+        text = text[0].upper() + text[1:]
+    return text if text.endswith((".", "!", "?")) else text + "."
 
 
 class DataPage:
@@ -38,8 +60,21 @@ class DataPage:
 
         self.csv_file = pn.widgets.FileInput(label="CSV file (a header row, then one row per sample)",
                                              accept=".csv,.tsv,.txt,text/csv")
-        self.csv_file.param.watch(lambda _e: self._read_header(), "value")
+        # The page sends the file's bytes and its name as separate changes, in an order Python cannot
+        # rely on: both are watched, and a message names the file only once both of a pick are here.
+        self.csv_file.param.watch(self._file_changed, ["value", "filename"])
+        self._pick: set[str] = set()  # what of the latest pick has arrived: "value", "filename"
+        self._header: list[str] = []  # the chosen file's columns ([] until one is read)
+        self._file_problem: DataError | None = None  # why the chosen file cannot be a table
         self.csv_label = pn.widgets.Select(label="Label column (what to predict)", options=[], width=230)
+        self.csv_label.param.watch(lambda _e: self._offer_features(), "value")
+        # Feature columns: every column but the label, ticked; unticking leaves a column out (a text
+        # column, or one the network should not see). What was unticked stays so while the label changes.
+        self.csv_features = pn.widgets.CheckBoxGroup(options=[], value=[], inline=True,
+                                                     sizing_mode="stretch_width")
+        self.csv_features.param.watch(self._features_ticked, "value")
+        self._left_out: set[str] = set()
+        self._offering = False
         self.csv_normalize = pn.widgets.Select(label="Scale the features", value="standard", options={
             "Standardise (mean 0, spread 1)": "standard", "Min-max to 0..1": "minmax", "Leave as they are": "none"},
             width=240)
@@ -96,7 +131,9 @@ class DataPage:
             objects = [self.builtin, self.builtin_button]
         elif source == "CSV table":
             objects = [self.csv_file, wrap_row(self.csv_label, self.csv_normalize, self.csv_task),
-                       self.csv_button]
+                       pn.pane.HTML('<span class="hearth-features-label">Feature columns (what the network learns '
+                                    "from; untick a column to leave it out):</span>", margin=(5, 10, 0, 10)),
+                       self.csv_features, self.csv_button]
         elif source == "Images (ZIP)":
             objects = [pn.pane.HTML("<p>Put each class's pictures in a folder named after the class "
                                     "(cats/1.png, dogs/7.jpg), zip the folders, and choose the ZIP.</p>"),
@@ -137,7 +174,7 @@ class DataPage:
 
     def _failed(self, error: Exception) -> None:
         kept = f" The data you had ({self.state.dataset.name}) is still loaded." if self.state.dataset else ""
-        self.message.object = notice(f"{error}{kept}", "error")
+        self.message.object = notice(f"{sentence(str(error))}{kept}", "error")
 
     # ---------------------------------------------------------------- loaders
     async def use_builtin(self, name: str | None = None) -> None:
@@ -152,42 +189,91 @@ class DataPage:
             return
         self._done(data, f"Loaded {name}: {len(data):,} samples.", {"kind": "builtin", "name": name})
 
-    def _read_header(self) -> None:
-        raw = self.csv_file.value
-        if not raw:
-            return
-        try:
-            text = raw.decode("utf-8-sig", errors="replace")
-            first = next((line for line in text.splitlines() if line.strip()), "")
-            dialect = csv.Sniffer().sniff(first, delimiters=",;\t") if first else csv.excel
-            header = next(csv.reader(io.StringIO(first), dialect))
-        except (csv.Error, StopIteration):
-            header = []
-        header = [h.strip() for h in header if h.strip()]
-        self.csv_label.options = header
-        if header:
-            self.csv_label.value = header[-1]
-            self.message.object = notice(f"{self.csv_file.filename}: columns {', '.join(header)}. Choose the label "
-                                         "column, then Use this table.", "info")
+    def _file_changed(self, *events) -> None:
+        """A CSV file was chosen: read its header and say what it holds, naming the file.
+
+        A pick changes the value, the name or both, one change at a time in the browser. Until both
+        of a pick have arrived the file is "the file you chose": the name on the widget may still
+        be the previous file's (and when a file of the same name is chosen again, no new name comes).
+        """
+        changed = {event.name for event in events}
+        if changed & self._pick or changed == {"value", "filename"}:
+            self._pick = set()  # something already seen changed again: a new pick
+        self._pick |= changed
+        if "value" in changed:
+            self._read_header(self.csv_file.value)
+        named = "filename" in self._pick and self.csv_file.filename
+        self._show_header(self.csv_file.filename if named else UNNAMED_FILE)
+
+    def _read_header(self, raw: bytes | None) -> None:
+        self._header, self._file_problem = [], None
+        if raw:
+            try:
+                text = decode_text(raw, FILE)  # the name goes in when it is known (_show_header)
+            except DataError as error:
+                self._file_problem = error
+                text = ""
+            try:
+                first = next((line for line in text.splitlines() if line.strip()), "")
+                dialect = csv.Sniffer().sniff(first, delimiters=",;\t") if first else csv.excel
+                header = next(csv.reader(io.StringIO(first), dialect))
+            except (csv.Error, StopIteration):
+                header = []
+            self._header = [h.strip() for h in header if h.strip()]
+        self._left_out = set()
+        self.csv_label.options = self._header
+        if self._header:
+            self.csv_label.value = self._header[-1]
+        self._offer_features()
+
+    def _show_header(self, name: str) -> None:
+        if not self.csv_file.value:
+            return  # nothing chosen (a cancelled pick): what the page said stays
+        if self._file_problem is not None:
+            self.message.object = notice(sentence(str(self._file_problem).replace(FILE, name)), "error")
+        elif self._header:
+            self.message.object = notice(f"{name} has the columns {', '.join(self._header)}. Choose the label "
+                                         "column, then press Use this table.", "info")
         else:
-            self.message.object = notice(f"{self.csv_file.filename} has no header row that Hearth can read; the "
-                                         "first line should name the columns, separated by commas", "error")
+            self.message.object = notice(f"{name} has no header row that Hearth can read. The first line should "
+                                         "name the columns, separated by commas.", "error")
+
+    def _offer_features(self) -> None:
+        """Every column but the label as a feature to tick, ticked unless the student left it out."""
+        options = [h for h in self._header if h != self.csv_label.value]
+        self._offering = True
+        try:
+            self.csv_features.param.update(options=options, value=[h for h in options if h not in self._left_out])
+        finally:
+            self._offering = False
+
+    def _features_ticked(self, event) -> None:
+        if not self._offering:
+            self._left_out = (self._left_out | set(self.csv_features.options)) - set(event.new)
 
     def use_csv(self) -> None:
         if not self.csv_file.value:
             self.message.object = notice("Choose a CSV file first.", "error")
             return
-        name = (self.csv_file.filename or "table").rsplit(".", 1)[0]
+        filename = self.csv_file.filename or "table.csv"
+        name = filename.rsplit(".", 1)[0]
         normalize = None if self.csv_normalize.value == "none" else self.csv_normalize.value
+        left_out = [h for h in self._header if h in self._left_out and h != self.csv_label.value]
+        features = list(self.csv_features.value) if left_out else None
         try:
-            data = load_csv(self.csv_file.value, label=self.csv_label.value or None, normalize=normalize,
-                            task=self.csv_task.value, name=name)
+            # named after the file in messages ("data.csv has ..."), after its stem once loaded
+            data = load_csv(self.csv_file.value, label=self.csv_label.value or None, features=features,
+                            normalize=normalize, task=self.csv_task.value, name=filename)
         except DataError as error:
             self._failed(error)
             return
-        self._done(data, f"Loaded {name}: {len(data):,} rows, {data.x.shape[1]} features.",
-                   {"kind": "csv", "file": self.csv_file.filename or "data.csv", "label": self.csv_label.value,
-                    "normalize": normalize, "task": self.csv_task.value})
+        data.name = name
+        source = {"kind": "csv", "file": filename, "label": self.csv_label.value, "normalize": normalize,
+                  "task": self.csv_task.value}
+        if features is not None:
+            source["features"] = features
+        left = f" ({', '.join(left_out)} left out)" if left_out else ""
+        self._done(data, f"Loaded {name}: {len(data):,} rows, {data.x.shape[1]} features{left}.", source)
 
     def use_zip(self) -> None:
         if not self.zip_file.value:

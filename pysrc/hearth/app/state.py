@@ -13,6 +13,10 @@ from hearth.train.data import Dataset
 from hearth.train.spec import ModelSpec, TrainConfig
 from hearth.train.trainer import Evaluation, Trainer
 
+# Training refuses a broken stack rather than quietly training the last one that worked: what a student
+# trains is then always the network they see on the Build page.
+TRAINING_WAITS = "Start training is off until the network on the Build page works."
+
 
 class AppState(param.Parameterized):
     dataset = param.ClassSelector(class_=Dataset, default=None, allow_None=True,
@@ -20,8 +24,11 @@ class AppState(param.Parameterized):
     data_source = param.Dict(default={"kind": "builtin", "name": "digits"},
                              doc="How the dataset was loaded, for the Python page's scripts.")
     spec = param.ClassSelector(class_=ModelSpec, default=None, allow_None=True,
-                               doc="The last model stack that built (Build page); what Start trains.")
+                               doc="The last model stack that built (Build page): what Start trains, while "
+                                   "the Build page shows no problem (the Python and Export pages show it then too).")
     spec_draft_ok = param.Boolean(default=True, doc="False while the Build page shows a broken stack.")
+    spec_problem = param.String(default=None, allow_None=True,
+                                doc="What is wrong with the stack the Build page shows (None: nothing).")
     loaded_spec = param.Integer(default=0, doc="Bumped when a spec arrives from outside the Build page "
                                                "(a project file), so the Build page shows it.")
     config = param.ClassSelector(class_=TrainConfig, default=TrainConfig(learning_rate=0.01),
@@ -35,6 +42,13 @@ class AppState(param.Parameterized):
     providers = param.List(default=["wasm"], doc="Backends this browser has (wasm, webgpu).")
     provider = param.String(default="wasm", doc="The backend training uses.")
     project_name = param.String(default="hearth_model")
+
+    def network_problem(self) -> str | None:
+        """What the Build and Train pages both say while the stack on the Build page cannot train
+        (None when it can). One sentence for both, so the two pages never disagree."""
+        if self.spec_problem is None:
+            return None
+        return f"Not ready: {self.spec_problem}. {TRAINING_WAITS}"
 
     @property
     def outputs(self) -> int | None:

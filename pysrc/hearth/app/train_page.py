@@ -30,6 +30,12 @@ UI_INTERVAL = 0.5  # progress bar and text
 PLOT_INTERVAL = 1.0  # the curves
 HISTORY_INTERVAL = 3.0  # the epochs table
 HISTORY_ROWS = 10
+# A time-left estimate is shown only once the pace it comes from is worth something: the first chunk
+# of steps also builds the runtime's session, so the pace is taken from the first progress report on,
+# and over at least one more chunk and a second of training (before that it can be off many times over).
+ESTIMATE_AFTER_S = 1.0
+ESTIMATE_AFTER_BATCHES = STEPS_PER_CALL
+SAME_CHUNK_S = 0.02  # reports this close to the first one belong to its chunk (done in one runtime call)
 BACKENDS = {"wasm": "WebAssembly (CPU)", "webgpu": "WebGPU (graphics card)", "cpu": "CPU (onnxruntime)"}
 LOSSES = {"Categorical cross-entropy (classes)": "categorical_crossentropy",
           "Binary cross-entropy (two classes, sigmoid)": "binary_crossentropy",
@@ -42,6 +48,25 @@ def _duration(seconds: float) -> str:
     if seconds < 60:
         return f"{max(seconds, 0):.0f} s"
     return f"{seconds // 60:.0f} min {seconds % 60:02.0f} s"
+
+
+class TimeLeft:
+    """Seconds left in a run of `total` batches, from the pace since the first progress report;
+    None until that pace means something (ESTIMATE_AFTER_S, ESTIMATE_AFTER_BATCHES)."""
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self._start: tuple[float, int] | None = None  # (time, batches done) when the pace starts
+
+    def __call__(self, done: int, now: float) -> float | None:
+        if self._start is None or now - self._start[0] < SAME_CHUNK_S:
+            # the first report, or one from the same chunk: its batches took no time of their own
+            self._start = (now if self._start is None else self._start[0], done)
+            return None
+        started, done_then = self._start
+        if now - started < ESTIMATE_AFTER_S or done - done_then < ESTIMATE_AFTER_BATCHES:
+            return None
+        return (now - started) / (done - done_then) * max(self.total - done, 0)
 
 
 class TrainPage:
@@ -77,6 +102,8 @@ class TrainPage:
         self.stop_button.on_click(lambda _e: self.stop())
 
         self.message = pn.pane.HTML("", sizing_mode="stretch_width")
+        # While the Build page's stack cannot train, this page says so in the Build page's words.
+        self.network_note = pn.pane.HTML("", sizing_mode="stretch_width")
         self.progress = pn.indicators.Progress(label="Training progress", value=0, max=1000, bar_color="primary",
                                                sizing_mode="stretch_width", margin=(5, 10))
         self.progress_text = pn.pane.HTML('<p aria-live="polite" class="hearth-progress">Not started.</p>',
@@ -95,13 +122,15 @@ class TrainPage:
             wrap_row(self.optimizer, self.loss, self.learning_rate, self.batch_size, self.epochs,
                      self.validation_split, self.backend),
             wrap_row(self.start_button, self.pause_button, self.resume_button, self.stop_button, self.more_button),
-            self.message, self.progress, self.progress_text, self.backend_info, self.curves.view,
+            self.network_note, self.message, self.progress, self.progress_text, self.backend_info, self.curves.view,
             self.history, sizing_mode="stretch_width")
         state.param.watch(lambda _e: self._show_backends(), "providers")
         state.param.watch(lambda _e: self._settings_from_state(), "config")
         state.param.watch(lambda _e: self._data_changed(), "dataset")
         state.param.watch(lambda _e: self._trainer_changed(), "trainer")
+        state.param.watch(lambda _e: (self._show_network_problem(), self._buttons()), "spec_problem")
         self._show_backends()
+        self._show_network_problem()
         self._buttons()
 
     # ---------------------------------------------------------------- settings
@@ -163,7 +192,7 @@ class TrainPage:
     def _buttons(self) -> None:
         running = self.running is not None
         paused = running and self._paused
-        self.start_button.disabled = running
+        self.start_button.disabled = running or self.state.network_problem() is not None
         self.more_button.disabled = running or self.state.trainer is None
         self.pause_button.disabled = not running or paused
         self.resume_button.disabled = not paused
@@ -194,16 +223,23 @@ class TrainPage:
     def _say(self, text: str) -> None:
         self.progress_text.object = f'<p aria-live="polite" class="hearth-progress">{escape(text)}</p>'
 
+    def _show_network_problem(self, kind: str = "warning") -> None:
+        self.network_note.object = notice(self.state.network_problem() or "", kind)
+
     def _cannot_start(self) -> str | None:
         if self.state.dataset is None:
             return "Pick some data on the Data page first."
-        if not self.state.spec_draft_ok or self.state.spec is None:
-            return "The network on the Build page has a problem; fix the layer marked in red first."
+        if self.state.spec is None:
+            return "Build a network on the Build page first."
         return None
 
     async def start(self) -> None:
         """Train a new model from fresh weights with the current network, data and settings."""
         if self.running is not None:
+            return
+        if self.state.network_problem() is not None:
+            self.message.object = ""
+            self._show_network_problem("error")  # the same words, announced: Start was asked for anyway
             return
         problem = self._cannot_start()
         if problem:
@@ -245,23 +281,25 @@ class TrainPage:
         first_epoch = trainer.epochs_done
         started = time.perf_counter()
         last_update = last_plot = last_history = 0.0
+        time_left = TimeLeft(total)
         self.curves.expect(total)
 
         def on_batch(p: BatchProgress) -> None:
             nonlocal last_update, last_plot
             self.curves.add_batch(p.epoch - 1 + p.batch / p.batches, p.loss, p.accuracy)
             now = time.perf_counter()
+            done = (p.epoch - 1 - first_epoch) * p.batches + p.batch
+            left = time_left(done, now)
             if now - last_update < UI_INTERVAL:
                 return
             last_update = now
-            done = (p.epoch - 1 - first_epoch) * p.batches + p.batch
-            left = (now - started) / max(done, 1) * (total - done)
             if now - last_plot >= PLOT_INTERVAL:
                 last_plot = now
                 self.curves.flush()
             self.progress.value = int(1000 * done / max(total, 1))
+            estimate = "" if left is None else f" · about {_duration(left)} left"
             self._say(f"Epoch {p.epoch - first_epoch} of {epochs} · batch {p.batch} of {p.batches} · "
-                      f"loss {p.loss:.3f} · about {_duration(left)} left")
+                      f"loss {p.loss:.3f}{estimate}")
 
         outcome = "done"
         try:

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 __all__ = ["DataError", "Dataset", "BUILTIN_DATASETS", "load_builtin", "load_csv", "load_images",
-           "ImageCollection", "default_data_dir", "normalize_like"]
+           "ImageCollection", "default_data_dir", "normalize_like", "decode_text", "file_kind"]
 
 
 class DataError(ValueError):
@@ -202,16 +202,62 @@ def load_builtin(name: str, source: bytes | str | Path | None = None) -> Dataset
 
 # ---------------------------------------------------------------- CSV
 
-def _text(data: str | bytes, what: str) -> str:
+# What a file is when its bytes say so, whatever its name claims: a picture renamed .csv should be
+# told apart from a table with a bad line, so the message can say what to choose instead.
+_MAGIC: tuple[tuple[bytes, str], ...] = (
+    (b"\x89PNG\r\n\x1a\n", "a PNG image"),
+    (b"\xff\xd8\xff", "a JPEG image"),
+    (b"GIF87a", "a GIF image"),
+    (b"GIF89a", "a GIF image"),
+    (b"%PDF-", "a PDF document"),
+    (b"PK\x03\x04", "a ZIP archive (an Excel .xlsx workbook is one)"),
+    (b"PK\x05\x06", "a ZIP archive"),
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "an Office document (an old Excel .xls workbook?)"),
+    (b"BM", "a BMP image"),
+)
+
+
+def file_kind(data: bytes) -> str | None:
+    """What a file's first bytes say it is ("a PNG image"), or None for anything else (text, maybe)."""
+    head = bytes(data[:16])
+    for magic, kind in _MAGIC:
+        if head.startswith(magic) and (magic != b"BM" or len(data) >= 26 and data[6:10] == b"\0\0\0\0"):
+            return kind
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "a WebP image"
+    return None
+
+
+def decode_text(data: str | bytes, what: str) -> str:
+    """The text of a table file, or a DataError saying that `what` (the file's name) is not text.
+
+    UTF-8 first (with or without a byte-order mark), UTF-16 when a byte-order mark says so (a
+    spreadsheet's "Unicode text"), else Latin-1, which decodes any bytes: so a file counts as text
+    only when it has no NUL bytes and hardly any control characters.
+    """
     if isinstance(data, str):
         return data
+    kind = file_kind(data)
+    if kind is not None:
+        raise DataError(f"{what} is {kind}, not a table of text; choose a CSV file (a spreadsheet program "
+                        "saves one with Save as, CSV)")
+    not_text = DataError(f"{what} is not a text file; choose a CSV file (a spreadsheet program saves one with "
+                         "Save as, CSV)")
     try:
-        return data.decode("utf-8-sig")
+        if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+            text = data.decode("utf-16")
+        else:
+            try:
+                text = data.decode("utf-8-sig")
+            except UnicodeDecodeError:
+                text = data.decode("latin-1")
     except UnicodeDecodeError:
-        try:
-            return data.decode("latin-1")
-        except UnicodeDecodeError:  # pragma: no cover - latin-1 decodes any bytes
-            raise DataError(f"{what} is not text; save it as CSV (UTF-8)") from None
+        raise not_text from None
+    start = text[:4096]
+    control = sum(1 for c in start if ord(c) < 32 and c not in "\t\n\r\f\v")
+    if "\0" in text or control > max(2, len(start) // 100):
+        raise not_text
+    return text
 
 
 def _column(header: list[str], wanted: str | int, what: str) -> int:
@@ -233,7 +279,7 @@ def load_csv(data: str | bytes, label: str | int | None = None, features: Sequen
     task: "classification" (one-hot of the label's values), "regression" (numeric targets), or
     "auto": classification unless the label has non-integer numbers or more than 20 values.
     """
-    text = _text(data, name)
+    text = decode_text(data, name)
     lines = [line for line in text.splitlines() if line.strip()]
     if not lines:
         raise DataError(f"{name} is empty")
@@ -256,7 +302,7 @@ def load_csv(data: str | bytes, label: str | int | None = None, features: Sequen
     for number, row in enumerate(body, start=2):
         if len(row) != len(header):
             raise DataError(f"line {number} of {name} has {len(row)} values but the header has {len(header)} "
-                            "columns; fix that line (a missing or extra comma?)")
+                            "columns; fix that line (look for a missing or an extra comma)")
     label_index = _column(header, label if label is not None else -1, "label")
     if features is None:
         feature_indices = [i for i in range(len(header)) if i != label_index]
@@ -276,7 +322,7 @@ def load_csv(data: str | bytes, label: str | int | None = None, features: Sequen
                 x[i, j] = float(cell)
             except ValueError:
                 raise DataError(f"column {header[col]!r} is not numeric (line {i + 2} has {cell!r}); use it as "
-                                "the label or leave it out of the features") from None
+                                "the label, or leave it out of the feature columns") from None
     if not np.isfinite(x).all():
         i, j = np.argwhere(~np.isfinite(x))[0]
         raise DataError(f"column {header[feature_indices[j]]!r} has {body[i][feature_indices[j]]!r} on line "

@@ -109,3 +109,19 @@ def test_python_page_follows_the_pages(app):
     assert "last network that worked" in app.python.note.object
     assert "'type': 'conv2d'" in app.python.hearth_text
     assert io.BytesIO(app.python.hearth_text.encode()).getvalue().startswith(b'"""Train the network')
+
+
+def test_hearth_script_leaves_out_the_columns_the_data_page_left_out(tmp_path):
+    """A CSV with a text column, loaded with that column left out: the script loads the same features."""
+    (tmp_path / "plants.csv").write_text("height,colour,width,species\n" + "".join(
+        f"{h},{c},{w},{s}\n" for h, c, w, s in [(1.0, "red", 2.0, "a"), (1.5, "blue", 2.5, "b"), (1.1, "red", 2.1, "a"),
+                                                 (1.6, "green", 2.4, "b"), (0.9, "red", 1.9, "a"), (1.7, "blue", 2.6, "b")]))
+    spec = ModelSpec({"name": "m", "input": [2], "layers": [{"type": "dense", "units": 2, "activation": "softmax"}]})
+    source = {"kind": "csv", "file": "plants.csv", "label": "species", "features": ["height", "width"],
+              "normalize": "standard", "task": "auto"}
+    script = tmp_path / "train.py"
+    script.write_text(hearth_script(spec, spec.training.replace(epochs=1, validation_split=0.0), source))
+    env = {**os.environ, "PYTHONPATH": str(REPO / "pysrc")}
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=env, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("epoch 1: loss ")

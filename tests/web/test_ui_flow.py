@@ -77,9 +77,11 @@ def test_student_builds_trains_evaluates_predicts_and_exports(page, ui, tmp_path
 
     seen = train(page, 2, on_progress=watch)
     assert seen[-1].startswith("Done: 2 epochs"), seen
-    # a progress line with the batch and the time left (which epoch's is caught depends on the machine's speed:
-    # each new line here costs a round trip into the busy worker; seen once to miss all of epoch 1 under load)
-    assert any(re.match(r"Epoch [12] of 2 · batch", line) and "left" in line for line in seen), seen
+    # a progress line with the batch (which epoch's is caught depends on the machine's speed: each new line here
+    # costs a round trip into the busy worker; seen once to miss all of epoch 1 under load). When the time left
+    # appears is tests/web/test_ui_messages.py's: not before the pace means something, which a 2-epoch run may
+    # never reach on a slow machine.
+    assert any(re.match(r"Epoch [12] of 2 · batch", line) for line in seen), seen
     growth = sorted(set(points))
     # the curve only grows while training (how many redraws we catch depends on the machine's speed: curves are
     # flushed once a second, and two epochs can take less; the 200-epoch test below sees it live)

@@ -15,7 +15,8 @@ from hearth.train.export import _HELPERS, torch_modules
 from hearth.train.spec import ModelSpec, TrainConfig
 
 # Where the data came from (set by the Data page): {"kind": "builtin", "name": "digits"}, {"kind": "csv",
-# "file": "plants.csv", "label": "species", "normalize": "standard", "task": "auto"}, {"kind": "images",
+# "file": "plants.csv", "label": "species", "features": ["height", "width"] (when some are left out),
+# "normalize": "standard", "task": "auto"}, {"kind": "images",
 # "file": "pets.zip", "size": [28, 28], "channels": 1}, {"kind": "webcam", "size": [32, 32], "channels": 3}
 DataSource = dict[str, Any]
 
@@ -39,8 +40,9 @@ def _hearth_data(source: DataSource | None) -> tuple[str, str]:
         return "load_builtin", f"data = load_builtin({(source or {}).get('name', 'digits')!r})"
     if kind == "csv":
         normalize = source.get("normalize")
+        features = f"features={source['features']!r}, " if source.get("features") else ""
         return "load_csv", (f"data = load_csv(open({source.get('file', 'data.csv')!r}, 'rb').read(), "
-                            f"label={source.get('label')!r}, normalize={normalize!r}, "
+                            f"label={source.get('label')!r}, {features}normalize={normalize!r}, "
                             f"task={source.get('task', 'auto')!r})")
     size, channels = tuple(source.get("size", (28, 28))), source.get("channels", 1)
     if kind == "webcam":

@@ -17,9 +17,13 @@ from pathlib import Path
 import pytest
 
 from hearth.app.language_models import LanguageModels
+from hearth.app.notes_display import NOTES_CSS, finished_line, long_transcript_notice, progress_line
 from hearth.app.notes_page import NotesPage
+from hearth.app.tasks import settle
+from hearth.notes.drafting import DraftPlan, SectionStarted
 from hearth.notes.formats import SOAP
 from hearth.notes.note import SectionState
+from hearth.notes.speed import DraftSpeed
 from tests.notes.notes_scripted_model import ScriptedModel, transcript_with_facts
 
 VISITS = Path(__file__).resolve().parents[1] / "fixtures" / "notes" / "aci_bench_two_visits.csv"
@@ -220,6 +224,81 @@ def test_a_csv_with_several_visits_asks_which_one(models):
 
     upload(page, "visit.txt", rows[0]["dialogue"].encode("utf-16"))  # Windows "Unicode" text
     assert page.transcript.value == rows[0]["dialogue"] and "Loaded visit.txt" in text_of(page.message)
+
+
+def test_a_files_name_is_waited_for_when_its_bytes_come_first(models):
+    """The order the browser sends a chosen file in (see NotesPage's "the transcript"): bytes, then
+    the name when it changed; a file named like the last one brings its bytes only."""
+    page, _ = scripted_page(models)
+    rows = visits()
+
+    async def as_the_browser_sends_them() -> None:
+        upload(page, "visit.txt", rows[0]["dialogue"].encode())
+        assert page.transcript.value == rows[0]["dialogue"]
+        loaded = text_of(page.message)
+
+        page.upload.value = VISITS.read_bytes()  # a CSV's bytes, still under the last file's name
+        for _ in range(5):
+            await asyncio.sleep(0)
+        assert page.transcript.value == rows[0]["dialogue"] and text_of(page.message) == loaded
+        page.upload.filename = "visits.csv"  # its name: read now
+        assert "visits.csv holds 2 visits" in text_of(page.message) and page.row.visible
+        await settle()
+        assert "visits.csv holds 2 visits" in text_of(page.message)  # read once
+
+        upload(page, "visit.txt", rows[0]["dialogue"].encode())
+        page.upload.value = rows[1]["dialogue"].encode()  # named like the last file: no name comes
+        await settle()
+        assert page.transcript.value == rows[1]["dialogue"] and "Loaded visit.txt" in text_of(page.message)
+
+        page.upload.filename = "other.txt"  # the same bytes under a new name: only the name comes
+        assert "Loaded other.txt" in text_of(page.message)
+
+    asyncio.run(as_the_browser_sends_them())
+
+
+def test_the_pages_html_carries_classes_and_its_stylesheet_names_each_colour_once(models):
+    page, _ = scripted_page(models)
+    dialogue, _ = transcript_with_facts(visits()[0]["dialogue"], SOAP)
+    page.transcript.value = dialogue
+    asyncio.run(page.draft())
+    styled = [page.device, page.copy, *(v.title for v in page.sections.values())]
+    for pane in [*styled, page.progress]:
+        assert "style=" not in pane.object and not re.search(r"#[0-9a-fA-F]{3,6}\b", pane.object), pane.object
+    assert all(NOTES_CSS in pane.stylesheets for pane in styled)
+    colours = re.findall(r"#[0-9a-fA-F]{3,6}\b", NOTES_CSS)
+    assert colours and len(colours) == len(set(colours))
+
+
+def test_the_page_words_the_plan_and_the_progress():
+    whole = DraftPlan(4096, 900, (), 4, 4, 4000, 1664)
+    assert long_transcript_notice(whole) is None
+    parts = DraftPlan(1400, 3210, ("part one", "part two", "part three"), 4, 16, 9200, 730)  # 100 s + 100 s
+    assert long_transcript_notice(parts) == (
+        "This transcript (3,210 tokens) is longer than the model can read at once (1,400 tokens), so it is read "
+        "in 3 parts: for each of the 4 sections the model lists the facts from every part, then writes the "
+        "section from them. That is up to 16 model runs, up to about 3 minutes on this device. Nothing is left "
+        "out. You can stop at any time; what is written so far is kept.")
+
+    speed = DraftSpeed()
+    plan = DraftPlan(4096, 900, (), 4, 4, 2000, 100)
+    first = SectionStarted("subjective", "SUBJECTIVE", 0, 4)
+    assert progress_line(first, "", speed, plan, 3.2) == (  # at the assumed 92 and 7.3 tokens/s: 35 s in all
+        "Section 1 of 4: SUBJECTIVE · at most about 32 s left · 3 s so far")
+    speed.prompt_read(1000, 5.0)
+    for _ in range(4):
+        speed.piece_written(0.1)
+    last = SectionStarted("plan", "PLAN", 3, 4)
+    assert progress_line(last, "Reading part 2 of 5", speed, plan, 5.0) == (
+        "Section 4 of 4: PLAN · Reading part 2 of 5 · 10.0 tokens/s · at most about 15 s left · 5 s so far")
+    assert progress_line(last, "", speed, plan, 125.0) == (
+        "Section 4 of 4: PLAN · 10.0 tokens/s · almost done · 2 min so far")
+    one = SectionStarted("plan", "PLAN", 0, 1)  # a regeneration: no estimate
+    assert progress_line(one, "", speed, plan, 5.0) == "Section 1 of 1: PLAN · 10.0 tokens/s · 5 s so far"
+
+    assert finished_line(False, 42.4, speed) == "Done in 42 s, 10.0 tokens/s. Read every section and correct it before use."
+    assert finished_line(True, 200, DraftSpeed()) == (
+        "Stopped after 3 min. What was written is kept; regenerate any section or draft again.")
 
 
 def test_clear_removes_transcript_note_and_file(models):

@@ -69,6 +69,12 @@ def progress(page) -> str:
     return page.locator(".hearth-progress").first.inner_text()
 
 
+def style(locator, name: str) -> str:
+    """A computed style: the page's stylesheet (notes_display.NOTES_CSS) must reach into the panes'
+    shadow roots."""
+    return locator.evaluate(f"e => getComputedStyle(e).{name}")
+
+
 def wait_finished(page) -> str:
     """Wait until the page says the draft ended (done or stopped); returns what it says."""
     wait_python(page, NOTES + "not notes.running and notes.progress.object != ''", "the draft to end")
@@ -78,6 +84,8 @@ def wait_finished(page) -> str:
 def test_full_soap_draft_of_a_real_visit_edit_regenerate_copy_download(page, ui, tmp_path):
     open_tab(page, "Notes")
     see(page, "Runs on this device · onnxruntime-web · WebAssembly")
+    assert style(page.locator(".hearth-device"), "backgroundColor") == "rgb(231, 244, 234)"
+    assert style(page.get_by_role("button", name="Copy note"), "opacity") == "0.5"  # no note yet
     page.get_by_label(FILE_LABEL).set_input_files(str(VISITS))
     see(page, "aci_bench_two_visits.csv holds 2 visits, one per row")
     rows = page.get_by_label("Visit (CSV row)")
@@ -102,6 +110,9 @@ def test_full_soap_draft_of_a_real_visit_edit_regenerate_copy_download(page, ui,
         assert state == "done" and text.strip(), heading_text
         assert page.get_by_label(heading_text, exact=True).input_value() == text
         see(page, f"{heading_text}: drafted")
+    assert style(page.locator(".hearth-section-state").first, "color") == "rgb(107, 90, 76)"
+    copy = page.get_by_role("button", name="Copy note")
+    assert style(copy, "opacity") == "1" and style(copy, "borderTopColor") == "rgb(204, 204, 204)"
     stats = notes(page, "notes.stats")
     print(f"\nSOAP draft of D2N085 in Chromium (32 tokens a section at most): {stats}")
     assert stats["tokens_per_second"] > 0

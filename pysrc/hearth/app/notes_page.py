@@ -9,7 +9,9 @@ widgets showing them). Nothing is written to storage unless the clinician downlo
 Clear drops the transcript, the note, the uploaded file and the model's record of the last run.
 
 The work itself is `hearth.notes` (the drafting pipeline, tested on CPython); this page only turns
-its events into widgets and the clinician's clicks into its calls.
+its events into widgets and the clinician's clicks into its calls. The lines it makes from the
+pipeline's data (the plan, the progress, the speed) and the HTML of its small panes are in
+`notes_display`.
 """
 
 from __future__ import annotations
@@ -17,25 +19,35 @@ from __future__ import annotations
 import asyncio
 import io
 import time
-from collections.abc import AsyncIterator, Callable
-from html import escape
+from collections.abc import Callable
 from typing import Any
 
 import panel as pn
+import param
 
 from hearth.app.language_models import BUILTIN_ID, LanguageModels, ModelBusyError
+from hearth.app.notes_display import (
+    NOTES_CSS,
+    copy_button_html,
+    device_html,
+    device_line,
+    finished_line,
+    long_transcript_notice,
+    progress_html,
+    progress_line,
+    reading_line,
+    reading_part,
+    section_state_html,
+)
 from hearth.app.tasks import background
 from hearth.app.widgets.html import heading, notice, wrap_row
 from hearth.notes.drafting import (
-    DECODE_TOKENS_PER_S,
-    PREFILL_TOKENS_PER_S,
     ChatModel,
     DraftError,
     DraftFinished,
     DraftOptions,
     DraftPlan,
     DraftStarted,
-    GenerationRequest,
     NoteDrafter,
     SectionFinished,
     SectionProgress,
@@ -45,7 +57,6 @@ from hearth.notes.drafting import (
 from hearth.notes.engine import EngineModel
 from hearth.notes.formats import ACI, SOAP, NoteFormat
 from hearth.notes.note import Note, SectionState
-from hearth.notes.prompts import Message
 from hearth.notes.transcript import (
     CSV_SUFFIXES,
     CsvTranscript,
@@ -62,75 +73,13 @@ FORMATS = {
     "ACI-Bench: Chief complaint, HPI, Review of systems, Physical exam, Results, Assessment and plan": ACI.key,
 }
 FORMAT_BY_KEY = {SOAP.key: SOAP, ACI.key: ACI}
-PROVIDERS = {"wasm": "WebAssembly", "webgpu": "WebGPU", "cpu": "CPU"}
-STATE_WORDS = {SectionState.EMPTY: "not drafted", SectionState.DRAFTING: "drafting…", SectionState.DONE: "drafted",
-               SectionState.STOPPED: "stopped part-way", SectionState.EDITED: "edited by you",
-               SectionState.FAILED: "failed"}
 PROGRESS_INTERVAL = 0.5  # seconds between progress-line redraws while tokens stream
 NOTE_FILE = "clinical-note"
-FILE_NAME_WAIT = 0.5  # seconds an uploaded file's bytes wait for its name (see `_file_bytes_arrived`)
+FILE_NAME_WAIT = 0.5  # seconds a file's bytes wait for a name that may not come (see "the transcript")
 # onnxruntime-web (wasm32, 4 GB at most) failed with std::bad_alloc reading a 7,800-token prompt with
 # SmolLM2 in Chromium (attention over the whole prompt at once); longer transcripts are read in parts.
 BROWSER_CONTEXT_TOKENS = 4096
 PAGE = "Notes"  # this page's name when it borrows the shared model
-
-
-def _duration(seconds: float) -> str:
-    if seconds < 90:
-        return f"{max(seconds, 0):.0f} s"
-    return f"{seconds / 60:.0f} min"
-
-
-class _Meter:
-    """Wraps the drafter's model to time it: prompt tokens read per second before the first piece,
-    pieces (about one token each) written per second after it. Counts only, never text."""
-
-    def __init__(self, inner: ChatModel) -> None:
-        self.inner = inner
-        self.context_length = inner.context_length
-        self.tokenizer = inner.tokenizer
-        self.prompt_tokens = self.prefill_seconds = 0.0
-        self.pieces = 0
-        self.decode_seconds = 0.0
-        self.active_pieces = 0  # pieces written in the request running now
-
-    def forget(self) -> None:
-        forget = getattr(self.inner, "forget", None)
-        if forget is not None:
-            forget()
-
-    @property
-    def prefill_rate(self) -> float:
-        return self.prompt_tokens / self.prefill_seconds if self.prefill_seconds > 0 else PREFILL_TOKENS_PER_S
-
-    @property
-    def decode_rate(self) -> float:
-        return self.pieces / self.decode_seconds if self.decode_seconds > 0 and self.pieces >= 4 else 0.0
-
-    async def stream(self, messages: list[Message], request: GenerationRequest,
-                     cancel: Callable[[], bool]) -> AsyncIterator[str]:
-        prompt = sum(len(self.tokenizer.encode(m["content"])) for m in messages)
-        start = time.perf_counter()
-        first = last = None
-        self.active_pieces = 0
-        stream = self.inner.stream(messages, request, cancel)
-        try:
-            async for piece in stream:
-                now = time.perf_counter()
-                if first is None:
-                    first = now
-                    self.prompt_tokens += prompt
-                    self.prefill_seconds += now - start
-                else:
-                    self.pieces += 1
-                    self.active_pieces += 1
-                    self.decode_seconds += now - last
-                last = now
-                yield piece
-        finally:
-            close = getattr(stream, "aclose", None)
-            if close is not None:
-                await close()
 
 
 class SectionView:
@@ -146,12 +95,11 @@ class SectionView:
         self.regenerate = pn.widgets.Button(label=f"Regenerate {heading_text.lower()}", width=260,
                                             variant="outline")
         self.regenerate.on_click(lambda _e: background(page.regenerate(key)))
-        self.title = pn.pane.HTML("", width=320, sizing_mode="fixed", margin=(10, 5, 0, 5))
+        self.title = pn.pane.HTML("", width=320, sizing_mode="fixed", margin=(10, 5, 0, 5), stylesheets=[NOTES_CSS])
         self.view = pn.Column(self.text, wrap_row(self.regenerate, self.title), sizing_mode="stretch_width")
 
     def show_state(self, state: SectionState) -> None:
-        self.title.object = (f"<span class='hearth-section-state' style='color:#6b5a4c'>"
-                             f"{escape(self.heading_text)}: {STATE_WORDS[state]}</span>")
+        self.title.object = section_state_html(self.heading_text, state)
 
 
 class NotesPage:
@@ -160,7 +108,6 @@ class NotesPage:
         self.engine = engine  # the loaded hearth.llm model -> the drafter's ChatModel
         self.note: Note | None = None
         self.drafter: NoteDrafter | None = None
-        self.meter: _Meter | None = None
         self.plan: DraftPlan | None = None
         self.running = False  # a draft or regeneration is under way (model loading included)
         self.stats: dict[str, float] = {}  # the last run: seconds, tokens_per_second, prefill_tokens_per_second
@@ -170,7 +117,7 @@ class NotesPage:
         self._stop_asked = False
         self._last_progress = 0.0
         self._started_at = 0.0
-        self._section: tuple[str, int, int] = ("", 0, 1)  # heading, index, total of the section being drafted
+        self._section = SectionStarted("", "", 0, 1)  # the section being drafted
         self._step = ""  # e.g. "Reading part 2 of 5"
 
         self.transcript = pn.widgets.TextAreaInput(
@@ -179,9 +126,8 @@ class NotesPage:
                         "[doctor] What brings you in today?\n[patient] I've had a cough for two weeks.")
         self.upload = pn.widgets.FileInput(label="Transcript file (.txt, or .csv with a 'dialogue' column)",
                                            accept=".txt,.text,.md,.csv,text/plain,text/csv")
-        self.upload.param.watch(lambda _e: background(self._file_bytes_arrived()), "value")
-        self.upload.param.watch(lambda _e: self._take_file(), "filename")
-        self._file_seen: tuple[int, str | None] | None = None
+        self.upload.param.watch(self._file_changed, ["value", "filename"])
+        self._file_named = asyncio.Event()  # set when a name arrives after bytes that came alone
         self.row = pn.widgets.Select(label="Visit (CSV row)", options={}, visible=False, width=360)
         self.row.param.watch(lambda e: self.row_chosen(e.new), "value")
         self.format = pn.widgets.Select(label="Note format", options=FORMATS, value=SOAP.key, width=520)
@@ -199,13 +145,13 @@ class NotesPage:
         self.stop_button.on_click(lambda _e: self.stop())
         self.clear_button.on_click(lambda _e: self.clear())
 
-        self.device = pn.pane.HTML("", sizing_mode="stretch_width")
+        self.device = pn.pane.HTML("", sizing_mode="stretch_width", stylesheets=[NOTES_CSS])
         self.message = pn.pane.HTML("", sizing_mode="stretch_width")
         self.long_notice = pn.pane.HTML("", sizing_mode="stretch_width")
         self.progress = pn.pane.HTML("", sizing_mode="stretch_width")
         self.sections: dict[str, SectionView] = {}
         self.sections_box = pn.Column(sizing_mode="stretch_width")
-        self.copy = pn.pane.HTML("", width=150, sizing_mode="fixed", margin=(5, 10))
+        self.copy = pn.pane.HTML("", width=150, sizing_mode="fixed", margin=(5, 10), stylesheets=[NOTES_CSS])
         self.download_txt = pn.widgets.FileDownload(callback=lambda: io.BytesIO(self._text("txt").encode()),
                                                     filename=f"{NOTE_FILE}.txt", label="Download .txt", width=150)
         self.download_md = pn.widgets.FileDownload(callback=lambda: io.BytesIO(self._text("md").encode()),
@@ -247,17 +193,9 @@ class NotesPage:
 
     def _show_device(self, threads: int | None = None, provider: str | None = None) -> None:
         """Says truthfully where the model runs: the runtime, and the provider of the loaded session."""
-        runtime = get_runtime()
         provider = provider or ("wasm" if IN_BROWSER else "cpu")
-        where = PROVIDERS.get(provider, provider)
-        if threads:
-            where += f" ({threads} thread{'s' if threads != 1 else ''})"
         loaded = self.models.loaded_id is not None
-        text = (f"Running on this device · {runtime.name} · {where}" if loaded else
-                f"Runs on this device · {runtime.name} · {where} (the model loads into this tab when you draft)")
-        self.device.object = (f'<p class="hearth-device" role="status" style="margin:.2rem 0;padding:.35rem .6rem;'
-                              f'background:#e7f4ea;color:#1d5e2c;border-radius:.4rem;display:inline-block">'
-                              f"{escape(text)}</p>")
+        self.device.object = device_html(device_line(get_runtime().name, provider, threads, loaded))
 
     async def _update_device(self, model: Any) -> None:
         session = getattr(getattr(model, "decoder", None), "session", None)
@@ -270,16 +208,25 @@ class NotesPage:
 
     # ---------------------------------------------------------------- the transcript
 
-    async def _file_bytes_arrived(self) -> None:
-        # The page sends a file's bytes, then its name (when it differs from the last one's), as separate
-        # changes: the name's arrival reads the file; a file named like the last one is read after a pause.
-        await asyncio.sleep(FILE_NAME_WAIT)
-        self._take_file()
+    # A chosen file reaches Python as changes of the FileInput's `value` (its bytes) and `filename`.
+    # BokehJS sets both at once but sends only what changed, and web/boot.js sends the first change on
+    # its own and the rest once Python has taken it. So a new file's name comes after its bytes, in a
+    # change of its own; a file named like the last one brings no name at all, and one with the last
+    # file's bytes brings only its name. The name's arrival reads the file; bytes that come alone wait
+    # for a name, and if none comes within FILE_NAME_WAIT the file is read under the name it already has.
 
-    def _take_file(self) -> None:
-        seen = (id(self.upload.value), self.upload.filename)
-        if seen != self._file_seen:
-            self._file_seen = seen
+    def _file_changed(self, *events: param.parameterized.Event) -> None:
+        if any(event.name == "filename" for event in events):
+            self._file_named.set()
+            self.file_loaded()
+        else:
+            self._file_named = asyncio.Event()
+            background(self._read_when_named(self._file_named))
+
+    async def _read_when_named(self, named: asyncio.Event) -> None:
+        try:
+            await asyncio.wait_for(named.wait(), FILE_NAME_WAIT)
+        except TimeoutError:  # named like the last file: read it under that name
             self.file_loaded()
 
     def file_loaded(self) -> None:
@@ -390,10 +337,10 @@ class NotesPage:
                 if self._stop_asked:
                     self._progress("Stopped before drafting began.")
                     return
-                self.meter = _Meter(self.engine(model))
+                drafting_model = self.engine(model)
                 if self.drafter is None:
-                    self.drafter = NoteDrafter(self.meter, self._options())
-                self.drafter.model, self.drafter.options = self.meter, self._options()
+                    self.drafter = NoteDrafter(drafting_model)
+                self.drafter.model, self.drafter.options = drafting_model, self._options()
                 if key is None:
                     self._show_note(note)
                 events = self.drafter.draft(note) if key is None else self.drafter.regenerate(note, key)
@@ -440,19 +387,17 @@ class NotesPage:
         note = self.note
         if isinstance(event, DraftStarted):
             self.plan = event.plan
-            notice_text = event.plan.notice()
-            self.long_notice.object = notice(notice_text + " You can stop at any time; what is written so far is "
-                                             "kept.", "warning") if notice_text else ""
-            self._progress(f"Reading the transcript ({event.plan.transcript_tokens:,} tokens)…")
+            self.long_notice.object = notice(long_transcript_notice(event.plan) or "", "warning")
+            self._progress(reading_line(event.plan))
         elif isinstance(event, SectionStarted):
-            self._section = (event.heading, event.index, event.total)
+            self._section = event
             self._step = ""
             self._set_text(event.key, "")
             self.sections[event.key].show_state(SectionState.DRAFTING)
             self.sections[event.key].text.disabled = True
             self._progress_now(force=True)
         elif isinstance(event, SectionProgress):
-            self._step = event.message
+            self._step = reading_part(event.step, event.steps)
             self._progress_now(force=True)
         elif isinstance(event, SectionText):
             self._set_text(event.key, note[event.key].text if note is not None else event.text)
@@ -466,45 +411,24 @@ class NotesPage:
         elif isinstance(event, DraftFinished):
             self._finished(event.stopped)
 
-    def _rates(self) -> tuple[float, float]:
-        meter = self.meter
-        if meter is None:
-            return PREFILL_TOKENS_PER_S, DECODE_TOKENS_PER_S
-        return meter.prefill_rate, meter.decode_rate or DECODE_TOKENS_PER_S
-
     def _progress_now(self, force: bool = False) -> None:
         now = time.perf_counter()
         if not force and now - self._last_progress < PROGRESS_INTERVAL:
             return
         self._last_progress = now
-        heading_text, index, total = self._section
-        parts = [f"Section {index + 1} of {total}: {heading_text}"]
-        if self._step:
-            parts.append(self._step)
-        meter = self.meter
-        if meter is not None and meter.decode_rate:
-            parts.append(f"{meter.decode_rate:.1f} tokens/s")
-        elapsed = now - self._started_at
-        if self.plan is not None and total == self.plan.sections:
-            left = self.plan.estimate_seconds(*self._rates()) - elapsed
-            parts.append(f"at most about {_duration(left)} left" if left > 0 else "almost done")
-        parts.append(f"{_duration(elapsed)} so far")
-        self._progress(" · ".join(parts))
+        assert self.drafter is not None  # progress comes from its events
+        self._progress(progress_line(self._section, self._step, self.drafter.speed, self.plan, now - self._started_at))
 
     def _finished(self, stopped: bool) -> None:
         seconds = time.perf_counter() - self._started_at
-        meter = self.meter
-        self.stats = {**self.stats, "seconds": seconds, "tokens_per_second": meter.decode_rate if meter else 0.0,
-                      "prefill_tokens_per_second": meter.prefill_rate if meter and meter.prefill_seconds else 0.0}
-        speed = f", {meter.decode_rate:.1f} tokens/s" if meter is not None and meter.decode_rate else ""
-        if stopped:
-            self._progress(f"Stopped after {_duration(seconds)}{speed}. What was written is kept; regenerate any "
-                           "section or draft again.")
-        else:
-            self._progress(f"Done in {_duration(seconds)}{speed}. Read every section and correct it before use.")
+        assert self.drafter is not None  # DraftFinished is its event
+        speed = self.drafter.speed
+        self.stats = {**self.stats, "seconds": seconds, "tokens_per_second": speed.decode_rate,
+                      "prefill_tokens_per_second": speed.prefill_rate}
+        self._progress(finished_line(stopped, seconds, speed))
 
     def _progress(self, text: str) -> None:
-        self.progress.object = f'<p aria-live="polite" class="hearth-progress">{escape(text)}</p>' if text else ""
+        self.progress.object = progress_html(text)
 
     def stop(self) -> None:
         """Stop drafting after the token being written; what is written stays."""
@@ -535,13 +459,7 @@ class NotesPage:
         for view in self.sections.values():
             view.regenerate.disabled = self.running
         self.download_txt.disabled = self.download_md.disabled = not has_note
-        # Copying happens on the page (boot.js), inside the click, as browsers require: the button carries the text.
-        text = escape(self._text("txt"), quote=True) if has_note else ""
-        state = "" if has_note else " disabled"
-        look = "" if has_note else "opacity:.5;cursor:default;"
-        self.copy.object = (f'<button type="button" class="hearth-copy" data-hearth-copy="{text}"{state} '
-                            'style="width:140px;padding:6px 10px;border:1px solid #ccc;border-radius:4px;'
-                            f'background:#fff;cursor:pointer;font:inherit;{look}">Copy note</button>')
+        self.copy.object = copy_button_html(self._text("txt") if has_note else None)
 
     def clear(self) -> None:
         """Forget the visit: transcript, uploaded file, note, and the model's record of the last run."""

@@ -1,14 +1,16 @@
 """The drafting pipeline: a transcript in, a note streamed out section by section, on any chat model.
 
-Read top-down: the model it needs (a protocol), the plan (does the transcript fit the context, and
-if not, the parts it is read in), the stream filter that turns model pieces into section text, and
-the drafter that runs it all as an async stream of events the UI draws.
-
 Long transcripts are never cut. When a section's request would not fit the model's context, the
 transcript is split at speaker turns into parts that do; for each section the model lists that
 section's facts from every part, then writes the section from those lists (merging in rounds if the
 lists themselves do not fit). Tokens are counted with the model's own tokenizer.
 
+The pipeline hands out data, not prose: the UI words the plan and the progress it shows. Only the
+errors it raises carry a message for the clinician.
+
+Read top-down: the model it needs (a protocol), the plan, the events the UI draws, and the drafter,
+which runs it all as an async stream of those events, passes each section's text through
+`section_stream.SectionStream`, and times the model (`speed.DraftSpeed`) for the UI's estimates.
 The same code runs in the browser (Pyodide) and on CPython: it only awaits the model's stream.
 """
 
@@ -16,12 +18,13 @@ from __future__ import annotations
 
 import asyncio
 import re
+import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass, replace
 from typing import Protocol
 
-from hearth.notes.formats import NOT_STATED, NoteFormat, SectionSpec, heading_name
+from hearth.notes.formats import NoteFormat, SectionSpec
 from hearth.notes.note import Note, SectionState
 from hearth.notes.prompts import (
     SYSTEM_PROMPT,
@@ -31,12 +34,13 @@ from hearth.notes.prompts import (
     extract_request,
     is_not_stated,
     merge_messages,
-    own_heading_prefix,
     part_block,
     section_messages,
     section_request,
     transcript_block,
 )
+from hearth.notes.section_stream import SectionStream
+from hearth.notes.speed import DraftSpeed
 from hearth.notes.transcript import Transcript
 
 # ==================================================================================================
@@ -68,12 +72,6 @@ class ChatModel(Protocol):
     def stream(
         self, messages: list[Message], request: GenerationRequest, cancel: Callable[[], bool]
     ) -> AsyncIterator[str]: ...
-
-
-# SmolLM2-135M int8 in headless Chromium on 2 threads (shared/notes/models.md): 1,004 prompt tokens in
-# 10.9 s, 7.3 new tokens/s. Used for time estimates until the engine reports its own speed.
-PREFILL_TOKENS_PER_S = 92.0
-DECODE_TOKENS_PER_S = 7.3
 
 
 @dataclass(frozen=True)
@@ -127,6 +125,9 @@ class _TokenCounter:
 
 @dataclass(frozen=True)
 class DraftPlan:
+    """How a draft will go, in numbers: the UI words it for the clinician (a long transcript's notice,
+    the time left)."""
+
     context: int  # tokens the pipeline may use per request
     transcript_tokens: int
     chunks: tuple[str, ...]  # the transcript's parts; empty when each section reads it whole
@@ -139,26 +140,10 @@ class DraftPlan:
     def in_parts(self) -> bool:
         return bool(self.chunks)
 
-    def estimate_seconds(
-        self, prefill_tokens_per_s: float = PREFILL_TOKENS_PER_S, decode_tokens_per_s: float = DECODE_TOKENS_PER_S
-    ) -> float:
-        """An upper bound: every request reads its whole prompt and writes its token budget."""
-        return self.prompt_tokens / prefill_tokens_per_s + self.new_tokens / decode_tokens_per_s
-
-    def notice(
-        self, prefill_tokens_per_s: float = PREFILL_TOKENS_PER_S, decode_tokens_per_s: float = DECODE_TOKENS_PER_S
-    ) -> str | None:
-        """What the clinician should know before starting a long draft; None when nothing unusual."""
-        if not self.chunks:
-            return None
-        minutes = self.estimate_seconds(prefill_tokens_per_s, decode_tokens_per_s) / 60
-        return (
-            f"This transcript ({self.transcript_tokens:,} tokens) is longer than the model can read at once "
-            f"({self.context:,} tokens), so it is read in {len(self.chunks)} parts: for each of the "
-            f"{self.sections} sections the model lists the facts from every part, then writes the section from "
-            f"them. That is up to {self.requests} model runs, up to about {max(1, round(minutes))} minutes on "
-            "this device. Nothing is left out."
-        )
+    def estimate_seconds(self, speed: DraftSpeed | None = None) -> float:
+        """An upper bound: every request reads its whole prompt and writes its token budget, at the
+        speed measured so far (the assumed speed before anything is measured)."""
+        return (DraftSpeed() if speed is None else speed).seconds_for(self.prompt_tokens, self.new_tokens)
 
 
 def _split_long_line(line: str, budget: int, count: Callable[[str], int]) -> list[str]:
@@ -213,165 +198,6 @@ def split_into_chunks(lines: Sequence[str], budget: int, count: Callable[[str], 
 
 
 # ==================================================================================================
-# The stream filter: model pieces -> section text.
-# ==================================================================================================
-
-_LEADING_MARKUP = re.compile(r"^\s*(?:#{1,6}\s*)?(?:\*\*|__)?\s*")
-_RULE = re.compile(r"^[\s\-*_=#~`]*$")  # an empty or decorative line
-_UNIT_END = re.compile(r"[.!?](?=\s)|\n")  # where a sentence (or a line) ends
-_PREAMBLE = re.compile(r"\bsection\b|\bhere is\b|\bclinical note\b", re.IGNORECASE)
-_INLINE_LABEL = re.compile(r"^\s*(?:#{1,6}\s*)?(?:\*\*|__)?\s*([A-Za-z][A-Za-z /&-]*?)\s*(?:\*\*|__)?\s*:")
-
-
-def _normal(name: str) -> str:
-    return " ".join(name.upper().split())
-
-
-class SectionStream:
-    """Text for one section as the model writes it, cleaned of what small models add around it:
-
-    - an echoed heading ("HPI:"), a preamble line ("Here is the PLAN section of the note:", "The
-      patient's story:" echoing the instruction) or a rule ("---") before the text begins;
-    - a run-on into another section: the section ends at that section's heading;
-    - a loop: the section ends when a sentence or line comes round a fourth time (a short one a
-      fifth), which also saves the tokens a looping model would burn. Real notes do repeat a
-      sentence ("We discussed treatment options today." under each of three problems) but no
-      ACI-Bench reference note trips these limits.
-
-    A line that might still turn into a heading, and the start of a first line that might still be
-    a preamble (up to 80 characters, or its first sentence end), are held back until decided.
-    `text` is the section so far; when a loop is cut after part of it was shown, `text` drops that
-    part, so callers take `text` as the truth."""
-
-    def __init__(self, fmt: NoteFormat, spec: SectionSpec) -> None:
-        self.fmt, self.spec = fmt, spec
-        others = [s for s in fmt.sections if s.key != spec.key]
-        # "Plan: ..." written inline starts another section; "Impression: ..." inside results does not.
-        self._foreign_labels = {
-            _normal(n) for s in others for n in (s.heading, *s.aliases) if " " in n or n == s.heading
-        }
-        self._names = [_normal(n) for s in fmt.sections for n in (s.heading, *s.aliases, *s.absorbs)]
-        self.text = ""  # the section so far
-        self.ended = False  # the model began another section, or looped
-        self._pending = ""  # the start of a line not shown yet
-        self._line_open = False  # part of the current line is shown, so it is not a heading
-        self._unit_start = 0  # where the sentence being written starts in `text`
-        self._seen: dict[str, int] = {}  # sentences so far, for loop detection
-
-    # --- deciding lines ---------------------------------------------------------------------------
-
-    def _could_become_heading(self, partial: str) -> bool:
-        rest = _normal(_LEADING_MARKUP.sub("", partial, count=1).rstrip("*_: "))
-        return not rest or any(name.startswith(rest) for name in self._names)
-
-    def _might_be_preamble(self, partial: str) -> bool:
-        """The first line, still short of a sentence, could be "Here is the ... section:"."""
-        if self.text.strip() or re.search(r"[.!?](\s|$)", partial):
-            return False
-        return len(partial) < (200 if _PREAMBLE.search(partial) else 80)
-
-    def _is_preamble(self, line: str) -> bool:
-        if _RULE.match(line):
-            return True
-        if not line.rstrip(" *_").endswith(":"):
-            return False
-        words = line.strip(" *_#:").lower()
-        return bool(_PREAMBLE.search(line)) or (len(words.split()) >= 3 and words in self.spec.guidance.lower())
-
-    def _judge(self, line: str, complete: bool) -> str | None:
-        """Text to show for a (complete or decided) line, or None when the section ends at it."""
-        if complete and heading_name(line) is not None:
-            owner = self.fmt.heading_owner(line)
-            if owner is not None:
-                spec, _ = owner
-                if spec.key != self.spec.key:
-                    return None
-                return "" if own_heading_prefix(line, self.spec) else line  # an echoed own heading goes
-        label = _INLINE_LABEL.match(line)
-        if label and _normal(label.group(1)) in self._foreign_labels:
-            return None
-        if complete and not self.text.strip() and self._is_preamble(line):
-            return ""
-        cut = own_heading_prefix(line, self.spec)
-        return line[cut:] if cut else line
-
-    # --- loops ------------------------------------------------------------------------------------
-
-    def _loops(self, unit: str) -> bool:
-        """Count a finished sentence or line; True when it comes round once too often."""
-        key = " ".join(unit.lower().split()).strip("-*•#> ")
-        if len(key) < 4:
-            return False
-        self._seen[key] = self._seen.get(key, 0) + 1
-        return self._seen[key] > (3 if len(key) >= 20 else 4)
-
-    def _check_loops(self, final: bool = False) -> None:
-        """Count the sentences finished since last time; on a loop, take it back and end."""
-        while not self.ended:
-            rest = self.text[self._unit_start :]
-            found = _UNIT_END.search(rest)
-            end = self._unit_start + found.end() if found else (len(self.text) if final and rest.strip() else None)
-            if end is None:
-                return
-            if self._loops(self.text[self._unit_start : end]):
-                self.text, self.ended, self._pending = self.text[: self._unit_start].rstrip(" "), True, ""
-                return
-            self._unit_start = end
-
-    # --- the stream -------------------------------------------------------------------------------
-
-    def _show(self, text: str) -> None:
-        if not self.text:
-            text = text.lstrip()
-        self.text += text
-        self._check_loops()
-
-    def feed(self, piece: str) -> str:
-        """Text to show now, from the next piece the model wrote."""
-        if self.ended:
-            return ""
-        before = len(self.text)
-        self._pending += piece
-        while not self.ended:
-            if "\n" in self._pending:
-                line, self._pending = self._pending.split("\n", 1)
-                if self._line_open:
-                    self._line_open = False
-                    self._show(line + "\n")
-                    continue
-                judged = self._judge(line, complete=True)
-                if judged is None:
-                    self.ended, self._pending = True, ""
-                    break
-                if judged or self.text:
-                    self._show(judged + "\n")
-                continue
-            undecided = self._could_become_heading(self._pending) or self._might_be_preamble(self._pending)
-            if self._pending and (self._line_open or not undecided):
-                judged = self._pending if self._line_open else self._judge(self._pending, complete=False)
-                if judged is None:
-                    self.ended, self._pending = True, ""
-                    break
-                self._pending, self._line_open = "", True
-                self._show(judged)
-            break
-        return self.text[before:]
-
-    def finish(self) -> str:
-        """Text still held back when the model stopped."""
-        before = len(self.text)
-        if not self.ended and self._pending:
-            line, self._pending = self._pending, ""
-            judged = line if self._line_open else self._judge(line, complete=True)
-            if judged is None:
-                self.ended = True
-            else:
-                self._show(judged)
-        self._check_loops(final=True)
-        return self.text[before:]
-
-
-# ==================================================================================================
 # Events: what the UI draws.
 # ==================================================================================================
 
@@ -391,10 +217,11 @@ class SectionStarted:
 
 @dataclass(frozen=True)
 class SectionProgress:
+    """A long transcript's section is being read: part `step` of `steps`."""
+
     key: str
     step: int
     steps: int
-    message: str
 
 
 @dataclass(frozen=True)
@@ -429,6 +256,7 @@ class NoteDrafter:
     def __init__(self, model: ChatModel, options: DraftOptions | None = None) -> None:
         self.model = model
         self.options = options or DraftOptions()
+        self.speed = DraftSpeed()  # of the model in the last (or running) draft
         self._count: _TokenCounter | None = None  # lives for one run only: it holds transcript text
         self._stop_requested = False
         self._running = False
@@ -466,7 +294,7 @@ class NoteDrafter:
         return _TokenCounter(self.model.tokenizer, self.options.message_overhead_tokens)
 
     def plan(self, transcript: Transcript, fmt: NoteFormat) -> DraftPlan:
-        """How the transcript will be read: whole, or in parts (with a notice for the clinician)."""
+        """How the transcript will be read: whole, or in parts."""
         return self._plan(transcript, fmt, self._count or self._counter())
 
     def _plan(self, transcript: Transcript, fmt: NoteFormat, count: _TokenCounter) -> DraftPlan:
@@ -539,6 +367,7 @@ class NoteDrafter:
         specs = [note[k].spec for k in keys] if keys is not None else list(note.format.sections)
         self._running, self._stop_requested = True, False
         self._count = self._counter()
+        self.speed = DraftSpeed()
         try:
             plan = self._plan(note.transcript, note.format, self._count)
             yield DraftStarted(plan)
@@ -572,9 +401,7 @@ class NoteDrafter:
                 messages = None
                 extracts = []
                 for part, chunk in enumerate(plan.chunks, 1):
-                    yield SectionProgress(
-                        spec.key, part, len(plan.chunks), f"Reading part {part} of {len(plan.chunks)}"
-                    )
+                    yield SectionProgress(spec.key, part, len(plan.chunks))
                     got = await self._complete(
                         extract_messages(chunk, part, len(plan.chunks), note.format, spec),
                         replace(sampling, max_tokens=self.options.extract_max_tokens),
@@ -659,9 +486,19 @@ class NoteDrafter:
         return self._stop_requested
 
     async def _pieces(self, messages: list[Message], request: GenerationRequest) -> AsyncIterator[str]:
+        """The model's pieces for one request, until it ends or the draft is stopped, timed into `speed`."""
+        called = time.perf_counter()
+        last: float | None = None
         stream = self.model.stream(messages, request, self._cancelled)
         try:
             async for piece in stream:
+                now = time.perf_counter()
+                if last is None:
+                    assert self._count is not None
+                    self.speed.prompt_read(sum(self._count.text(c) for c in _contents(messages)), now - called)
+                else:
+                    self.speed.piece_written(now - last)
+                last = now
                 yield piece
                 if self._stop_requested:
                     return
@@ -686,7 +523,6 @@ def _merge_rounds(parts: int, per_merge: int) -> int:
 
 
 __all__ = [
-    "NOT_STATED",
     "ChatModel",
     "ContextTooSmallError",
     "DraftBusyError",
@@ -702,7 +538,6 @@ __all__ = [
     "SectionFinished",
     "SectionProgress",
     "SectionStarted",
-    "SectionStream",
     "SectionText",
     "Tokenizer",
     "split_into_chunks",

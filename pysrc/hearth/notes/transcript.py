@@ -144,10 +144,6 @@ class Transcript:
         """One turn per line, "Doctor: ..." / "Patient: ...": what the model reads."""
         return "\n".join(turn.render() for turn in self.turns)
 
-    @property
-    def minutes_of_talk(self) -> float:
-        return self.raw_chars / CHARS_PER_MINUTE_OF_TALK
-
 
 def _describe_minutes(minutes: float) -> str:
     if minutes < 90:

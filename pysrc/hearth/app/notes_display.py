@@ -1,0 +1,122 @@
+"""What the Notes page says and how its small panes look: the wording it makes from the drafter's
+data (the plan, the progress, the measured speed), and the HTML of the panes that show it.
+
+Panel draws every pane inside its own shadow root, where the page's web/hearth.css does not reach, so
+the panes that show this HTML carry `NOTES_CSS` as their stylesheet (`stylesheets=[NOTES_CSS]`).
+Its colours are named once, at its top.
+"""
+
+from __future__ import annotations
+
+from html import escape
+
+from hearth.notes.drafting import DraftPlan, SectionStarted
+from hearth.notes.note import SectionState
+from hearth.notes.speed import DraftSpeed
+
+NOTES_CSS = """
+:host {
+  --notes-ok-ink: #1d5e2c;
+  --notes-ok-background: #e7f4ea;
+  --notes-quiet-ink: #6b5a4c;
+  --notes-button-border: #ccc;
+  --notes-button-background: #fff;
+}
+.hearth-device { margin: .2rem 0; padding: .35rem .6rem; background: var(--notes-ok-background);
+  color: var(--notes-ok-ink); border-radius: .4rem; display: inline-block; }
+.hearth-section-state { color: var(--notes-quiet-ink); }
+.hearth-copy { width: 140px; padding: 6px 10px; border: 1px solid var(--notes-button-border); border-radius: 4px;
+  background: var(--notes-button-background); cursor: pointer; font: inherit; }
+.hearth-copy:disabled { opacity: .5; cursor: default; }
+"""
+
+STATE_WORDS = {SectionState.EMPTY: "not drafted", SectionState.DRAFTING: "drafting…", SectionState.DONE: "drafted",
+               SectionState.STOPPED: "stopped part-way", SectionState.EDITED: "edited by you",
+               SectionState.FAILED: "failed"}
+PROVIDERS = {"wasm": "WebAssembly", "webgpu": "WebGPU", "cpu": "CPU"}
+
+
+def duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{max(seconds, 0):.0f} s"
+    return f"{seconds / 60:.0f} min"
+
+
+# ---------------------------------------------------------------- words
+
+
+def device_line(runtime: str, provider: str, threads: int | None, loaded: bool) -> str:
+    """Where the model runs (or will, once it loads): the runtime and the provider of its session."""
+    where = PROVIDERS.get(provider, provider)
+    if threads:
+        where += f" ({threads} thread{'s' if threads != 1 else ''})"
+    if loaded:
+        return f"Running on this device · {runtime} · {where}"
+    return f"Runs on this device · {runtime} · {where} (the model loads into this tab when you draft)"
+
+
+def long_transcript_notice(plan: DraftPlan) -> str | None:
+    """What the clinician should know before a long draft starts; None when the transcript is read whole."""
+    if not plan.in_parts:
+        return None
+    minutes = plan.estimate_seconds() / 60
+    return (
+        f"This transcript ({plan.transcript_tokens:,} tokens) is longer than the model can read at once "
+        f"({plan.context:,} tokens), so it is read in {len(plan.chunks)} parts: for each of the "
+        f"{plan.sections} sections the model lists the facts from every part, then writes the section from "
+        f"them. That is up to {plan.requests} model runs, up to about {max(1, round(minutes))} minutes on "
+        "this device. Nothing is left out. You can stop at any time; what is written so far is kept."
+    )
+
+
+def reading_line(plan: DraftPlan) -> str:
+    return f"Reading the transcript ({plan.transcript_tokens:,} tokens)…"
+
+
+def reading_part(step: int, steps: int) -> str:
+    return f"Reading part {step} of {steps}"
+
+
+def progress_line(section: SectionStarted, step: str, speed: DraftSpeed, plan: DraftPlan | None,
+                  elapsed: float) -> str:
+    """The section being drafted, its step, the speed, and (for a whole note) at most how long is left."""
+    parts = [f"Section {section.index + 1} of {section.total}: {section.heading}"]
+    if step:
+        parts.append(step)
+    if speed.decode_rate:
+        parts.append(f"{speed.decode_rate:.1f} tokens/s")
+    if plan is not None and section.total == plan.sections:
+        left = plan.estimate_seconds(speed) - elapsed
+        parts.append(f"at most about {duration(left)} left" if left > 0 else "almost done")
+    parts.append(f"{duration(elapsed)} so far")
+    return " · ".join(parts)
+
+
+def finished_line(stopped: bool, seconds: float, speed: DraftSpeed) -> str:
+    rate = f", {speed.decode_rate:.1f} tokens/s" if speed.decode_rate else ""
+    if stopped:
+        return f"Stopped after {duration(seconds)}{rate}. What was written is kept; regenerate any section or draft again."
+    return f"Done in {duration(seconds)}{rate}. Read every section and correct it before use."
+
+
+# ---------------------------------------------------------------- HTML
+
+
+def device_html(text: str) -> str:
+    return f'<p class="hearth-device" role="status">{escape(text)}</p>'
+
+
+def section_state_html(heading: str, state: SectionState) -> str:
+    return f"<span class='hearth-section-state'>{escape(heading)}: {STATE_WORDS[state]}</span>"
+
+
+def progress_html(text: str) -> str:
+    return f'<p aria-live="polite" class="hearth-progress">{escape(text)}</p>' if text else ""
+
+
+def copy_button_html(text: str | None) -> str:
+    """The "Copy note" button, carrying the note's text (None: no note yet, disabled). The page's
+    web/boot.js writes the clipboard inside the click, as browsers require."""
+    carried = escape(text, quote=True) if text is not None else ""
+    disabled = " disabled" if text is None else ""
+    return f'<button type="button" class="hearth-copy" data-hearth-copy="{carried}"{disabled}>Copy note</button>'

@@ -9,17 +9,15 @@ from __future__ import annotations
 
 import json
 import re
-from types import SimpleNamespace
 
 import numpy as np
 import onnxruntime as ort
 import pytest
 
-from tests.conftest import RequestLog, wait_ready
 from tests.web.ui_steps import (
     SEVEN,
-    WAIT_MS,
     draw,
+    open_app,
     open_tab,
     python,
     see,
@@ -35,17 +33,9 @@ pytestmark = pytest.mark.browser
 
 @pytest.fixture(scope="module")
 def ui(browser, site, browser_context_args):
-    context = browser.new_context(**browser_context_args, accept_downloads=True)
-    log = RequestLog(site.url.rstrip("/"))
-    context.route("**/*", log.route)
-    page = context.new_page()
-    page.set_default_timeout(WAIT_MS)
-    problems: list[str] = []
-    page.on("pageerror", lambda e: problems.append(f"pageerror: {e}"))
-    page.on("console", lambda m: "Traceback" in m.text and problems.append(m.text))
-    wait_ready(page, site.url)
-    yield SimpleNamespace(page=page, log=log, problems=problems)
-    context.close()
+    made = open_app(browser, site, browser_context_args, accept_downloads=True)
+    yield made
+    made.context.close()
 
 
 @pytest.fixture

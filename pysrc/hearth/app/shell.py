@@ -25,6 +25,7 @@ from hearth.app.python_page import PythonPage
 from hearth.app.state import AppState
 from hearth.app.tasks import background
 from hearth.app.train_page import TrainPage
+from hearth.app.widgets.phone import use_phone_layout
 from hearth.runtime import IN_BROWSER, get_runtime
 
 TAB_CSS = """
@@ -91,6 +92,7 @@ APP: HearthApp | None = None  # the running app, for tests and the devtools cons
 def create_app() -> HearthApp:
     global APP
     pn.extension(sizing_mode="stretch_width")
+    use_phone_layout()  # before any component is made: Panel reads it when it makes each one
     APP = HearthApp()
     return APP
 

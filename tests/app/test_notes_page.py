@@ -358,3 +358,45 @@ def test_the_built_in_model_drafts_a_real_visit(models):
     assert loaded.decoder.stored_prompt_tokens > 0
     page.clear()
     assert loaded.last is None and loaded.decoder.stored_prompt_tokens == 0
+
+
+def test_an_invented_fact_is_marked_and_removed_in_one_click(models):
+    """The grounding check: a dose the transcript never states is listed under its section with the
+    exact words, counted at the top of the note, and Remove takes it out of the section's text."""
+    page, _ = scripted_page(models, run_on="Start metoprolol 175 mg daily.")
+    dialogue, _ = transcript_with_facts(visits()[0]["dialogue"], SOAP)
+    page.transcript.value = dialogue
+    asyncio.run(page.draft())
+    subjective = page.sections["subjective"]
+    assert "Start metoprolol 175 mg daily." in subjective.text.value
+    marks = [text_of(row.objects[0]) for row in subjective.facts.objects]
+    assert marks == ["«metoprolol» not found in the transcript", "«175 mg» not found in the transcript"]
+    assert text_of(page.facts_summary) == "8 facts not found in the transcript: check them before copying"
+
+    dose = subjective.facts.objects[1].objects[1]
+    assert dose.label == "Remove"
+    dose.clicks += 1
+    assert "Start metoprolol daily." in subjective.text.value and "175 mg" not in subjective.text.value
+    assert page.note["subjective"].text == subjective.text.value  # what is copied and downloaded
+    assert page.note["subjective"].state is SectionState.EDITED
+    assert [text_of(row.objects[0]) for row in subjective.facts.objects] == ["«metoprolol» not found in the transcript"]
+    assert text_of(page.facts_summary) == "7 facts not found in the transcript: check them before copying"
+
+    for key in ("objective", "assessment", "plan"):  # two clicks a section, the list made again after each
+        for _ in range(2):
+            page.sections[key].facts.objects[0].objects[1].clicks += 1
+        assert page.sections[key].facts.objects == [] and "metoprolol" not in page.note[key].text
+    subjective.facts.objects[0].objects[1].clicks += 1
+    assert page.facts_summary.object == ""  # none left: the count goes
+    assert "not found" not in page.note.to_text()
+
+    subjective.text.value += " Right knee pain for 3 weeks."  # the clinician types two invented facts
+    assert [text_of(row.objects[0]) for row in subjective.facts.objects] == [
+        "«Right knee» not found in the transcript", "«3 weeks» not found in the transcript"]
+    assert text_of(page.facts_summary) == "2 facts not found in the transcript: check them before copying"
+    subjective.facts.objects[1].objects[1].clicks += 1
+    assert subjective.text.value.endswith("Right knee pain for.")  # the words around the fact stay
+    assert text_of(page.facts_summary) == "1 fact not found in the transcript: check it before copying"
+
+    page.clear()
+    assert page.facts_summary.object == ""

@@ -11,15 +11,19 @@ import asyncio
 import csv
 import io
 import re
+import sys
 from html import unescape
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
+from hearth.app import deferred_packages
 from hearth.app.language_models import LanguageModels
 from hearth.app.notes_display import NOTES_CSS, finished_line, long_transcript_notice, progress_line
 from hearth.app.notes_page import NotesPage
 from hearth.app.tasks import settle
+from hearth.notes import facts
 from hearth.notes.drafting import DraftPlan, SectionStarted
 from hearth.notes.formats import SOAP
 from hearth.notes.note import SectionState
@@ -400,3 +404,33 @@ def test_an_invented_fact_is_marked_and_removed_in_one_click(models):
 
     page.clear()
     assert page.facts_summary.object == ""
+
+
+def test_the_lexicon_is_found_while_its_package_is_still_installing(monkeypatch):
+    """In the browser the lexicon's package arrives in the background after the app is drawn; until
+    then find_spec answers with a stand-in that has no folder. Finding the data file waits for the
+    install, as an import would, and so does the page's background load (without blocking)."""
+    installs: list[str] = []
+    page_js = SimpleNamespace(hearthLaterDone=False)
+
+    def install():  # what web/worker.js's loadLater does: install the deferred packages, then say so
+        installs.append("install")
+        page_js.hearthLaterDone = True
+
+    async def load_later():
+        install()
+
+    page_js.hearthLoadLater = load_later
+    ffi = SimpleNamespace(can_run_sync=lambda: True, run_sync=lambda awaitable: asyncio.run(awaitable))
+    monkeypatch.setitem(sys.modules, "js", page_js)
+    monkeypatch.setitem(sys.modules, "pyodide.ffi", ffi)
+    monkeypatch.setattr(sys, "meta_path", list(sys.meta_path))
+    deferred_packages.wait_on_import({facts.LEXICON_PACKAGE: "drug-named-entity-recognition"})
+    assert facts._lexicon_path().name == "drug_ner_dictionary.pkl.bz2" and facts._lexicon_path().exists()
+    assert installs == ["install"]
+
+    page_js.hearthLaterDone = False
+    deferred_packages.wait_on_import({facts.LEXICON_PACKAGE: "drug-named-entity-recognition"})
+    asyncio.run(deferred_packages.wait_for_install())
+    assert installs == ["install", "install"] and not any(
+        isinstance(finder, deferred_packages.DeferredPackages) for finder in sys.meta_path)

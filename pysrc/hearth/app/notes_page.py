@@ -186,6 +186,7 @@ class NotesPage:
         self._check_error: str | None = None
         self._checks_waiting: set[str] = set()  # sections to check once the lexicon is loaded
         self._transcript_facts: tuple[object, FactIndex] | None = None  # (the transcript, its facts)
+        self.check_seconds: dict[str, float] = {}  # install_wait, lexicon (loading it), first_check, last_check
         self.transcript.param.watch(lambda e: e.new and self.prepare_check(), "value")
         self.copy = pn.pane.HTML("", width=150, sizing_mode="fixed", margin=(5, 10), stylesheets=[NOTES_CSS])
         self.download_txt = pn.widgets.FileDownload(callback=lambda: io.BytesIO(self._text("txt").encode()),
@@ -536,10 +537,13 @@ class NotesPage:
 
     async def _load_lexicon(self) -> None:
         try:
+            started = time.perf_counter()
             await wait_for_install()
+            installed = time.perf_counter()
             for _ in load_lexicon_in_steps():
                 await asyncio.sleep(0)  # let the page's other work run between the steps
             self._lexicon_ready = True
+            self.check_seconds |= {"install_wait": installed - started, "lexicon": time.perf_counter() - installed}
         except Exception as error:  # the package is missing or failed to install: say so, draft anyway
             self._check_error = str(error)
         finally:
@@ -560,11 +564,14 @@ class NotesPage:
                 self.prepare_check()
             self._show_facts_summary()
             return
+        started = time.perf_counter()
         if self._transcript_facts is None or self._transcript_facts[0] is not note.transcript:
             self._transcript_facts = (note.transcript, FactIndex(extract_facts(note.transcript.text)))
         index = self._transcript_facts[1]
         text = self.sections[key].text.value or ""
         self._show_unsupported(key, [fact for fact in extract_facts(text) if not index.supports(fact)])
+        self.check_seconds["last_check"] = time.perf_counter() - started
+        self.check_seconds.setdefault("first_check", self.check_seconds["last_check"])  # with the transcript's facts
 
     def _show_unsupported(self, key: str, facts: Sequence[Fact]) -> None:
         self._checks_waiting.discard(key)

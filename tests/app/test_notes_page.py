@@ -376,6 +376,8 @@ def test_an_invented_fact_is_marked_and_removed_in_one_click(models):
     marks = [text_of(row.objects[0]) for row in subjective.facts.objects]
     assert marks == ["«metoprolol» not found in the transcript", "«175 mg» not found in the transcript"]
     assert text_of(page.facts_summary) == "8 facts not found in the transcript: check them before copying"
+    for pane in (page.facts_summary, subjective.facts.objects[0].objects[0]):  # coloured by the stylesheet
+        assert NOTES_CSS in pane.stylesheets and "style=" not in pane.object
 
     dose = subjective.facts.objects[1].objects[1]
     assert dose.label == "Remove"

@@ -11,15 +11,19 @@ import asyncio
 import csv
 import io
 import re
+import sys
 from html import unescape
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
+from hearth.app import deferred_packages
 from hearth.app.language_models import LanguageModels
 from hearth.app.notes_display import NOTES_CSS, finished_line, long_transcript_notice, progress_line
 from hearth.app.notes_page import NotesPage
 from hearth.app.tasks import settle
+from hearth.notes import facts
 from hearth.notes.drafting import DraftPlan, SectionStarted
 from hearth.notes.formats import SOAP
 from hearth.notes.note import SectionState
@@ -358,3 +362,77 @@ def test_the_built_in_model_drafts_a_real_visit(models):
     assert loaded.decoder.stored_prompt_tokens > 0
     page.clear()
     assert loaded.last is None and loaded.decoder.stored_prompt_tokens == 0
+
+
+def test_an_invented_fact_is_marked_and_removed_in_one_click(models):
+    """The grounding check: a dose the transcript never states is listed under its section with the
+    exact words, counted at the top of the note, and Remove takes it out of the section's text."""
+    page, _ = scripted_page(models, run_on="Start metoprolol 175 mg daily.")
+    dialogue, _ = transcript_with_facts(visits()[0]["dialogue"], SOAP)
+    page.transcript.value = dialogue
+    asyncio.run(page.draft())
+    subjective = page.sections["subjective"]
+    assert "Start metoprolol 175 mg daily." in subjective.text.value
+    marks = [text_of(row.objects[0]) for row in subjective.facts.objects]
+    assert marks == ["«metoprolol» not found in the transcript", "«175 mg» not found in the transcript"]
+    assert text_of(page.facts_summary) == "8 facts not found in the transcript: check them before copying"
+    for pane in (page.facts_summary, subjective.facts.objects[0].objects[0]):  # coloured by the stylesheet
+        assert NOTES_CSS in pane.stylesheets and "style=" not in pane.object
+
+    dose = subjective.facts.objects[1].objects[1]
+    assert dose.label == "Remove"
+    dose.clicks += 1
+    assert "Start metoprolol daily." in subjective.text.value and "175 mg" not in subjective.text.value
+    assert page.note["subjective"].text == subjective.text.value  # what is copied and downloaded
+    assert page.note["subjective"].state is SectionState.EDITED
+    assert [text_of(row.objects[0]) for row in subjective.facts.objects] == ["«metoprolol» not found in the transcript"]
+    assert text_of(page.facts_summary) == "7 facts not found in the transcript: check them before copying"
+
+    for key in ("objective", "assessment", "plan"):  # two clicks a section, the list made again after each
+        for _ in range(2):
+            page.sections[key].facts.objects[0].objects[1].clicks += 1
+        assert page.sections[key].facts.objects == [] and "metoprolol" not in page.note[key].text
+    subjective.facts.objects[0].objects[1].clicks += 1
+    assert page.facts_summary.object == ""  # none left: the count goes
+    assert "not found" not in page.note.to_text()
+
+    subjective.text.value += " Right knee pain for 3 weeks."  # the clinician types two invented facts
+    assert [text_of(row.objects[0]) for row in subjective.facts.objects] == [
+        "«Right knee» not found in the transcript", "«3 weeks» not found in the transcript"]
+    assert text_of(page.facts_summary) == "2 facts not found in the transcript: check them before copying"
+    subjective.facts.objects[1].objects[1].clicks += 1
+    assert subjective.text.value.endswith("Right knee pain for.")  # the words around the fact stay
+    assert text_of(page.facts_summary) == "1 fact not found in the transcript: check it before copying"
+
+    page.clear()
+    assert page.facts_summary.object == ""
+
+
+def test_the_lexicon_is_found_while_its_package_is_still_installing(monkeypatch):
+    """In the browser the lexicon's package arrives in the background after the app is drawn; until
+    then find_spec answers with a stand-in that has no folder. Finding the data file waits for the
+    install, as an import would, and so does the page's background load (without blocking)."""
+    installs: list[str] = []
+    page_js = SimpleNamespace(hearthLaterDone=False)
+
+    def install():  # what web/worker.js's loadLater does: install the deferred packages, then say so
+        installs.append("install")
+        page_js.hearthLaterDone = True
+
+    async def load_later():
+        install()
+
+    page_js.hearthLoadLater = load_later
+    ffi = SimpleNamespace(can_run_sync=lambda: True, run_sync=lambda awaitable: asyncio.run(awaitable))
+    monkeypatch.setitem(sys.modules, "js", page_js)
+    monkeypatch.setitem(sys.modules, "pyodide.ffi", ffi)
+    monkeypatch.setattr(sys, "meta_path", list(sys.meta_path))
+    deferred_packages.wait_on_import({facts.LEXICON_PACKAGE: "drug-named-entity-recognition"})
+    assert facts._lexicon_path().name == "drug_ner_dictionary.pkl.bz2" and facts._lexicon_path().exists()
+    assert installs == ["install"]
+
+    page_js.hearthLaterDone = False
+    deferred_packages.wait_on_import({facts.LEXICON_PACKAGE: "drug-named-entity-recognition"})
+    asyncio.run(deferred_packages.wait_for_install())
+    assert installs == ["install", "install"] and not any(
+        isinstance(finder, deferred_packages.DeferredPackages) for finder in sys.meta_path)

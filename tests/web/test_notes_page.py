@@ -313,3 +313,52 @@ def test_a_transcript_longer_than_the_context_is_read_in_parts_and_can_be_stoppe
     assert said.startswith("Stopped after"), said
     shot(page, "notes-14-parts-stopped")
     assert not ui.problems, ui.problems
+
+
+ACI_VALID = Path(__file__).resolve().parents[1] / "fixtures" / "aci-bench" / "valid.csv"
+
+
+def test_an_invented_fact_typed_into_a_section_is_marked_and_removed(page, ui):
+    """The grounding check in the page: a real ACI-Bench visit drafted by the built-in model, then a
+    dose, a drug and a side the visit never mentions typed into a section: each is listed under it,
+    and Remove takes the dose out of the text; no request leaves the origin meanwhile."""
+    with ACI_VALID.open(newline="", encoding="utf-8") as f:
+        visit = next(row for row in csv.DictReader(f) if row["encounter_id"] == "D2N072")["dialogue"]
+    requests: list[tuple[str, str]] = []
+    page.on("request", lambda r: requests.append((r.method, r.url)))
+    open_tab(page, "Notes")
+    box = page.get_by_label("Visit transcript")
+    box.fill(visit)
+    box.press("Tab")
+    wait_python(page, NOTES + f"notes.transcript.value == {visit!r}", "the transcript to reach Python")
+    set_number(page, CAP_LABEL, 8)  # short sections: the check is under test, not the prose
+    wait_python(page, NOTES + "notes.section_cap.value == 8", "the cap to reach Python")
+    page.get_by_role("button", name="Draft note").click()
+    assert wait_finished(page).startswith("Done in")
+
+    objective = page.get_by_label("OBJECTIVE", exact=True)
+    objective.fill("Started warfarin 7.5 mg daily. Left ankle swelling.")
+    objective.press("Tab")  # the change is committed when the box loses focus
+    for fact in ("warfarin", "7.5 mg", "Left ankle"):
+        see(page, f"«{fact}» not found in the transcript")
+    count = notes(page, "sum(len(v.unsupported) for v in notes.sections.values())")
+    see(page, f"{count} facts not found in the transcript: check them before copying")
+    shot(page, "notes-15-unsupported-marked")
+    times = notes(page, "notes.check_seconds")
+    print(f"\nGrounding check in Chromium: {times}")
+
+    marked = notes(page, "[f.text for v in notes.sections.values() for f in v.unsupported]")
+    page.get_by_role("button", name="Remove", exact=True).nth(marked.index("7.5 mg")).click()
+    wait_python(page, NOTES + "'7.5 mg' not in notes.note['objective'].text", "the dose to be removed")
+    assert objective.input_value() == "Started warfarin daily. Left ankle swelling."
+    page.get_by_text("«7.5 mg» not found in the transcript").wait_for(state="detached")
+    see(page, "«warfarin» not found in the transcript")
+    see(page, f"{count - 1} fact{'s' if count - 1 != 1 else ''} not found in the transcript")
+    see(page, "OBJECTIVE: edited by you")
+    shot(page, "notes-16-unsupported-removed")
+
+    origin = ui.log.origin
+    assert all(url.startswith(origin + "/") for _, url in requests), requests
+    assert all(method == "GET" for method, _ in requests), requests
+    assert not ui.log.foreign, ui.log.foreign
+    assert not ui.problems, ui.problems

@@ -6,7 +6,10 @@ Until they are in, an import hook stands in for them:
   says yes at once, without waiting: it is, it is just not unpacked yet;
 - importing one waits for the background install (Pyodide's run_sync, which needs JS promise
   integration; Chromium has it) and then imports it as usual. Where Python cannot wait, the import
-  fails with a message that says what to do.
+  fails with a message that says what to do;
+- code that needs a package's files rather than its import (the drug lexicon's data file, read
+  without running the package) waits the same way through the stand-in spec's loader
+  (`wait_until_installed`), or without blocking with `await wait_for_install()`.
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ class DeferredPackages(importlib.abc.MetaPathFinder):
             return None
         if self.arrived():
             return None  # installed now: the usual finders take it from here
-        return importlib.machinery.ModuleSpec(fullname, _InstallThenLoad(self), is_package=True)
+        return importlib.machinery.ModuleSpec(fullname, _InstallThenLoad(self, fullname), is_package=True)
 
     def arrived(self) -> bool:
         import js
@@ -70,9 +73,14 @@ class DeferredPackages(importlib.abc.MetaPathFinder):
 class _InstallThenLoad(importlib.abc.Loader):
     """Stands in for the real loader: installs the package, then loads the module the usual way."""
 
-    def __init__(self, finder: DeferredPackages) -> None:
+    def __init__(self, finder: DeferredPackages, fullname: str) -> None:
         self.finder = finder
+        self.fullname = fullname
         self.real: importlib.machinery.ModuleSpec | None = None
+
+    def wait_until_installed(self) -> None:
+        """Wait for the install as importing would, without importing; find_spec then gives the real spec."""
+        self.finder.install(self.fullname)
 
     def create_module(self, spec):
         self.finder.install(spec.name)
@@ -91,3 +99,17 @@ def wait_on_import(imports: dict[str, str]) -> DeferredPackages:
     hook = DeferredPackages(imports)
     sys.meta_path.insert(0, hook)
     return hook
+
+
+async def wait_for_install() -> None:
+    """Wait, without blocking the event loop, until the deferred packages are installed (at once where
+    there are none: CPython, or the install is done). Starts the install if it had not started, so
+    call it once the app is drawn: start-up would pay for it otherwise."""
+    hook = next((finder for finder in sys.meta_path if isinstance(finder, DeferredPackages)), None)
+    if hook is None or hook.arrived():
+        return
+    import js
+
+    await js.hearthLoadLater()
+    if not hook.arrived():
+        raise DeferredPackageNotReady("installing the packages that arrive in the background failed: see the console")

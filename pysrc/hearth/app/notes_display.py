@@ -21,6 +21,8 @@ NOTES_CSS = """
   --notes-quiet-ink: #6b5a4c;
   --notes-button-border: #ccc;
   --notes-button-background: #fff;
+  --notes-check-ink: #7a4100;
+  --notes-check-background: #fdf1e1;
 }
 .hearth-device { margin: .2rem 0; padding: .35rem .6rem; background: var(--notes-ok-background);
   color: var(--notes-ok-ink); border-radius: .4rem; display: inline-block; }
@@ -28,6 +30,9 @@ NOTES_CSS = """
 .hearth-copy { width: 140px; padding: 6px 10px; border: 1px solid var(--notes-button-border); border-radius: 4px;
   background: var(--notes-button-background); cursor: pointer; font: inherit; }
 .hearth-copy:disabled { opacity: .5; cursor: default; }
+.hearth-facts-summary { margin: .2rem 0; padding: .35rem .6rem; background: var(--notes-check-background);
+  color: var(--notes-check-ink); border-radius: .4rem; display: inline-block; }
+.hearth-unsupported { color: var(--notes-check-ink); margin: 0; }
 """
 
 STATE_WORDS = {SectionState.EMPTY: "not drafted", SectionState.DRAFTING: "drafting…", SectionState.DONE: "drafted",
@@ -120,3 +125,31 @@ def copy_button_html(text: str | None) -> str:
     carried = escape(text, quote=True) if text is not None else ""
     disabled = " disabled" if text is None else ""
     return f'<button type="button" class="hearth-copy" data-hearth-copy="{carried}"{disabled}>Copy note</button>'
+
+
+# ---------------------------------------------------------------- the grounding check
+
+
+def unsupported_count_line(count: int) -> str:
+    """The note's count of unsupported facts, over its sections; "" when none remain."""
+    if not count:
+        return ""
+    if count == 1:
+        return "1 fact not found in the transcript: check it before copying"
+    return f"{count} facts not found in the transcript: check them before copying"
+
+
+CHECKING_LINE = "Checking the note's facts against the transcript…"
+
+
+def check_failed_line(error: str) -> str:
+    return f"The note's facts could not be checked against the transcript ({error}). Check them yourself before copying."
+
+
+def unsupported_html(fact_text: str) -> str:
+    fact = " ".join(fact_text.split())
+    return f'<p class="hearth-unsupported">«<strong>{escape(fact)}</strong>» not found in the transcript</p>'
+
+
+def facts_summary_html(text: str) -> str:
+    return f'<p class="hearth-facts-summary" role="status">{escape(text)}</p>' if text else ""

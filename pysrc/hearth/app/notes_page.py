@@ -8,6 +8,12 @@ Privacy: the transcript and the note live in this page's memory only (Python obj
 widgets showing them). Nothing is written to storage unless the clinician downloads the note, and
 Clear drops the transcript, the note, the uploaded file and the model's record of the last run.
 
+The grounding check: each section's facts (numbers with units, dates, medication names, sides of
+the body; `hearth.notes.facts`) that the transcript does not state are listed under the section,
+each with a Remove button, and counted at the top of the note, so the clinician sees them before
+copying. A section is checked when it finishes drafting and after every edit (Remove is an edit:
+the spans of the facts after it shift, so the list is made again from the new text).
+
 The work itself is `hearth.notes` (the drafting pipeline, tested on CPython); this page only turns
 its events into widgets and the clinician's clicks into its calls. The lines it makes from the
 pipeline's data (the plan, the progress, the speed) and the HTML of its small panes are in
@@ -19,18 +25,22 @@ from __future__ import annotations
 import asyncio
 import io
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import panel as pn
 import param
 
+from hearth.app.deferred_packages import wait_for_install
 from hearth.app.language_models import BUILTIN_ID, LanguageModels, ModelBusyError
 from hearth.app.notes_display import (
+    CHECKING_LINE,
     NOTES_CSS,
+    check_failed_line,
     copy_button_html,
     device_html,
     device_line,
+    facts_summary_html,
     finished_line,
     long_transcript_notice,
     progress_html,
@@ -38,6 +48,8 @@ from hearth.app.notes_display import (
     reading_line,
     reading_part,
     section_state_html,
+    unsupported_count_line,
+    unsupported_html,
 )
 from hearth.app.tasks import background
 from hearth.app.widgets.html import heading, notice, wrap_row
@@ -55,6 +67,7 @@ from hearth.notes.drafting import (
     SectionText,
 )
 from hearth.notes.engine import EngineModel
+from hearth.notes.facts import Fact, FactIndex, extract_facts, load_lexicon_in_steps, remove_fact
 from hearth.notes.formats import ACI, SOAP, NoteFormat
 from hearth.notes.note import Note, SectionState
 from hearth.notes.transcript import (
@@ -96,10 +109,24 @@ class SectionView:
                                             variant="outline")
         self.regenerate.on_click(lambda _e: background(page.regenerate(key)))
         self.title = pn.pane.HTML("", width=320, sizing_mode="fixed", margin=(10, 5, 0, 5), stylesheets=[NOTES_CSS])
-        self.view = pn.Column(self.text, wrap_row(self.regenerate, self.title), sizing_mode="stretch_width")
+        self.unsupported: list[Fact] = []  # the last check's facts that the transcript does not state
+        self.facts = pn.Column(sizing_mode="stretch_width", css_classes=["hearth-unsupported-facts"])
+        self.view = pn.Column(self.text, self.facts, wrap_row(self.regenerate, self.title), sizing_mode="stretch_width")
 
     def show_state(self, state: SectionState) -> None:
         self.title.object = section_state_html(self.heading_text, state)
+
+    def show_unsupported(self, facts: Sequence[Fact], remove: Callable[[Fact], None]) -> None:
+        """Under the box: each unsupported fact, quoted as it stands in the text, with its Remove button."""
+        self.unsupported = list(facts)
+        rows = []
+        for fact in facts:
+            button = pn.widgets.Button(label="Remove", width=90, variant="outline")
+            button.on_click(lambda _e, fact=fact: remove(fact))
+            line = pn.pane.HTML(unsupported_html(fact.text), width=420, sizing_mode="fixed", margin=(12, 5, 0, 5),
+                                stylesheets=[NOTES_CSS])
+            rows.append(wrap_row(line, button))
+        self.facts.objects = rows
 
 
 class NotesPage:
@@ -151,6 +178,16 @@ class NotesPage:
         self.progress = pn.pane.HTML("", sizing_mode="stretch_width")
         self.sections: dict[str, SectionView] = {}
         self.sections_box = pn.Column(sizing_mode="stretch_width")
+        # the grounding check: the count at the top of the note, and the lexicon it needs, loaded in the
+        # background once there is a transcript (so that the first check does not wait for it)
+        self.facts_summary = pn.pane.HTML("", sizing_mode="stretch_width", stylesheets=[NOTES_CSS])
+        self._lexicon_ready = False
+        self._lexicon_loading = False
+        self._check_error: str | None = None
+        self._checks_waiting: set[str] = set()  # sections to check once the lexicon is loaded
+        self._transcript_facts: tuple[object, FactIndex] | None = None  # (the transcript, its facts)
+        self.check_seconds: dict[str, float] = {}  # install_wait, lexicon (loading it), first_check, last_check
+        self.transcript.param.watch(lambda e: e.new and self.prepare_check(), "value")
         self.copy = pn.pane.HTML("", width=150, sizing_mode="fixed", margin=(5, 10), stylesheets=[NOTES_CSS])
         self.download_txt = pn.widgets.FileDownload(callback=lambda: io.BytesIO(self._text("txt").encode()),
                                                     filename=f"{NOTE_FILE}.txt", label="Download .txt", width=150)
@@ -373,8 +410,9 @@ class NotesPage:
         self.sections = {s.key: SectionView(self, s.key, s.heading) for s in note.sections}
         for view in self.sections.values():
             view.show_state(SectionState.EMPTY)
-        self.sections_box.objects = [pn.pane.HTML(heading(f"{note.format.name} note", 3)),
+        self.sections_box.objects = [pn.pane.HTML(heading(f"{note.format.name} note", 3)), self.facts_summary,
                                      *(v.view for v in self.sections.values())]
+        self._show_facts_summary()
 
     def _set_text(self, key: str, text: str) -> None:
         self._writing = True
@@ -394,6 +432,7 @@ class NotesPage:
             self._step = ""
             self._set_text(event.key, "")
             self.sections[event.key].show_state(SectionState.DRAFTING)
+            self._show_unsupported(event.key, [])
             self.sections[event.key].text.disabled = True
             self._progress_now(force=True)
         elif isinstance(event, SectionProgress):
@@ -408,6 +447,7 @@ class NotesPage:
             view.text.disabled = False
             view.show_state(event.state)
             self._show_actions()
+            self.check(event.key)
         elif isinstance(event, DraftFinished):
             self._finished(event.stopped)
 
@@ -446,6 +486,7 @@ class NotesPage:
         self.note.edit(key, text)
         self.sections[key].show_state(SectionState.EDITED)
         self._show_actions()
+        self.check(key)
 
     def _text(self, kind: str) -> str:
         if self.note is None:
@@ -475,8 +516,93 @@ class NotesPage:
         self._show_rows([])
         self.sections = {}
         self.sections_box.objects = []
+        self._forget_checks()
         self.download_txt.data = self.download_md.data = None
         self.long_notice.object = ""
         self._progress("")
         self.message.object = notice("Cleared: the transcript and the note are gone from this tab.", "info")
         self._show_actions()
+
+    # ---------------------------------------------------------------- the grounding check
+
+    def prepare_check(self) -> None:
+        """Load the drug lexicon in the background, once: the check needs it, and reading it takes a
+        few seconds. Started by the first transcript, not at start-up, so a visitor who never drafts a
+        note never pays for it; in the browser it waits for the background install of the lexicon's
+        package (the app is drawn by the time there is a transcript)."""
+        if self._lexicon_ready or self._lexicon_loading or self._check_error:
+            return
+        self._lexicon_loading = True
+        background(self._load_lexicon())
+
+    async def _load_lexicon(self) -> None:
+        try:
+            started = time.perf_counter()
+            await wait_for_install()
+            installed = time.perf_counter()
+            for _ in load_lexicon_in_steps():
+                await asyncio.sleep(0)  # let the page's other work run between the steps
+            self._lexicon_ready = True
+            self.check_seconds |= {"install_wait": installed - started, "lexicon": time.perf_counter() - installed}
+        except Exception as error:  # the package is missing or failed to install: say so, draft anyway
+            self._check_error = str(error)
+        finally:
+            self._lexicon_loading = False
+        waiting, self._checks_waiting = self._checks_waiting, set()
+        for key in waiting:
+            self.check(key)
+        self._show_facts_summary()
+
+    def check(self, key: str) -> None:
+        """List the section's facts that the transcript does not state (later, if the lexicon is still loading)."""
+        note = self.note
+        if note is None or note.transcript is None or key not in self.sections:
+            return
+        if not self._lexicon_ready:
+            if not self._check_error:
+                self._checks_waiting.add(key)
+                self.prepare_check()
+            self._show_facts_summary()
+            return
+        started = time.perf_counter()
+        if self._transcript_facts is None or self._transcript_facts[0] is not note.transcript:
+            self._transcript_facts = (note.transcript, FactIndex(extract_facts(note.transcript.text)))
+        index = self._transcript_facts[1]
+        text = self.sections[key].text.value or ""
+        self._show_unsupported(key, [fact for fact in extract_facts(text) if not index.supports(fact)])
+        self.check_seconds["last_check"] = time.perf_counter() - started
+        self.check_seconds.setdefault("first_check", self.check_seconds["last_check"])  # with the transcript's facts
+
+    def _show_unsupported(self, key: str, facts: Sequence[Fact]) -> None:
+        self._checks_waiting.discard(key)
+        self.sections[key].show_unsupported(facts, lambda fact: self.remove(key, fact))
+        self._show_facts_summary()
+
+    def remove(self, key: str, fact: Fact) -> None:
+        """Take the fact out of the section's text, as the clinician's edit (which checks the section again)."""
+        view = self.sections.get(key)
+        if view is None:
+            return
+        try:
+            text = remove_fact(view.text.value or "", fact)
+        except ValueError:  # the text changed since the check: check it again rather than cut the wrong words
+            self.check(key)
+            return
+        view.text.value = text  # as if typed: `edited` records it and checks the section again
+
+    def _show_facts_summary(self) -> None:
+        if self.note is None:
+            self.facts_summary.object = ""
+        elif self._check_error:
+            self.facts_summary.object = facts_summary_html(check_failed_line(self._check_error))
+        elif self._checks_waiting:
+            self.facts_summary.object = facts_summary_html(CHECKING_LINE)
+        else:
+            count = sum(len(view.unsupported) for view in self.sections.values())
+            self.facts_summary.object = facts_summary_html(unsupported_count_line(count))
+
+    def _forget_checks(self) -> None:
+        """Clear: the transcript's facts and the lists go with the note."""
+        self._transcript_facts = None
+        self._checks_waiting.clear()
+        self.facts_summary.object = ""

@@ -39,7 +39,7 @@ import bz2
 import importlib.util
 import pickle
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -510,13 +510,57 @@ _NOT_DRUGS = frozenset({"sits", "paps", "agit", "all clear"})
 
 _lexicon: dict[str, str] | None = None
 _lexicon_first_tokens: frozenset[str] = frozenset()
+# Loading is cut into steps of this many compressed bytes or names, so that a page on an event loop
+# (Pyodide's, where one long step would hold up every widget) can let other work run between them.
+_READ_STEP = 256 * 1024
+_NAMES_STEP = 10_000
 
 
 def _lexicon_path() -> Path:
     spec = importlib.util.find_spec(LEXICON_PACKAGE)
+    # In the browser the package is installed in the background after the app is drawn; until it is,
+    # find_spec answers with the stand-in of hearth.app.deferred_packages, which has no folder yet.
+    # Its loader waits for the install the way an import would; then the real spec has the folder.
+    wait = getattr(spec.loader if spec is not None else None, "wait_until_installed", None)
+    if wait is not None:
+        wait()
+        spec = importlib.util.find_spec(LEXICON_PACKAGE)
     if spec is None or not spec.submodule_search_locations:
         raise LexiconUnavailableError(f"Checking medication names needs the drug-name lexicon: pip install {LEXICON_PIN}")
     return Path(next(iter(spec.submodule_search_locations))) / _LEXICON_FILE
+
+
+def load_lexicon_in_steps() -> Iterator[None]:
+    """Load the drug lexicon, pausing (yielding) between steps; a no-op once it is loaded.
+
+    `drug_lexicon()` runs these steps straight through. A page drives them itself to load the lexicon
+    in the background (`for _ in load_lexicon_in_steps(): await asyncio.sleep(0)`), so that its first
+    check does not have to wait for it.
+    """
+    global _lexicon, _lexicon_first_tokens
+    if _lexicon is not None:
+        return
+    unpack, pickled = bz2.BZ2Decompressor(), []
+    with _lexicon_path().open("rb") as f:
+        while block := f.read(_READ_STEP):
+            pickled.append(unpack.decompress(block))
+            yield
+    data = pickle.loads(b"".join(pickled))  # the pinned package's own data file (sha256 in the lock)
+    del pickled
+    yield
+    lexicon: dict[str, str] = {}
+    first_tokens: set[str] = set()
+    for n, (name, canonicals) in enumerate(data["drug_variant_to_canonical"].items(), 1):
+        if canonicals and name not in _NOT_DRUGS:
+            name = " ".join(name.split())
+            lexicon[name] = min(canonicals)
+            if first := _TOKEN.search(name):  # the first of _tokenize's tokens, without making them all
+                first_tokens.add(first.group(0).lower())
+        if n % _NAMES_STEP == 0:
+            yield
+    if _lexicon is None:  # another caller may have finished first while this one paused
+        _lexicon_first_tokens = frozenset(first_tokens)
+        _lexicon = lexicon
 
 
 def drug_lexicon() -> dict[str, str]:
@@ -524,16 +568,9 @@ def drug_lexicon() -> dict[str, str]:
 
     Loaded once, on first use (about 28 MB of strings once loaded).
     """
-    global _lexicon, _lexicon_first_tokens
-    if _lexicon is None:
-        with bz2.open(_lexicon_path(), "rb") as f:
-            data = pickle.load(f)  # the pinned package's own data file (sha256 in the lock)
-        lexicon = {}
-        for name, canonicals in data["drug_variant_to_canonical"].items():
-            if canonicals and name not in _NOT_DRUGS:
-                lexicon[" ".join(name.split())] = min(canonicals)
-        _lexicon_first_tokens = frozenset(tokens[0].text for name in lexicon if (tokens := _tokenize(name)))
-        _lexicon = lexicon
+    for _ in load_lexicon_in_steps():
+        pass
+    assert _lexicon is not None
     return _lexicon
 
 

@@ -390,7 +390,8 @@ LOCAL_MINUTE = """() => { const d = new Date(), p = n => String(n).padStart(2, "
 def test_downloads_start_with_who_drafted_the_note_when_and_what_it_is(browser, site, browser_context_args,
                                                                         tmp_path):
     """In a time zone far from UTC, so the time shown is the device's local one."""
-    made = open_app(browser, site, browser_context_args, timezone_id="Asia/Kathmandu", accept_downloads=True)
+    made = open_app(browser, site, browser_context_args, timezone_id="Asia/Kathmandu", accept_downloads=True,
+                    permissions=["clipboard-read", "clipboard-write"])
     page = made.page
     try:
         version = python(page, "import hearth\nhearth.__version__")

@@ -12,22 +12,32 @@ import csv
 import io
 import re
 import sys
+from datetime import datetime
 from html import unescape
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 
+from hearth import __version__
 from hearth.app import deferred_packages
 from hearth.app.language_models import LanguageModels
-from hearth.app.notes_display import NOTES_CSS, finished_line, long_transcript_notice, progress_line
+from hearth.app.notes_display import (
+    NOTES_CSS,
+    draft_header,
+    finished_line,
+    long_transcript_notice,
+    progress_line,
+    reading_part,
+    reading_progress_line,
+)
 from hearth.app.notes_page import NotesPage
 from hearth.app.tasks import settle
 from hearth.notes import facts
 from hearth.notes.drafting import DraftPlan, SectionStarted
 from hearth.notes.formats import SOAP
 from hearth.notes.note import SectionState
-from hearth.notes.speed import DraftSpeed
+from hearth.notes.speed import DraftSpeed, TimeLeft
 from tests.notes.notes_scripted_model import ScriptedModel, transcript_with_facts
 
 VISITS = Path(__file__).resolve().parents[1] / "fixtures" / "notes" / "aci_bench_two_visits.csv"
@@ -103,7 +113,12 @@ def test_edit_regenerate_download_and_copy(models):
 
     txt = page.download_txt.callback().read().decode()
     md = page.download_md.callback().read().decode()
-    assert txt == page.note.to_text() and md == page.note.to_markdown()
+    drafted = page._written[1]
+    header = (f"Drafted by SmolLM2-135M-Instruct (built in) (Hearth {__version__}) on {drafted:%Y-%m-%d} at "
+              f"{drafted:%H:%M}: a draft to be checked and completed by the clinician.\n\n")
+    assert txt == header + page.note.to_text() and md == header + page.note.to_markdown()
+    assert datetime.now().timestamp() - drafted.timestamp() < 3600  # local time, this draft's
+    txt = page.note.to_text()  # Copy carries the note alone
     assert "OBJECTIVE\n\nBP 120/80. Lungs clear.\n" in txt
     assert "## Objective\n\nBP 120/80. Lungs clear." in md
     assert [line for line in txt.split("\n") if line in {s.heading for s in SOAP.sections}] == list(
@@ -287,18 +302,21 @@ def test_the_page_words_the_plan_and_the_progress():
     speed = DraftSpeed()
     plan = DraftPlan(4096, 900, (), 4, 4, 2000, 100)
     first = SectionStarted("subjective", "SUBJECTIVE", 0, 4)
-    assert progress_line(first, "", speed, plan, 3.2) == (  # at the assumed 92 and 7.3 tokens/s: 35 s in all
-        "Section 1 of 4: SUBJECTIVE · at most about 32 s left · 3 s so far")
+    assert plan.seconds_left(speed, 3.2) is None  # nothing measured: the assumed speeds are another device's
+    assert progress_line(first, "", speed, None, 3.2) == "Section 1 of 4: SUBJECTIVE · 3 s so far"
     speed.prompt_read(1000, 5.0)
+    assert plan.seconds_left(speed, 5.0) is None  # reading timed, writing not yet
     for _ in range(4):
         speed.piece_written(0.1)
     last = SectionStarted("plan", "PLAN", 3, 4)
-    assert progress_line(last, "Reading part 2 of 5", speed, plan, 5.0) == (
+    assert plan.seconds_left(speed, 5.0) == 15.0  # 2000 / 200 + 100 / 10 - 5
+    assert progress_line(last, reading_part(2, 5), speed, plan.seconds_left(speed, 5.0), 5.0) == (
         "Section 4 of 4: PLAN · Reading part 2 of 5 · 10.0 tokens/s · at most about 15 s left · 5 s so far")
-    assert progress_line(last, "", speed, plan, 125.0) == (
+    assert plan.seconds_left(speed, 125.0) == 0.0
+    assert progress_line(last, "", speed, plan.seconds_left(speed, 125.0), 125.0) == (
         "Section 4 of 4: PLAN · 10.0 tokens/s · almost done · 2 min so far")
     one = SectionStarted("plan", "PLAN", 0, 1)  # a regeneration: no estimate
-    assert progress_line(one, "", speed, plan, 5.0) == "Section 1 of 1: PLAN · 10.0 tokens/s · 5 s so far"
+    assert progress_line(one, "", speed, None, 5.0) == "Section 1 of 1: PLAN · 10.0 tokens/s · 5 s so far"
 
     assert finished_line(False, 42.4, speed) == "Done in 42 s, 10.0 tokens/s. Read every section and correct it before use."
     assert finished_line(True, 200, DraftSpeed()) == (
@@ -436,3 +454,87 @@ def test_the_lexicon_is_found_while_its_package_is_still_installing(monkeypatch)
     asyncio.run(deferred_packages.wait_for_install())
     assert installs == ["install", "install"] and not any(
         isinstance(finder, deferred_packages.DeferredPackages) for finder in sys.meta_path)
+def test_the_reading_lines_the_time_left_rule_and_the_download_header():
+    assert reading_progress_line(256, 1912) == "Reading the transcript: 256 of 1,912 tokens"
+    assert reading_part(2, 5) == "Reading part 2 of 5"
+    assert reading_part(2, 5, 1024, 3800) == "Reading part 2 of 5: 1,024 of 3,800 tokens"
+
+    left = TimeLeft()  # withheld until measured; shown when not above the last shown, else withheld
+    assert [left(e) for e in (None, 300.0, 480.0, 290.0, 290.0, 295.0, None, 120.0)] == [
+        None, 300.0, None, 290.0, 290.0, None, None, 120.0]
+
+    when = datetime(2026, 3, 4, 9, 5)
+    assert draft_header(["SmolLM2-135M-Instruct (built in)"], "0.1.0", when) == (
+        "Drafted by SmolLM2-135M-Instruct (built in) (Hearth 0.1.0) on 2026-03-04 at 09:05: "
+        "a draft to be checked and completed by the clinician.")
+    both = ["SmolLM2-135M-Instruct (built in)", "my_model (side-loaded)", "SmolLM2-135M-Instruct (built in)"]
+    assert draft_header(both, "0.1.0", when, markdown=True) == (
+        "Drafted by SmolLM2-135M-Instruct (built in) and my\\_model (side-loaded) (Hearth 0.1.0) on 2026-03-04 "
+        "at 09:05: a draft to be checked and completed by the clinician.")
+
+
+def progress_lines(page: NotesPage) -> list[str]:
+    """Every line the progress pane shows from now on, in order (as read on the page)."""
+    lines: list[str] = []
+    page.progress.param.watch(lambda _e: lines.append(text_of(page.progress)), "object")
+    return lines
+
+
+def test_the_transcript_is_read_with_its_own_progress_before_the_first_section(models):
+    page, scripted = scripted_page(models, prefill_chunk=128)
+    dialogue, _ = transcript_with_facts(visits()[0]["dialogue"], SOAP)
+    page.transcript.value = dialogue
+    lines = progress_lines(page)
+    texts: list[str] = []  # the first section's text at each line
+    page.progress.param.watch(lambda _e: texts.append(page.note["subjective"].text if page.note else ""), "object")
+    asyncio.run(page.draft())
+    total = scripted.calls[0].prompt_tokens
+    reading = [f"Reading the transcript: {n:,} of {total:,} tokens" for n in range(128, total, 128)]
+    reading.append(f"Reading the transcript: {total:,} of {total:,} tokens")
+    first = next(i for i, line in enumerate(lines) if line.startswith("Section 1 of 4: SUBJECTIVE"))
+    assert lines[1:first] == [f"Reading the transcript ({page.plan.transcript_tokens:,} tokens)…", *reading]
+    assert not any(texts[:first]) and texts[first]  # the section's line comes with its first words
+    assert not any(line.startswith("Reading the transcript") for line in lines[first:])  # read once
+
+
+class PacedModel:
+    """The scripted model on a clock of its own: reading takes `prompt_tokens / 100` s, each piece
+    `piece_seconds[section]` s (0.1 unless told), so the page sees a pace it can measure."""
+
+    def __init__(self, scripted: ScriptedModel, piece_seconds: dict[str, float]) -> None:
+        self.scripted, self.piece_seconds, self.now = scripted, piece_seconds, 0.0
+        self.context_length, self.tokenizer = scripted.context_length, scripted.tokenizer
+
+    def clock(self) -> float:
+        return self.now
+
+    async def stream(self, messages, request, cancel, on_prompt=None):
+        tokens = self.scripted.prompt_tokens(messages)
+        self.now += tokens / 100
+        async for piece in self.scripted.stream(messages, request, cancel, on_prompt):
+            self.now += self.piece_seconds.get(self.scripted.calls[-1].section, 0.1)
+            yield piece
+
+
+def test_no_time_left_until_the_pace_is_measured_and_never_a_higher_one(models, monkeypatch):
+    paced = PacedModel(ScriptedModel(SOAP, piece_chars=1), {"assessment": 0.5})  # slower from the third section
+    page = NotesPage(models, engine=lambda _loaded: paced)
+    dialogue, _ = transcript_with_facts(visits()[0]["dialogue"], SOAP, per_section=6)
+    page.transcript.value = dialogue
+    lines = progress_lines(page)
+    monkeypatch.setattr("time.perf_counter", paced.clock)
+    asyncio.run(page.draft())
+    monkeypatch.undo()
+    drafting = [line for line in lines if line.startswith("Section")]
+    # no estimate before the model has written a few pieces (MIN_PIECES after its first): its pace shows with it
+    assert all("tokens/s" in line for line in drafting if " left · " in line)
+    assert not any("left" in line for line in lines if not line.startswith("Section"))
+
+    def seconds_left(line: str) -> int | None:
+        found = re.search(r"at most about (\d+) (s|min) left", line)
+        return None if found is None else int(found[1]) * (60 if found[2] == "min" else 1)
+
+    shown = [seconds_left(line) for line in drafting if seconds_left(line) is not None]
+    assert shown and shown == sorted(shown, reverse=True), drafting  # never a higher one
+    slower = [line for line in drafting if line.startswith("Section 3 of 4")]
+    assert any(seconds_left(line) is None for line in slower), slower  # the slower pace withholds it

@@ -7,6 +7,7 @@ It answers by rule, so a test can tell what reached the model and what came back
 - it refuses (raises) any prompt that, with its token budget, does not fit its context, so an
   overflowing pipeline fails loudly; it writes at most `max_tokens` tokens;
 - merging, it condenses: whatever the lists said, it answers with their fact words alone;
+- it reports reading its prompt `prefill_chunk` tokens at a time (`on_prompt`), as the engine does;
 - it streams its answer in small pieces and records every call (kind, section, prompt size,
   temperature, pieces sent, whether it was closed before finishing).
 """
@@ -59,6 +60,7 @@ class ScriptedModel:
         echo_heading: bool = False,
         fail_on_call: int | None = None,
         extract_padding: int = 0,
+        prefill_chunk: int = 256,
     ) -> None:
         self.fmt = fmt
         self.context_length = context_length
@@ -68,6 +70,7 @@ class ScriptedModel:
         self.echo_heading = echo_heading
         self.fail_on_call = fail_on_call
         self.extract_padding = extract_padding  # filler words after each part's facts: wordy lists to condense
+        self.prefill_chunk = prefill_chunk
         self.calls: list[Call] = []
 
     def prompt_tokens(self, messages: list[dict[str, str]]) -> int:
@@ -100,7 +103,11 @@ class ScriptedModel:
         return body
 
     async def stream(
-        self, messages: list[dict[str, str]], request: GenerationRequest, cancel: Callable[[], bool]
+        self,
+        messages: list[dict[str, str]],
+        request: GenerationRequest,
+        cancel: Callable[[], bool],
+        on_prompt: Callable[[int, int], None] | None = None,
     ) -> AsyncIterator[str]:
         tokens = self.prompt_tokens(messages)
         if tokens + request.max_tokens > self.context_length:
@@ -120,6 +127,10 @@ class ScriptedModel:
         answer = "".join(kept)
         call = Call(kind, key, tokens, request, answer, messages=messages)
         self.calls.append(call)
+        for read in range(self.prefill_chunk, tokens + self.prefill_chunk, self.prefill_chunk):
+            await asyncio.sleep(0)
+            if on_prompt is not None:
+                on_prompt(min(read, tokens), tokens)
         finished = False
         try:
             for i in range(0, len(answer), self.piece_chars):

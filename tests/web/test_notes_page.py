@@ -17,7 +17,7 @@ from types import SimpleNamespace
 import pytest
 
 from tests.conftest import RequestLog, wait_ready
-from tests.web.ui_steps import WAIT_MS, open_tab, python, see, set_number, shot, wait_python
+from tests.web.ui_steps import WAIT_MS, open_app, open_tab, python, see, set_number, shot, wait_python
 
 pytestmark = pytest.mark.browser
 
@@ -149,14 +149,14 @@ def test_full_soap_draft_of_a_real_visit_edit_regenerate_copy_download(page, ui,
     md = md_path.read_text()
     assert re.findall(r"^## (.+)$", md, re.M) == ["Subjective", "Objective", "Assessment", "Plan"]
     assert "## Objective\n\nBP 128/82, pulse 76. Tender right flank, no rebound.\n" in md
-    assert md == notes(page, "notes.note.to_markdown()")
+    assert md.split("\n\n", 1)[1] == notes(page, "notes.note.to_markdown()")  # after the header line
 
     with page.expect_download() as download:
         page.get_by_role("button", name="Download .txt").click()
     txt_path = tmp_path / "note.txt"
     download.value.save_as(txt_path)
     assert download.value.suggested_filename == "clinical-note.txt"
-    assert txt_path.read_text() == text
+    assert txt_path.read_text().split("\n\n", 1)[1] == text  # after the header line
     assert [line for line in text.split("\n") if line in SOAP_HEADINGS] == SOAP_HEADINGS
     assert after["PLAN"][0].strip() in text
     shot(page, "notes-06-downloaded")
@@ -362,3 +362,109 @@ def test_an_invented_fact_typed_into_a_section_is_marked_and_removed(page, ui):
     assert all(method == "GET" for method, _ in requests), requests
     assert not ui.log.foreign, ui.log.foreign
     assert not ui.problems, ui.problems
+
+
+WATCH_PROGRESS = NOTES + """import builtins
+builtins.notes_progress_seen = seen = []
+builtins.notes_progress_watcher = notes.progress.param.watch(lambda e: seen.append(e.new), "object")
+len(seen)"""
+UNWATCH_PROGRESS = NOTES + """import builtins
+notes.progress.param.unwatch(builtins.notes_progress_watcher)
+builtins.notes_progress_seen"""
+
+
+def draft_visit(page, row: int, cap: int) -> None:
+    """Start drafting a visit as a SOAP note, `cap` tokens a section at most."""
+    open_tab(page, "Notes")
+    visit = visits()[row]["dialogue"]
+    box = page.get_by_label("Visit transcript")
+    box.fill(visit)
+    box.press("Tab")
+    wait_python(page, NOTES + f"notes.transcript.value == {visit!r}", "the transcript to reach Python")
+    set_number(page, CAP_LABEL, cap)
+    wait_python(page, NOTES + f"notes.section_cap.value == {cap}", "the cap to reach Python")
+    page.get_by_role("button", name="Draft note").click()
+
+
+def seen_lines(page) -> list[str]:
+    """Every line the progress pane was given since WATCH_PROGRESS, in order, as the page shows it."""
+    return [re.sub(r"<[^>]+>", "", html).replace("&amp;", "&") for html in python(page, UNWATCH_PROGRESS)]
+
+
+def test_the_transcript_is_read_with_its_own_progress_before_the_first_section(page, ui):
+    """The model reads the whole transcript before the first words (many seconds with SmolLM2 in a
+    browser): the line counts the tokens read, and names no section until one is being written."""
+    python(page, WATCH_PROGRESS)
+    draft_visit(page, 1, 8)  # not the visit the model read last: it would still hold that transcript
+    line = page.get_by_text(re.compile(r"^Reading the transcript: [\d,]+ of [\d,]+ tokens$")).first
+    line.wait_for(state="visible")
+    read, total = (int(n.replace(",", "")) for n in re.findall(r"[\d,]+", line.inner_text()))
+    if read < total:  # still reading: nothing of the first section can be there yet
+        assert page.get_by_label("SUBJECTIVE", exact=True).input_value() == ""
+    shot(page, "notes-15-reading")
+    assert wait_finished(page).startswith("Done in")
+    lines = seen_lines(page)
+    first = next(i for i, said in enumerate(lines) if said.startswith("Section 1 of 4: SUBJECTIVE"))
+    reading = [said for said in lines[:first] if said.startswith("Reading the transcript: ")]
+    assert reading and all(re.fullmatch(r"Reading the transcript: [\d,]+ of [\d,]+ tokens", s) for s in reading)
+    counts = [int(re.findall(r"[\d,]+", said)[0].replace(",", "")) for said in reading]
+    assert counts == sorted(counts), reading
+    assert not any(said.startswith("Reading the transcript") for said in lines[first:]), lines  # read once
+    assert not ui.problems, ui.problems
+
+
+def test_no_time_left_until_the_pace_is_measured_and_never_a_higher_one(page, ui):
+    python(page, WATCH_PROGRESS)
+    draft_visit(page, 0, 24)
+    assert wait_finished(page).startswith("Done in")
+    lines = seen_lines(page)
+    estimated = [said for said in lines if " left · " in said or "almost done" in said]
+    # an estimate comes with the measured pace (tokens/s), never while the transcript is read
+    assert all("tokens/s" in said for said in estimated), lines
+    assert not any("left" in said for said in lines if said.startswith(("Reading", "Loading", "Starting"))), lines
+
+    def seconds_left(said: str) -> int:
+        found = re.search(r"at most about (\d+) (s|min) left", said)
+        return 0 if found is None else int(found[1]) * (60 if found[2] == "min" else 1)
+
+    shown = [seconds_left(said) for said in estimated]
+    assert shown == sorted(shown, reverse=True), estimated  # it only comes down
+    assert not ui.problems, ui.problems
+
+
+LOCAL_MINUTE = """() => { const d = new Date(), p = n => String(n).padStart(2, "0");
+    return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} at ${p(d.getHours())}:${p(d.getMinutes())}`; }"""
+
+
+def test_downloads_start_with_who_drafted_the_note_when_and_what_it_is(browser, site, browser_context_args,
+                                                                        tmp_path):
+    """In a time zone far from UTC, so the time shown is the device's local one."""
+    made = open_app(browser, site, browser_context_args, timezone_id="Asia/Kathmandu", accept_downloads=True,
+                    permissions=["clipboard-read", "clipboard-write"])
+    page = made.page
+    try:
+        version = python(page, "import hearth\nhearth.__version__")
+        before = page.evaluate(LOCAL_MINUTE)
+        draft_visit(page, 0, 8)
+        assert wait_finished(page).startswith("Done in")
+        after = page.evaluate(LOCAL_MINUTE)
+        lines = {}
+        for kind in ("txt", "md"):
+            with page.expect_download() as download:
+                page.get_by_role("button", name=f"Download .{kind}").click()
+            saved = tmp_path / f"note.{kind}"
+            download.value.save_as(saved)
+            lines[kind] = saved.read_text()
+        header, blank, _rest = lines["txt"].split("\n", 2)
+        found = re.fullmatch(re.escape(f"Drafted by SmolLM2-135M-Instruct (built in) (Hearth {version}) on ")
+                             + r"(\d{4}-\d\d-\d\d at \d\d:\d\d)"
+                             + re.escape(": a draft to be checked and completed by the clinician."), header)
+        assert found and before <= found[1] <= after and blank == "", (header, before, after)
+        assert lines["txt"] == f"{header}\n\n" + notes(page, "notes.note.to_text()")
+        assert lines["md"] == f"{header}\n\n" + notes(page, "notes.note.to_markdown()")
+        page.get_by_role("button", name="Copy note").click()
+        see(page, "Copied")
+        assert page.evaluate("navigator.clipboard.readText()") == notes(page, "notes.note.to_text()")  # the note alone
+        assert not made.problems, made.problems
+    finally:
+        made.context.close()

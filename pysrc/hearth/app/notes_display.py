@@ -8,6 +8,8 @@ Its colours are named once, at its top.
 
 from __future__ import annotations
 
+import re
+from datetime import datetime
 from html import escape
 
 from hearth.notes.drafting import DraftPlan, SectionStarted
@@ -78,20 +80,28 @@ def reading_line(plan: DraftPlan) -> str:
     return f"Reading the transcript ({plan.transcript_tokens:,} tokens)…"
 
 
-def reading_part(step: int, steps: int) -> str:
-    return f"Reading part {step} of {steps}"
+def reading_progress_line(read: int, total: int) -> str:
+    """The reading phase, as the model reports it: before the first section's first words the model
+    reads the whole transcript, which with a small model in a browser takes many seconds."""
+    return f"Reading the transcript: {read:,} of {total:,} tokens"
 
 
-def progress_line(section: SectionStarted, step: str, speed: DraftSpeed, plan: DraftPlan | None,
+def reading_part(step: int, steps: int, read: int | None = None, total: int | None = None) -> str:
+    """A long transcript's part being read; with the model's count once it reports one."""
+    counted = f": {read:,} of {total:,} tokens" if read is not None and total else ""
+    return f"Reading part {step} of {steps}{counted}"
+
+
+def progress_line(section: SectionStarted, step: str, speed: DraftSpeed, left: float | None,
                   elapsed: float) -> str:
-    """The section being drafted, its step, the speed, and (for a whole note) at most how long is left."""
+    """The section being drafted, its step, the speed, and at most how long is left: `left` is None
+    when no estimate is to be shown (see `speed.TimeLeft` and `DraftPlan.seconds_left`)."""
     parts = [f"Section {section.index + 1} of {section.total}: {section.heading}"]
     if step:
         parts.append(step)
     if speed.decode_rate:
         parts.append(f"{speed.decode_rate:.1f} tokens/s")
-    if plan is not None and section.total == plan.sections:
-        left = plan.estimate_seconds(speed) - elapsed
+    if left is not None:
         parts.append(f"at most about {duration(left)} left" if left > 0 else "almost done")
     parts.append(f"{duration(elapsed)} so far")
     return " · ".join(parts)
@@ -102,6 +112,17 @@ def finished_line(stopped: bool, seconds: float, speed: DraftSpeed) -> str:
     if stopped:
         return f"Stopped after {duration(seconds)}{rate}. What was written is kept; regenerate any section or draft again."
     return f"Done in {duration(seconds)}{rate}. Read every section and correct it before use."
+
+
+def draft_header(models: list[str], version: str, drafted: datetime, markdown: bool = False) -> str:
+    """The line a downloaded note starts with: which model wrote it, in which Hearth, when (the
+    device's local time), and what it is. A file outlives the page, so it says it is a machine draft
+    wherever it is opened; `models` lists every model that wrote a section, in order."""
+    names = " and ".join(dict.fromkeys(models)) or "a language model"
+    line = (f"Drafted by {names} (Hearth {version}) on {drafted:%Y-%m-%d} at {drafted:%H:%M}: "
+            "a draft to be checked and completed by the clinician.")
+    # A side-loaded model's name is its folder's: markdown must not read its _ or * as emphasis.
+    return re.sub(r"([\\`*_{}\[\]<>#|])", r"\\\1", line) if markdown else line
 
 
 # ---------------------------------------------------------------- HTML

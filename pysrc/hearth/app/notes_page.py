@@ -26,11 +26,13 @@ import asyncio
 import io
 import time
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from typing import Any
 
 import panel as pn
 import param
 
+from hearth import __version__
 from hearth.app.deferred_packages import wait_for_install
 from hearth.app.language_models import BUILTIN_ID, LanguageModels, ModelBusyError
 from hearth.app.notes_display import (
@@ -40,6 +42,7 @@ from hearth.app.notes_display import (
     copy_button_html,
     device_html,
     device_line,
+    draft_header,
     facts_summary_html,
     finished_line,
     long_transcript_notice,
@@ -47,6 +50,7 @@ from hearth.app.notes_display import (
     progress_line,
     reading_line,
     reading_part,
+    reading_progress_line,
     section_state_html,
     unsupported_count_line,
     unsupported_html,
@@ -70,6 +74,7 @@ from hearth.notes.engine import EngineModel
 from hearth.notes.facts import Fact, FactIndex, extract_facts, load_lexicon_in_steps, remove_fact
 from hearth.notes.formats import ACI, SOAP, NoteFormat
 from hearth.notes.note import Note, SectionState
+from hearth.notes.speed import TimeLeft
 from hearth.notes.transcript import (
     CSV_SUFFIXES,
     CsvTranscript,
@@ -146,6 +151,12 @@ class NotesPage:
         self._started_at = 0.0
         self._section = SectionStarted("", "", 0, 1)  # the section being drafted
         self._step = ""  # e.g. "Reading part 2 of 5"
+        self._part = (0, 0)  # (part, parts) of a long transcript being read
+        self._reading = False  # the first request reads the transcript, not cached: the line may say so
+        self._reading_shown = False  # and it does
+        self._time_left = TimeLeft()  # the estimates shown in this run: never a higher one
+        # For the downloads' header: the note, when its draft began (local time), the models that wrote it.
+        self._written: tuple[Note, datetime, list[str]] | None = None
 
         self.transcript = pn.widgets.TextAreaInput(
             label="Visit transcript", rows=12, max_length=10_000_000, sizing_mode="stretch_width",
@@ -189,9 +200,9 @@ class NotesPage:
         self.check_seconds: dict[str, float] = {}  # install_wait, lexicon (loading it), first_check, last_check
         self.transcript.param.watch(lambda e: e.new and self.prepare_check(), "value")
         self.copy = pn.pane.HTML("", width=150, sizing_mode="fixed", margin=(5, 10), stylesheets=[NOTES_CSS])
-        self.download_txt = pn.widgets.FileDownload(callback=lambda: io.BytesIO(self._text("txt").encode()),
+        self.download_txt = pn.widgets.FileDownload(callback=lambda: io.BytesIO(self._download("txt").encode()),
                                                     filename=f"{NOTE_FILE}.txt", label="Download .txt", width=150)
-        self.download_md = pn.widgets.FileDownload(callback=lambda: io.BytesIO(self._text("md").encode()),
+        self.download_md = pn.widgets.FileDownload(callback=lambda: io.BytesIO(self._download("md").encode()),
                                                    filename=f"{NOTE_FILE}.md", label="Download .md", width=150)
         self.note_actions = wrap_row(self.copy, self.download_txt, self.download_md)
         self.view = pn.Column(
@@ -361,6 +372,7 @@ class NotesPage:
         self.running, self._stop_asked = True, False
         self._started_at = time.perf_counter()
         self.stats = {}
+        self._reading, self._time_left = False, TimeLeft()
         self._show_actions()
         choice = self.models.choice(self.model.value)
         size = f" ({choice.size_bytes / 1e6:,.0f} MB)" if choice and choice.size_bytes else ""
@@ -378,8 +390,10 @@ class NotesPage:
                 if self.drafter is None:
                     self.drafter = NoteDrafter(drafting_model)
                 self.drafter.model, self.drafter.options = drafting_model, self._options()
+                self.drafter.on_prompt = self._prompt_read
                 if key is None:
                     self._show_note(note)
+                self._record_writer(choice.label if choice else self.model.value)
                 events = self.drafter.draft(note) if key is None else self.drafter.regenerate(note, key)
                 async for event in events:
                     if note is self.note:  # else Clear was pressed: the run is ending and its text goes
@@ -434,14 +448,16 @@ class NotesPage:
             self.sections[event.key].show_state(SectionState.DRAFTING)
             self._show_unsupported(event.key, [])
             self.sections[event.key].text.disabled = True
-            self._progress_now(force=True)
+            self._start_reading()
         elif isinstance(event, SectionProgress):
+            self._part = (event.step, event.steps)
             self._step = reading_part(event.step, event.steps)
             self._progress_now(force=True)
         elif isinstance(event, SectionText):
             self._set_text(event.key, note[event.key].text if note is not None else event.text)
-            self._progress_now()
+            self._progress_now(force=self._end_reading())
         elif isinstance(event, SectionFinished):
+            self._end_reading()
             view = self.sections[event.key]
             self._set_text(event.key, event.text)
             view.text.disabled = False
@@ -451,13 +467,50 @@ class NotesPage:
         elif isinstance(event, DraftFinished):
             self._finished(event.stopped)
 
+    # ---------------------------------------------------------------- the progress line
+
+    # Before the first words the model reads the transcript (the decoder keeps it for the later
+    # sections, which then start at once), so until then a draft's line says "Reading the transcript",
+    # with the model's own count, rather than naming a section nothing is written for yet. A
+    # regeneration names its section: the model usually still holds the transcript and starts at once;
+    # only a report of a read still under way (it did not) turns its line into the reading line. A long
+    # transcript's parts are read for every section: their count goes into the section's line.
+
+    def _start_reading(self) -> None:
+        """A section starts: its first request reads the whole transcript when nothing was read yet."""
+        assert self.drafter is not None and self.plan is not None  # SectionStarted follows DraftStarted
+        whole_note = self._section.total == self.plan.sections
+        self._reading = not self.plan.in_parts and not self.drafter.speed.prompt_tokens
+        self._reading_shown = self._reading and whole_note  # DraftStarted's reading line stays
+        self._part = (0, 0)
+        if not self._reading_shown:
+            self._progress_now(force=True)
+
+    def _end_reading(self) -> bool:
+        """The first words came (or the section ended without any): back to the section's line."""
+        shown, self._reading, self._reading_shown = self._reading_shown, False, False
+        return shown
+
+    def _prompt_read(self, read: int, total: int) -> None:
+        """The model's report of reading a prompt (`NoteDrafter.on_prompt`), between its chunks."""
+        if self._reading and (self._reading_shown or read < total):
+            self._reading_shown = True
+            self._progress(reading_progress_line(read, total))
+        elif self.plan is not None and self.plan.in_parts and self._part[0]:
+            self._step = reading_part(*self._part, read, total)
+            self._progress_now(force=True)
+
     def _progress_now(self, force: bool = False) -> None:
         now = time.perf_counter()
         if not force and now - self._last_progress < PROGRESS_INTERVAL:
             return
         self._last_progress = now
         assert self.drafter is not None  # progress comes from its events
-        self._progress(progress_line(self._section, self._step, self.drafter.speed, self.plan, now - self._started_at))
+        elapsed = now - self._started_at
+        speed, left = self.drafter.speed, None
+        if self.plan is not None and self._section.total == self.plan.sections:  # a regeneration: no estimate
+            left = self._time_left(self.plan.seconds_left(speed, elapsed))
+        self._progress(progress_line(self._section, self._step, speed, left, elapsed))
 
     def _finished(self, stopped: bool) -> None:
         seconds = time.perf_counter() - self._started_at
@@ -493,6 +546,26 @@ class NotesPage:
             return ""
         return self.note.to_markdown() if kind == "md" else self.note.to_text()
 
+    # ---------------------------------------------------------------- the downloads
+
+    # A downloaded file leaves the page and may be read later by someone else, so it starts with who
+    # drafted it and what it is. Copy carries the note alone: it goes straight into the record the
+    # clinician is writing, where a header would be deleted by hand each time, by the one who checks it.
+
+    def _record_writer(self, label: str) -> None:
+        """A run is about to write into the note: remember its model (and, for a new note, the time)."""
+        if self.note is not None and (self._written is None or self._written[0] is not self.note):
+            self._written = (self.note, datetime.now(), [])
+        if self._written is not None and label not in self._written[2]:
+            self._written[2].append(label)
+
+    def _download(self, kind: str) -> str:
+        """A download's text: the header line, a blank line, the note."""
+        if self.note is None or self._written is None or self._written[0] is not self.note:
+            return self._text(kind)
+        _note, drafted, models = self._written
+        return f"{draft_header(models, __version__, drafted, markdown=kind == 'md')}\n\n{self._text(kind)}"
+
     def _show_actions(self) -> None:
         has_note = self.note is not None and any(s.text.strip() for s in self.note.sections)
         self.draft_button.disabled = self.running
@@ -509,7 +582,7 @@ class NotesPage:
             self.note.clear()
         if self.drafter is not None:
             self.drafter.forget()
-        self.note, self.plan, self._source = None, None, None
+        self.note, self.plan, self._source, self._written = None, None, None, None
         self.transcript.value = ""
         self.upload.clear()
         self.upload.param.update(value=None, filename=None)

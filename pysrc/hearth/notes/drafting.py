@@ -62,15 +62,24 @@ class GenerationRequest:
     repetition_penalty: float = 1.0  # > 1 discourages the loops small models fall into
 
 
+PromptProgress = Callable[[int, int], None]  # (tokens read, tokens in the prompt) while a prompt is read
+
+
 class ChatModel(Protocol):
     """What the drafter needs of a language model (`engine.EngineModel` adapts `hearth.llm`'s; tests
-    drive the pipeline with a scripted one). `cancel()` turning true asks the model to stop early."""
+    drive the pipeline with a scripted one). `cancel()` turning true asks the model to stop early;
+    `on_prompt(read, total)`, when given, hears how far the model is in reading the prompt, before its
+    first piece (a long transcript takes the built-in model many seconds to read)."""
 
     context_length: int
     tokenizer: Tokenizer
 
     def stream(
-        self, messages: list[Message], request: GenerationRequest, cancel: Callable[[], bool]
+        self,
+        messages: list[Message],
+        request: GenerationRequest,
+        cancel: Callable[[], bool],
+        on_prompt: PromptProgress | None = None,
     ) -> AsyncIterator[str]: ...
 
 
@@ -144,6 +153,13 @@ class DraftPlan:
         """An upper bound: every request reads its whole prompt and writes its token budget, at the
         speed measured so far (the assumed speed before anything is measured)."""
         return (DraftSpeed() if speed is None else speed).seconds_for(self.prompt_tokens, self.new_tokens)
+
+    def seconds_left(self, speed: DraftSpeed, elapsed: float) -> float | None:
+        """At most how long the rest of the draft takes, `elapsed` seconds into it (never below 0); None
+        until `speed` is measured on this device, as an estimate from assumed speeds misleads."""
+        if not speed.measured:
+            return None
+        return max(0.0, self.estimate_seconds(speed) - elapsed)
 
 
 def _split_long_line(line: str, budget: int, count: Callable[[str], int]) -> list[str]:
@@ -257,6 +273,9 @@ class NoteDrafter:
         self.model = model
         self.options = options or DraftOptions()
         self.speed = DraftSpeed()  # of the model in the last (or running) draft
+        # Told (read, total) while the model reads a request's prompt. A callback, not an event: the
+        # model reports from inside its call, before the first piece, when this generator cannot yield.
+        self.on_prompt: PromptProgress | None = None
         self._count: _TokenCounter | None = None  # lives for one run only: it holds transcript text
         self._stop_requested = False
         self._running = False
@@ -485,11 +504,15 @@ class NoteDrafter:
     def _cancelled(self) -> bool:
         return self._stop_requested
 
+    def _prompt_progress(self, read: int, total: int) -> None:
+        if self.on_prompt is not None:
+            self.on_prompt(read, total)
+
     async def _pieces(self, messages: list[Message], request: GenerationRequest) -> AsyncIterator[str]:
         """The model's pieces for one request, until it ends or the draft is stopped, timed into `speed`."""
         called = time.perf_counter()
         last: float | None = None
-        stream = self.model.stream(messages, request, self._cancelled)
+        stream = self.model.stream(messages, request, self._cancelled, on_prompt=self._prompt_progress)
         try:
             async for piece in stream:
                 now = time.perf_counter()
@@ -535,6 +558,7 @@ __all__ = [
     "GenerationRequest",
     "NoTranscriptError",
     "NoteDrafter",
+    "PromptProgress",
     "SectionFinished",
     "SectionProgress",
     "SectionStarted",

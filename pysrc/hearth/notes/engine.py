@@ -58,7 +58,11 @@ class EngineModel:
             forget()
 
     def stream(
-        self, messages: list[Message], request: GenerationRequest, cancel: Callable[[], bool]
+        self,
+        messages: list[Message],
+        request: GenerationRequest,
+        cancel: Callable[[], bool],
+        on_prompt: Callable[[int, int], None] | None = None,
     ) -> AsyncIterator[str]:
         from hearth.llm.model.generate import GenerationSettings
 
@@ -69,4 +73,4 @@ class EngineModel:
             repetition_penalty=request.repetition_penalty,
             max_context=self.context_length,
         )
-        return self.model.stream(messages, settings, cancel)
+        return self.model.stream(messages, settings, cancel, on_prompt=on_prompt)

@@ -12,12 +12,10 @@ from __future__ import annotations
 import csv
 import re
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 
-from tests.conftest import RequestLog, wait_ready
-from tests.web.ui_steps import WAIT_MS, open_app, open_tab, python, see, set_number, shot, wait_python
+from tests.web.ui_steps import open_app, open_tab, python, see, set_number, shot, wait_python
 
 pytestmark = pytest.mark.browser
 
@@ -35,17 +33,8 @@ def visits() -> list[dict[str, str]]:
 
 
 def new_page(browser, site, browser_context_args):
-    context = browser.new_context(**browser_context_args, accept_downloads=True,
-                                  permissions=["clipboard-read", "clipboard-write"])
-    log = RequestLog(site.url.rstrip("/"))
-    context.route("**/*", log.route)
-    page = context.new_page()
-    page.set_default_timeout(WAIT_MS)
-    problems: list[str] = []
-    page.on("pageerror", lambda e: problems.append(f"pageerror: {e}"))
-    page.on("console", lambda m: "Traceback" in m.text and problems.append(m.text))
-    wait_ready(page, site.url)
-    return SimpleNamespace(context=context, page=page, log=log, problems=problems)
+    return open_app(browser, site, browser_context_args, accept_downloads=True,
+                    permissions=["clipboard-read", "clipboard-write"])
 
 
 @pytest.fixture(scope="module")

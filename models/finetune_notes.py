@@ -31,6 +31,7 @@ import csv
 import hashlib
 import json
 import math
+import os
 import platform
 import random
 import shutil
@@ -310,7 +311,8 @@ def _save_checkpoint(out: Path, model: Any, optimizer: Any, scheduler: Any, step
     partial = root / f".step-{step:06d}.partial"
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir(parents=True)
-    adapter = {k: v.detach().cpu().contiguous() for k, v in get_peft_model_state_dict(model).items()}
+    weights = get_peft_model_state_dict(model, save_embedding_layers=False)  # the embeddings are never trained
+    adapter = {k: v.detach().cpu().contiguous() for k, v in weights.items()}
     save_file(adapter, str(partial / "adapter_model.safetensors"))
     rng = {"torch": torch.get_rng_state(), "python": random.getstate()}
     if torch.cuda.is_available():
@@ -406,13 +408,13 @@ def train(model: Any, encoded: Sequence[Encoded], cfg: TrainConfig, out: Path, r
             scheduler.step()
             optimizer.zero_grad(set_to_none=True)
             step += 1
-            record = {"step": step, "epoch": epoch, "loss": total_loss / max(1, tokens), "tokens": tokens,
+            record = {"step": step, "epoch": epoch, "loss": total_loss / max(1, tokens), "answer_tokens": tokens,
                       "examples": len(batch), "lr": lr, "grad_norm": grad_norm,
                       "seconds": round(time.perf_counter() - t0, 3)}
             log_file.write(json.dumps(record) + "\n")
             log_file.flush()
             log(f"step {step}/{total} epoch {epoch} loss {record['loss']:.4f} lr {lr:.2e} "
-                f"tokens {tokens} {record['seconds']:.1f}s")
+                f"answer tokens {tokens} {record['seconds']:.1f}s")
             if step % cfg.save_every == 0 or step == stop:
                 next_epoch, next_index = divmod(step, steps_per_epoch)
                 _save_checkpoint(out, model, optimizer, scheduler, step, next_epoch, next_index, cfg, fingerprint)
@@ -497,6 +499,12 @@ def repo_path(value: str) -> Path:
     """Relative data paths are relative to the repository root, wherever the script runs from."""
     path = Path(value).expanduser()
     return path if path.is_absolute() else (REPO / path).resolve()
+
+
+def shown(path: Path) -> str:
+    """A path as the manifest records it: relative to the repository root where it can be (the data sit
+    beside the repository), so manifests made on different machines compare."""
+    return os.path.relpath(path, REPO)
 
 
 def versions() -> dict[str, str]:
@@ -593,11 +601,12 @@ def main(argv: Sequence[str] | None = None) -> None:
                       gradient_checkpointing=args.gradient_checkpointing, device=args.device,
                       save_every=args.save_every, keep_checkpoints=args.keep_checkpoints, max_steps=args.max_steps)
     peft_model, summary = train(model, encoded, cfg, args.out, resume=args.resume)
-    peft_model.save_pretrained(str(args.out / "adapter"), safe_serialization=True)
+    # The embeddings are never trained here; saying so also keeps peft from asking the Hub about the base.
+    peft_model.save_pretrained(str(args.out / "adapter"), safe_serialization=True, save_embedding_layers=False)
 
     manifest: dict[str, Any] = {
         "base": base_info,
-        "data": {str(p): {"sha256": sha256_path(p)} for p in (*aci, *mts)},
+        "data": {shown(p): {"sha256": sha256_path(p)} for p in (*aci, *mts)},
         "data_options": {"formats": [f.key for f in formats], "not_stated": not args.no_not_stated,
                          "aci_limit": args.aci_limit, "mts_limit": args.mts_limit, "max_length": args.max_length,
                          "examples": len(encoded), "truncated": sum(e.truncated for e in encoded),
@@ -612,7 +621,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         valid_path = repo_path(args.valid)
         merged = peft_model.merge_and_unload()
         rows = read_csv(valid_path)[: args.valid_limit]
-        manifest["valid"] = {"file": str(valid_path), "sha256": sha256_path(valid_path), "visits": len(rows),
+        manifest["valid"] = {"file": shown(valid_path), "sha256": sha256_path(valid_path), "visits": len(rows),
                              "repetition_penalty": args.repetition_penalty,
                              "scores": evaluate_valid(merged, tokenizer, rows, get_format("aci"), args.device,
                                                       args.repetition_penalty)}

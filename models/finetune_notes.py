@@ -464,8 +464,9 @@ def load_base(base: str | None) -> tuple[Any, Any, dict[str, Any]]:
 
 
 def draft_note(model: Any, tokenizer: ChatTokenizer, transcript: str, fmt: NoteFormat, device: str,
-               repetition_penalty: float = 1.0) -> str:
-    """A whole note, one greedy request per section, as the Notes page asks for it."""
+               repetition_penalty: float = 1.0, max_tokens: int | None = None) -> str:
+    """A whole note, one greedy request per section, as the Notes page asks for it (each section within the
+    format's own token limit, or `max_tokens` if lower)."""
     import torch
 
     from hearth.notes.formats import render_text
@@ -475,8 +476,9 @@ def draft_note(model: Any, tokenizer: ChatTokenizer, transcript: str, fmt: NoteF
         text = tokenizer.apply_chat_template(section_messages(transcript, fmt, spec), tokenize=False,
                                              add_generation_prompt=True)
         ids = torch.tensor([tokenizer.encode(text, add_special_tokens=False)], device=device)
+        limit = min(spec.max_tokens, max_tokens or spec.max_tokens)
         with torch.no_grad():
-            out = model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), max_new_tokens=spec.max_tokens,
+            out = model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), max_new_tokens=limit,
                                  do_sample=False, repetition_penalty=repetition_penalty,
                                  eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.eos_token_id)
         sections[spec.key] = clean_section_text(tokenizer.decode(out[0, ids.shape[1]:], skip_special_tokens=True))
@@ -484,13 +486,13 @@ def draft_note(model: Any, tokenizer: ChatTokenizer, transcript: str, fmt: NoteF
 
 
 def evaluate_valid(model: Any, tokenizer: ChatTokenizer, rows: Sequence[dict[str, str]], fmt: NoteFormat,
-                   device: str, repetition_penalty: float = 1.0) -> dict[str, object]:
+                   device: str, repetition_penalty: float = 1.0, max_tokens: int | None = None) -> dict[str, object]:
     """`hearth.notes.evaluate` scores (ROUGE by division, facts against the transcript) of drafts by `model`."""
     from hearth.notes.evaluate import evaluate_notes
 
     model.eval()
     transcripts = [model_transcript(r["dialogue"]) for r in rows]
-    drafts = [draft_note(model, tokenizer, t, fmt, device, repetition_penalty) for t in transcripts]
+    drafts = [draft_note(model, tokenizer, t, fmt, device, repetition_penalty, max_tokens) for t in transcripts]
     datasets = [r["dataset"] for r in rows] if all(r.get("dataset") for r in rows) else None
     return evaluate_notes([r["note"] for r in rows], drafts, datasets, transcripts)
 
@@ -557,6 +559,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--valid", default=DEFAULT_VALID)
     p.add_argument("--valid-limit", type=int, help="score only the first N valid visits")
     p.add_argument("--repetition-penalty", type=float, default=1.0, help="for the valid drafts")
+    p.add_argument("--valid-max-tokens", type=int, help="cap every section's draft (quick checks only)")
     return p.parse_args(argv)
 
 
@@ -624,7 +627,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         manifest["valid"] = {"file": shown(valid_path), "sha256": sha256_path(valid_path), "visits": len(rows),
                              "repetition_penalty": args.repetition_penalty,
                              "scores": evaluate_valid(merged, tokenizer, rows, get_format("aci"), args.device,
-                                                      args.repetition_penalty)}
+                                                      args.repetition_penalty, args.valid_max_tokens)}
         print(json.dumps(manifest["valid"]["scores"], indent=1)[:2000])
     manifest["wall_seconds_this_run"] = round(time.perf_counter() - wall, 1)
     (args.out / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")

@@ -21,6 +21,7 @@ from models.finetune_notes import (  # noqa: E402
     aci_examples,
     answer_loss,
     encode_example,
+    evaluate_valid,
     mts_examples,
     train,
 )
@@ -167,3 +168,11 @@ def test_resume_after_step_2_matches_an_uninterrupted_run(tmp_path: Path) -> Non
     whole_losses = [line.split('"loss": ')[1].split(",")[0] for line in (tmp_path / "whole" / "log.jsonl").open()]
     split_losses = [line.split('"loss": ')[1].split(",")[0] for line in (tmp_path / "split" / "log.jsonl").open()]
     assert whole_losses == split_losses
+
+
+def test_valid_scores_come_from_drafts_of_every_section() -> None:
+    note = "CHIEF COMPLAINT\n\nKnee pain.\n\nASSESSMENT AND PLAN\n\nOsteoarthritis of the right knee."
+    rows = [{"dataset": "virtassist", "dialogue": "[doctor] what brings you in ?\n[patient] my knee hurts", "note": note}]
+    scores = evaluate_valid(tiny_model().eval(), WordTokenizer(), rows, ACI, "cpu", max_tokens=4)
+    assert scores["num_test"] == 1
+    assert {"ALL", "division-subjective", "dataset-virtassist", "facts"} <= scores.keys()

@@ -497,6 +497,16 @@ def evaluate_valid(model: Any, tokenizer: ChatTokenizer, rows: Sequence[dict[str
     return evaluate_notes([r["note"] for r in rows], drafts, datasets, transcripts)
 
 
+def cpu_bf16_supported() -> bool:
+    """Whether this CPU computes bf16 natively (oneDNN's own check)."""
+    import torch
+
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
+
 def repo_path(value: str) -> Path:
     """Relative data paths are relative to the repository root, wherever the script runs from."""
     path = Path(value).expanduser()
@@ -548,7 +558,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--grad-accum", type=int, default=d.grad_accum, help="examples per optimizer step")
     p.add_argument("--max-grad-norm", type=float, default=d.max_grad_norm)
     p.add_argument("--seed", type=int, default=d.seed)
-    p.add_argument("--bf16", action="store_true", help="bf16 autocast (CPU or CUDA); the LoRA weights stay float32")
+    p.add_argument("--bf16", action="store_true", help="bf16 autocast (CUDA, or a CPU with native bf16; otherwise "
+                   "float32); the LoRA weights stay float32")
     p.add_argument("--gradient-checkpointing", action="store_true")
     p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     p.add_argument("--threads", type=int, help="torch CPU threads")
@@ -595,12 +606,16 @@ def main(argv: Sequence[str] | None = None) -> None:
         [m.strip() for m in args.target_modules.split(",") if m.strip()]
     if args.device == "cuda" and not torch.cuda.is_available():
         raise SystemExit("--device cuda: torch sees no CUDA device")
-    if args.bf16 and args.device == "cpu" and not torch.backends.mkldnn.is_available():
-        print("warning: this CPU build has no oneDNN; bf16 autocast may be slow")
+    bf16 = args.bf16
+    if bf16 and args.device == "cpu" and not cpu_bf16_supported():
+        # Without native bf16 instructions (AVX512-BF16 or AMX) autocast emulates bf16 and a step takes
+        # several times longer than in float32, so float32 it is; the manifest records what ran.
+        print(f"--bf16: this CPU ({torch.backends.cpu.get_cpu_capability()}) has no native bf16; training in float32")
+        bf16 = False
     cfg = TrainConfig(lora_r=args.lora_r, lora_alpha=args.lora_alpha, lora_dropout=args.lora_dropout,
                       target_modules=targets, lr=args.lr, weight_decay=args.weight_decay,
                       warmup_steps=args.warmup_steps, epochs=args.epochs, grad_accum=args.grad_accum,
-                      max_grad_norm=args.max_grad_norm, seed=args.seed, bf16=args.bf16,
+                      max_grad_norm=args.max_grad_norm, seed=args.seed, bf16=bf16,
                       gradient_checkpointing=args.gradient_checkpointing, device=args.device,
                       save_every=args.save_every, keep_checkpoints=args.keep_checkpoints, max_steps=args.max_steps)
     peft_model, summary = train(model, encoded, cfg, args.out, resume=args.resume)

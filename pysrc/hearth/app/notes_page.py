@@ -642,7 +642,7 @@ class NotesPage:
             self._transcript_facts = (note.transcript, FactIndex(extract_facts(note.transcript.text)))
         index = self._transcript_facts[1]
         text = self.sections[key].text.value or ""
-        self._show_unsupported(key, [fact for fact in extract_facts(text) if not index.supports(fact)])
+        self._show_unsupported(key, index.unsupported(text))
         self.check_seconds["last_check"] = time.perf_counter() - started
         self.check_seconds.setdefault("first_check", self.check_seconds["last_check"])  # with the transcript's facts
 

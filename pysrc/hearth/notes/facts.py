@@ -757,6 +757,10 @@ class FactIndex:
             or any(frozenset({fact.unit, unit}) in _COMPATIBLE_UNITS for unit in units)
         )
 
+    def unsupported(self, draft: str) -> list[Fact]:
+        """The draft's facts this source does not state (the Notes tab keeps one index per transcript)."""
+        return [fact for fact in extract_facts(draft) if not self.supports(fact)]
+
 
 def _date_agrees(draft: str, source: str) -> bool:
     """Every part the draft's date states ("????" and "??" are unstated) equals the source's."""
@@ -774,7 +778,7 @@ def check_facts(draft: str, transcript: str) -> list[CheckedFact]:
 
 def unsupported_facts(draft: str, transcript: str) -> list[Fact]:
     """The draft's facts the transcript does not state: what the Notes tab marks."""
-    return [checked.fact for checked in check_facts(draft, transcript) if not checked.supported]
+    return FactIndex(extract_facts(transcript)).unsupported(draft)
 
 
 def missed_facts(draft: str, reference: str, transcript: str) -> list[Fact]:

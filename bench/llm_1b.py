@@ -266,6 +266,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"  round {r + 1} {who:<7} first token {row[who]['ttft_s']:7.2f} s   decode "
                       f"{row[who]['decode_tok_s']:6.2f} tok/s   ({row[who]['tokens']} tokens)", flush=True)
             results["rounds"].append(row)
+            write_results(f"llm_1b_{Path(onnx).stem}{args.tag}.json", results)  # so far, should a long run be cut
         results["peak_mb"] = {who: memory.peak(pids[who]) for who in contenders}
         close(context)
     summary = results["summary"] = summarize(results)

@@ -67,7 +67,8 @@ def torch_grad_cam(spec: ModelSpec, weights, x: np.ndarray, target: int):
     (grad,) = torch.autograd.grad(score, activation)
     alpha = grad.mean(dim=(2, 3), keepdim=True)
     cam = torch.relu((alpha * activation).sum(dim=1))
-    return cam.detach().numpy(), alpha[:, :, 0, 0].numpy(), probabilities.detach().numpy()
+    places = torch.relu((grad * activation).sum(dim=1))
+    return cam.detach().numpy(), places.detach().numpy(), alpha[:, :, 0, 0].numpy(), probabilities.detach().numpy()
 
 
 # weights seeds whose maps for these classes are partly zero and partly not, so the ReLU is tested too
@@ -81,10 +82,12 @@ def test_grad_cam_matches_torch_autograd(layers, loss, seed, target):
     x = np.random.default_rng(4).random((5, *spec.input_shape), dtype=np.float32)
     engine = Engine(spec, TrainConfig(loss=loss), weights)
     out = run(engine.grad_cam(x, direction(target, spec.units_out, len(x))))
-    cam, alpha, probabilities = torch_grad_cam(spec, weights, x, target)
+    cam, places, alpha, probabilities = torch_grad_cam(spec, weights, x, target)
     assert out["heatmap"].shape == cam.shape == (5, *[u for u in spec.units if u.type == "conv2d"][-1].out_shape[:2])
     assert cam.max() > 1e-3  # a map with something in it, so agreeing means something
     np.testing.assert_allclose(out["heatmap"], cam, rtol=1e-4, atol=1e-5)
+    assert places.max() > 1e-3 and (places == 0).any()
+    np.testing.assert_allclose(out["places"], places, rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(out["channel_weights"], alpha, rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(out["probabilities"], probabilities, rtol=1e-4, atol=1e-6)
 
@@ -121,6 +124,9 @@ def test_trainer_grad_cam_on_a_trained_cnn():
     x = trainer.val_data.x[0]
     other = run(trainer.grad_cam(x, (result.target + 1) % 10))
     assert other.target == (result.target + 1) % 10 and not np.allclose(other.channel_weights, result.channel_weights)
+    # the per-place map of the same image and class: lit where Grad-CAM may be dark
+    places = [run(trainer.grad_cam(x, method="places")) for x in trainer.val_data.x[:20]]
+    assert all(p.method == "places" and p.cam.max() > 0 and p.heatmap.max() == pytest.approx(1.0) for p in places)
 
 
 def test_grad_cam_needs_a_conv_layer_and_one_image():
@@ -135,3 +141,5 @@ def test_grad_cam_needs_a_conv_layer_and_one_image():
         run(trainer.grad_cam(trainer.val_data.x[:2]))
     with pytest.raises(GradCamError, match="choose a class from 0 to 9, not 10"):
         run(trainer.grad_cam(trainer.val_data.x[0], 10))
+    with pytest.raises(GradCamError, match="method must be one of gradcam, places, not 'hires'"):
+        run(trainer.grad_cam(trainer.val_data.x[0], method="hires"))

@@ -8,11 +8,22 @@ softmax or sigmoid. Then
     heat    = ReLU(sum_k alpha_k A_k)                              (h x w)
 
 and the heat map shown over the image is `heat` scaled up to the input's size (bilinear) and divided
-by its maximum. The gradient is emitted by the layers' own `backward` (`hearth.train.layers`), the
-code the training step is made of, in one ONNX graph run by the same runtime as training:
+by its maximum. The same graph also gives the map without the averaging,
+
+    places  = ReLU(sum_k (d y_c / d A_k) * A_k)                    (h x w; known as HiResCAM)
+
+which, where only pooling, flatten and one dense layer follow A, is each place's exact share of the
+score (less the bias). Grad-CAM's average over
+places is what makes it smooth for networks ending in deep convolutions and pooling, and also what
+empties it when a dense head weighs each place differently: on the Small CNN preset, after a few
+epochs on digits, nearly every Grad-CAM map is all zeros while the per-place map traces the strokes.
+
+The gradient is emitted by the layers' own `backward` (`hearth.train.layers`), the code the
+training step is made of, in one ONNX graph run by the same runtime as training:
 
     inputs   x (batch, *input HWC), direction (batch, outputs), every parameter and buffer
-    outputs  heatmap (batch, h, w), channel_weights (batch, C), probabilities (batch, outputs)
+    outputs  heatmap (batch, h, w), places (batch, h, w), channel_weights (batch, C),
+             probabilities (batch, outputs)
 
 `direction` is d score / d outputs: one-hot for class c; for a single sigmoid output, +1 for the
 second class and -1 for the first (the first class's score is minus the logit).
@@ -38,7 +49,10 @@ from hearth.train.step_graph import OPSET, _batch_input, _inputs, _probabilities
 if TYPE_CHECKING:
     from hearth.train.engine import Engine
 
-__all__ = ["GradCam", "GradCamError", "build_gradcam", "target_layer", "upsample", "direction", "grad_cam"]
+__all__ = ["GradCam", "GradCamError", "METHODS", "build_gradcam", "target_layer", "upsample", "direction",
+           "grad_cam"]
+
+METHODS = {"gradcam": "heatmap", "places": "places"}  # method -> the graph output it shows
 
 
 class GradCamError(ValueError):
@@ -49,6 +63,7 @@ class GradCamError(ValueError):
 class GradCam:
     heatmap: np.ndarray  # (H, W) in [0, 1] at the input's size; all zeros where nothing speaks for the class
     cam: np.ndarray  # (h, w) the raw map at the convolution layer's size, before scaling
+    method: str  # "gradcam" or "places" (see the module docstring)
     channel_weights: np.ndarray  # (C,) alpha: how much each filter of that layer counts for the class
     target: int  # the class the map is for
     probabilities: np.ndarray  # (outputs,) what the model predicts for this image
@@ -90,7 +105,10 @@ def build_gradcam(spec: ModelSpec, loss: Loss) -> bytes:
         grad, _ = unit.backward(b, grad, keep, p, True)
     alpha = b.reduce_mean(grad, [2, 3])  # (N, C, 1, 1)
     heat = g.op("Relu", b.reduce_sum(g.op("Mul", alpha, activation), [1], keepdims=False))
-    g.output(heat, "float32", ["batch", *spec.units[target].out_shape[:2]], name="heatmap")
+    size = ["batch", *spec.units[target].out_shape[:2]]
+    g.output(heat, "float32", size, name="heatmap")
+    places = g.op("Relu", b.reduce_sum(g.op("Mul", grad, activation), [1], keepdims=False))
+    g.output(places, "float32", size, name="places")
     channels = spec.units[target].out_shape[2]
     g.output(g.op("Reshape", alpha, b.ints([-1, channels])), "float32", ["batch", channels],
              name="channel_weights")
@@ -134,24 +152,27 @@ def upsample(cam: np.ndarray, height: int, width: int) -> np.ndarray:
     return (_weights(cam.shape[0], height) @ cam @ _weights(cam.shape[1], width).T).astype(np.float32)
 
 
-async def grad_cam(engine: Engine, x: np.ndarray, target: int | None = None) -> GradCam:
-    """Grad-CAM for one image (shaped like the model input) and class index `target` (default: the
-    class the model predicts for it)."""
+async def grad_cam(engine: Engine, x: np.ndarray, target: int | None = None, method: str = "gradcam") -> GradCam:
+    """Grad-CAM (or, with method "places", the per-place map) for one image shaped like the model
+    input and class index `target` (default: the class the model predicts for it)."""
+    if method not in METHODS:
+        raise GradCamError(f"method must be one of {', '.join(METHODS)}, not {method!r}")
     spec = engine.spec
+    layer_index = target_layer(spec)  # first: a network without one cannot be helped by another input
     x = np.asarray(x, np.float32)
     if x.shape == spec.input_shape:
         x = x[None]
-    if len(spec.input_shape) != 3 or x.shape != (1, *spec.input_shape):
+    if x.shape != (1, *spec.input_shape):
         raise GradCamError(f"Grad-CAM takes one image shaped {list(spec.input_shape)}, got {list(x.shape)}")
-    layer_index = target_layer(spec)
     if target is None:
         probabilities = (await engine.predict(x))[0]
         target = int(probabilities.argmax()) if len(probabilities) > 1 else int(probabilities[0] > 0.5)
     out = await engine.grad_cam(np.ascontiguousarray(x), direction(target, spec.units_out))
-    cam = out["heatmap"][0]
+    cam = out[METHODS[method]][0]
     heat = upsample(cam, *spec.input_shape[:2])
     peak = float(heat.max())
     heatmap = heat / peak if peak > 0 else np.zeros_like(heat)
     position = spec.units[layer_index].position
     info = next(i for i in spec.summary if i.position == position)
-    return GradCam(np.clip(heatmap, 0.0, 1.0), cam, out["channel_weights"][0], target, out["probabilities"][0], info)
+    return GradCam(np.clip(heatmap, 0.0, 1.0), cam, method, out["channel_weights"][0], target,
+                   out["probabilities"][0], info)

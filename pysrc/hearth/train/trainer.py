@@ -267,12 +267,12 @@ class Trainer:
             raise DataError(f"samples must have shape {list(self.spec.input_shape)}, got {list(x.shape[1:])}")
         return await self.engine.predict(np.ascontiguousarray(x))
 
-    async def grad_cam(self, x: np.ndarray, target: int | None = None) -> Any:
+    async def grad_cam(self, x: np.ndarray, target: int | None = None, method: str = "gradcam") -> Any:
         """Where in one image the model looks for class `target` (default: the class it predicts):
         a Grad-CAM heat map from the last convolution layer (see `hearth.train.gradcam`)."""
         from hearth.train.gradcam import grad_cam
 
-        return await grad_cam(self.engine, x, target)
+        return await grad_cam(self.engine, x, target, method)
 
     async def feature_maps(self, x: np.ndarray) -> list[tuple[LayerInfo, np.ndarray]]:
         """Each layer's output for one sample (or a batch): conv layers give (N, H, W, filters)."""

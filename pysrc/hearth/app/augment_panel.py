@@ -24,6 +24,7 @@ from hearth.train.augment import Augmentation
 ROTATIONS = {"off": 0.0, "±5°": 5.0, "±10°": 10.0, "±15°": 15.0, "±30°": 30.0, "±45°": 45.0, "±90°": 90.0,
              "±180°": 180.0}
 SHIFTS = {"off": 0.0, "±5%": 0.05, "±10%": 0.1, "±15%": 0.15, "±20%": 0.2, "±30%": 0.3}
+HALF = {"off": False, "half the images": True}
 PREVIEW_IMAGES = 6
 PREVIEW_SEED = 20240  # the preview's own stream, apart from training's
 NAMES = {"rotation": "Rotated", "shift": "Shifted", "flip": "Flipped (about half)", "invert": "Inverted (about half)"}
@@ -42,8 +43,9 @@ class AugmentPanel:
         self.state = state
         self.rotation = pn.widgets.Select(label="Rotate up to", options=ROTATIONS, value=0.0, width=130)
         self.shift = pn.widgets.Select(label="Shift up to", options=SHIFTS, value=0.0, width=130)
-        self.flip = pn.widgets.Checkbox(label="Flip left to right", value=False, margin=(28, 10, 5, 10))
-        self.invert = pn.widgets.Checkbox(label="Invert dark and light", value=False, margin=(28, 10, 5, 10))
+        # Menus, not checkboxes: Bokeh's checkbox gets no accessible name from its label.
+        self.flip = pn.widgets.Select(label="Flip left to right", options=HALF, value=False, width=170)
+        self.invert = pn.widgets.Select(label="Invert dark and light", options=HALF, value=False, width=170)
         for widget in (self.rotation, self.shift, self.flip, self.invert):
             widget.param.watch(lambda _e: self.changed(), "value")
         self.note = pn.pane.HTML("", sizing_mode="stretch_width")

@@ -61,11 +61,14 @@ def matrix(values: np.ndarray) -> str:
     return r"\begin{bmatrix}" + r" \\ ".join(" & ".join(number(v) for v in row) for row in rows) + r"\end{bmatrix}"
 
 
+def _lead(stride: int, var: str) -> str:
+    return var if stride == 1 else f"{stride}{var}"
+
+
 def _offset(stride: int, pad: int, var: str, inner: str) -> str:
     """The 1-based input index that output index `var` and window index `inner` read: s(var-1) + inner - pad."""
-    lead = var if stride == 1 else f"{stride}{var}"
     shift = stride + pad
-    return f"{lead} + {inner}" + (f" - {shift}" if shift else "")
+    return f"{_lead(stride, var)} + {inner}" + (f" - {shift}" if shift else "")
 
 
 def _plural(n: int, word: str) -> str:
@@ -86,8 +89,8 @@ ACTIVATION_TEX: dict[str, tuple[str, Callable[[Layer], str], str]] = {
                    + r"\,z & z \le 0 \end{cases}",
                    "like ReLU, but a negative number keeps a small slope instead of becoming 0"),
     "elu": (r"\operatorname{ELU}",
-            lambda a: r"\operatorname{ELU}(z) = \begin{cases} z & z > 0 \\ " + number(a.alpha)
-            + r"\,(e^{z} - 1) & z \le 0 \end{cases}",
+            lambda a: r"\operatorname{ELU}(z) = \begin{cases} z & z > 0 \\ "
+            + ("" if a.alpha == 1 else number(a.alpha) + r"\,") + r"(e^{z} - 1) & z \le 0 \end{cases}",
             "like ReLU, but bends smoothly below 0 instead of a sharp corner"),
     "gelu": (r"\operatorname{GELU}",
              lambda a: r"\operatorname{GELU}(z) = z\,\Phi(z) = \frac{z}{2}\left(1 + \operatorname{erf}"
@@ -182,8 +185,8 @@ def _conv2d(layer: Layer, act: Layer | None, w: Weights) -> dict:
                 Symbol("f", f"which filter, 1…{f_out}: each one gives one channel of the output"),
                 Symbol(r"u,\ v,\ c", "row, column and channel inside the filter's window over the input")]
     if sh > 1 or sw > 1:
-        symbols.append(Symbol(f"{sh}i,\\ {sw}j", f"the stride: the window moves {_plural(sh, 'row')} down and "
-                                                f"{_plural(sw, 'column')} across per output pixel"))
+        moves = f"the stride: the window moves {_plural(sh, 'row')} down and {_plural(sw, 'column')} across per pixel"
+        symbols.append(Symbol(f"{_lead(sh, 'i')},\\ {_lead(sw, 'j')}", moves))
     if any(layer.pads):
         symbols.append(Symbol(r"x_{\ldots} = 0", f"outside the input, where the window hangs over its edge "
                                                  f"(padding: {_plural(pt, 'row')} above, {pb} below, "
@@ -281,12 +284,14 @@ def _norm(layer: Layer, act: Layer | None, w: Weights) -> dict:
                  r"\quad \text{predicting: } \mu_c = \hat\mu_c,\ \sigma_c^2 = \hat\sigma_c^2")
         running = (r"\hat\mu_c \leftarrow " + number(1 - layer.momentum) + r"\,\hat\mu_c + " + number(layer.momentum)
                    + r"\,\mu_c,\quad \hat\sigma_c^2 \leftarrow " + number(1 - layer.momentum) + r"\,\hat\sigma_c^2 + "
-                   + number(layer.momentum) + r"\,\sigma_c^2")
+                   + number(layer.momentum) + r"\,\frac{M}{M - 1}\,\sigma_c^2")
         equations = [r"y" + index + r" = \gamma_c\, " + normalised + r" + \beta_c", where, running]
         over = "the batch and all pixels" if images else "the batch"
         stats = [Symbol(r"\mu_c,\ \sigma_c^2", f"the mean and variance of channel c over {over}, while training"),
                  Symbol(r"\hat\mu_c,\ \hat\sigma_c^2", "running averages of those, kept from training and used "
-                                                       "when predicting")]
+                                                       "when predicting"),
+                 Symbol("M", f"how many values channel c has in a batch ({'batch size × pixels' if images else 'batch size'})"
+                             "; M/(M - 1) makes the running variance unbiased")]
     else:
         mean = r"\mu = \frac{1}{" + str(n) + r"} \sum_{c=1}^{" + str(n) + r"} x" + index
         var = r"\sigma^2 = \frac{1}{" + str(n) + r"} \sum_{c=1}^{" + str(n) + r"} (x" + index + r" - \mu)^2"

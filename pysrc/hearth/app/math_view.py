@@ -57,13 +57,13 @@ class MathView:
     def __init__(self, state: AppState) -> None:
         self.state = state
         self.beginner = True
-        self.show = pn.widgets.Toggle(name="Show the math", value=False, width=160, sizing_mode="fixed")
+        self.show = pn.widgets.Toggle(label="Show the math", value=False, width=160, sizing_mode="fixed")
         self.show.param.watch(lambda _e: self.refresh(), "value")
         self.body = pn.pane.HTML("", sizing_mode="stretch_width", stylesheets=[katex.KATEX_CSS, MATH_CSS])
         self.view = pn.Column(self.show, self.body, sizing_mode="stretch_width")
         self.shown: list[LayerMath] = []  # what the body shows now (tests read it)
         self._generation = 0
-        state.param.watch(lambda _e: self.refresh(), ["spec", "spec_draft_ok", "trainer", "evaluation", "training"])
+        state.param.watch(lambda *_e: self.refresh(), ["spec", "spec_draft_ok", "trainer", "evaluation", "training"])
 
     def set_beginner(self, beginner: bool) -> None:
         if beginner != self.beginner:

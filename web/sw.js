@@ -1,6 +1,12 @@
-// Hearth's service worker: the whole app offline after one visit.
-// build.py prepends `const BUILD = {version, files: {path: sha256}}` to this file, so every
-// deployment has a new worker script, which the browser installs on the next load.
+// Hearth's service worker: the app offline after one visit.
+// build.py prepends `const BUILD = {version, files: {path: sha256}, sizes, parts}` to this file, so every
+// deployment has a new worker script, which the browser installs on the next load (or when an open
+// page checks for updates: web/boot.js).
+//
+// Install stores the "app" part (everything training needs; sitebuild/site.py PARTS). The other parts
+// (the built-in language model, the WebGPU runtime) are stored by web/offline.js the first time they are
+// used, into this same cache; the fetch handler serves whatever is stored. A new deployment copies every
+// unchanged file a visitor kept from the old cache, so a kept model is not downloaded again.
 /* global BUILD */
 
 const APP_CACHE = `hearth-app-${BUILD.version}`;
@@ -8,6 +14,8 @@ const APP_PREFIX = "hearth-app-";
 const HASH_HEADER = "x-hearth-sha256";
 // Models a user downloaded live in their own cache (web/model-store.js), kept across deployments.
 const MODEL_CACHE_PREFIX = "hearth-models";
+// Asks for the network only (web/boot.js's update and connectivity check): never answered from the cache.
+const PROBE_PARAM = "hearth-probe";
 
 const SECURITY_HEADERS = {
   // Cross-origin isolation, so onnxruntime-web can use threads even where the host sets no headers.
@@ -26,11 +34,29 @@ async function broadcast(message) {
   for (const client of await self.clients.matchAll({ includeUncontrolled: true })) client.postMessage(message);
 }
 
-/** Every file of this deployment, each checked against its sha256; unchanged files are copied from the old cache. */
+/**
+ * The "app" part of this deployment, each file checked against its sha256, plus every file of any
+ * part that an older deployment's cache holds unchanged (what the visitor kept). Unchanged files are
+ * copied from the old cache; the rest are fetched with `no-cache`, so what the page itself loaded on
+ * this visit is only revalidated (the HTTP cache answers 304), never transferred twice.
+ */
 async function precache() {
   const cache = await caches.open(APP_CACHE);
   const oldCaches = (await caches.keys()).filter((k) => k.startsWith(APP_PREFIX) && k !== APP_CACHE);
-  const entries = Object.entries(BUILD.files);
+  const wanted = new Set(BUILD.parts.app.files);
+  const carried = new Map(); // url -> old response with the same hash
+  for (const name of oldCaches) {
+    const old = await caches.open(name);
+    for (const request of await old.keys()) {
+      const path = new URL(request.url).pathname.slice(new URL(self.registration.scope).pathname.length);
+      const response = await old.match(request);
+      if (BUILD.files[path] && response.headers.get(HASH_HEADER) === BUILD.files[path] && !carried.has(path)) {
+        carried.set(path, response);
+        wanted.add(path);
+      }
+    }
+  }
+  const entries = [...wanted].map((path) => [path, BUILD.files[path]]);
   let done = 0;
   const queue = [...entries];
   async function next() {
@@ -40,13 +66,7 @@ async function precache() {
       const have = await cache.match(url);
       if (!(have && have.headers.get(HASH_HEADER) === hash)) {
         let body = null;
-        for (const name of oldCaches) {
-          const old = await (await caches.open(name)).match(url);
-          if (old && old.headers.get(HASH_HEADER) === hash) {
-            body = await old.arrayBuffer();
-            break;
-          }
-        }
+        if (carried.has(path)) body = await carried.get(path).arrayBuffer();
         if (!body) {
           const response = await fetch(url, { cache: "no-cache" });
           if (!response.ok) throw new Error(`${path}: HTTP ${response.status}`);
@@ -62,10 +82,13 @@ async function precache() {
         await cache.put(url, new Response(body, { headers }));
       }
       done += 1;
-      if (done % 10 === 0 || done === entries.length) broadcast({ type: "precache", done, total: entries.length });
+      if (done % 10 === 0 || done === entries.length) broadcast({ type: "precache", done, total: entries.length, version: BUILD.version });
     }
   }
   await Promise.all([next(), next(), next(), next()]);
+  // This deployment's list, for web/offline.js offline (it lists the parts and what each holds).
+  await cache.put(new URL("build.json", self.registration.scope).href,
+                  new Response(JSON.stringify(BUILD), { headers: { ...SECURITY_HEADERS, "Content-Type": "application/json" } }));
 }
 
 const TYPES = {
@@ -79,7 +102,16 @@ function typeFor(path) {
 }
 
 self.addEventListener("install", (event) => {
-  event.waitUntil(precache().then(() => self.skipWaiting()));
+  event.waitUntil((async () => {
+    await precache();
+    if (!self.registration.active) {
+      await self.skipWaiting(); // the first install: no page runs another version
+      return;
+    }
+    // Pages of the running deployment stay on it (their lazy files still come from its cache) until
+    // the visitor takes the offer to reload (web/boot.js), which asks this worker to take over.
+    await broadcast({ type: "update-ready", version: BUILD.version });
+  })());
 });
 
 self.addEventListener("activate", (event) => {
@@ -142,6 +174,7 @@ self.addEventListener("fetch", (event) => {
   const request = event.request;
   const url = new URL(request.url);
   if (request.method !== "GET" || url.origin !== self.location.origin) return; // e.g. a model download
+  if (url.searchParams.has(PROBE_PARAM)) return; // the network's answer, or a failure: that is the question
   if (request.headers.has("range")) return; // resumable downloads talk to the server directly
   const isPage = request.mode === "navigate" || url.pathname.endsWith("/index.html");
   event.respondWith(isPage ? fromNetworkThenCache(request) : fromCacheThenNetwork(request));

@@ -122,7 +122,8 @@ def part_of(path: str, unused: set[str]) -> str | None:
     """Which part of the site `path` belongs to (None: never needed, see `bundled_wheels`)."""
     if path in unused:
         return None
-    if path.startswith("models/"):
+    if path.startswith("models/") and not path.endswith("/manifest.json"):
+        # (its manifest is the app's: Chat and Notes show the model and its size before it is fetched)
         return "language-model"
     if path in WEBGPU_FILES:
         return "webgpu"
@@ -167,7 +168,8 @@ def stamp(dist: Path, sources: dict) -> str:
     hashes = file_hashes(dist)
     hashes.pop("index.html", None)
     shell_sources = [(REPO / "web" / name).read_text() for name in ("sw.js", "index.html")]
-    identity = [hashes, CSP, WORKER_CSP, shell_sources]
+    site_parts = parts(dist, hashes)
+    identity = [hashes, CSP, WORKER_CSP, shell_sources, site_parts]
     version = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:16]
     html = (REPO / "web" / "index.html").read_text()
     html = html.replace("{{VERSION}}", version).replace("{{CSP}}", CSP).replace("{{PANEL_VERSION}}", panel_version)

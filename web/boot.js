@@ -64,22 +64,20 @@ async function serviceWorkerReady() {
     // A new deployment is stored and waits: this page keeps its own version until the visitor reloads.
     if (type === "update-ready" && version !== VERSION) offerUpdate("A new version of Hearth is ready.");
     if (type === "precache" && version === VERSION) showSaving(event.data.done / event.data.total);
-    if (type === "activated" && version === VERSION) showOfflineState();
+    if (type === "stored" && version === VERSION) showOfflineState();
+    if (type === "store-failed" && version === VERSION) console.warn("Hearth: could not store itself for offline use:", event.data.message);
   });
   const register = () => sw.register("sw.js", { scope: "./", updateViaCache: "none" }).catch((error) => {
     console.warn("Hearth: no service worker, so no offline use:", error);
     return null;
   });
+  // Once the app is up and its background packages are in (or a minute after the app is up, if they
+  // stall), the service worker stores what of the app part the page has not fetched through it: on
+  // the first visit that is what loaded before it took control and what the app has not needed yet
+  // (datasets); on later visits, nothing, or what an interrupted first visit left.
+  appReady.then(() => Promise.race([laterLoaded, new Promise((resolve) => setTimeout(resolve, 60000))]))
+    .then(() => sw.controller?.postMessage({ type: "complete" }));
   const controller = sw.controller;
-  if (!controller && crossOriginIsolated) {
-    // First visit: files come from the network. Saving the site for offline use (tens of MB, each
-    // file hashed) starts once the app is up and its background packages are in, so that it does not
-    // slow the start, and so that what the page loaded is in the HTTP cache: the service worker then
-    // only revalidates it instead of downloading it a second time. (If the background packages
-    // stall, saving starts a minute after the app is up anyway.)
-    appReady.then(() => Promise.race([laterLoaded, new Promise((resolve) => setTimeout(resolve, 60000))])).then(register);
-    return;
-  }
   if (controller && (await versionOf(controller)) === VERSION) {
     register(); // this deployment's worker already serves the page; registering again checks for updates
     appReady.then(showOfflineState);
@@ -87,10 +85,11 @@ async function serviceWorkerReady() {
   }
   const registration = await register();
   if (!registration) return;
-  // A new deployment (the old worker would serve old files), or a static host that cannot send
-  // COOP/COEP (the worker adds them): wait until this deployment's worker has cached everything and
-  // controls the page.
-  status("Saving Hearth for offline use…", 0.01);
+  // The first visit: this deployment's worker installs at once (storing nothing yet) and takes control,
+  // so every file the app fetches from now on is stored as it passes. A new deployment (the old worker
+  // would serve old files), or a static host that cannot send COOP/COEP (the worker adds them): wait
+  // until this deployment's worker has stored the app and controls the page.
+  if (controller) status("Saving Hearth for offline use…", 0.01);
   const installed = await new Promise((resolve) => {
     const done = async () => {
       if (sw.controller && (await versionOf(sw.controller)) === VERSION) resolve(true);

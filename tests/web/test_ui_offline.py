@@ -35,10 +35,7 @@ def test_the_flow_works_with_the_server_stopped(page, dist, tmp_path):
     server = SiteServer(dist, port=_free_port()).start()
     try:
         wait_ready(page, server.url)
-        page.evaluate("""async () => {
-            await navigator.serviceWorker.ready;
-            while (!navigator.serviceWorker.controller) await new Promise(r => setTimeout(r, 50));
-        }""")  # this deployment is cached and in charge
+        page.locator("#offline-mark[data-state='ready']").wait_for()  # this deployment is stored and in charge
     finally:
         server.stop()
     failed: list[str] = []

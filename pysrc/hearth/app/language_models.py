@@ -5,7 +5,9 @@ Chat and Notes pages borrow it: `get()` loads on first use and keeps it, `use()`
 page at a time so two pages never interleave tokens on one decoder.
 
 Built-in models come with the site; downloaded and side-loaded ones live in the browser's model
-store (web/model-store.js). On CPython (tests, tools) only the built-in ones exist.
+store (web/model-store.js). On CPython (tests, tools) only the built-in ones exist. The site's first
+visit does not fetch the built-in model (99 MB): its first use does, with the size and progress in
+`fetching`, and keeps it on the device for offline use (web/offline.js).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from hearth.runtime import IN_BROWSER
 
 BUILTIN_ID = "smollm2"
 BUILTIN_LABEL = "SmolLM2-135M-Instruct (built in)"
+BUILTIN_PART = "language-model"  # its part of the site (sitebuild/site.py PARTS)
 
 
 @dataclass(frozen=True)
@@ -40,6 +43,10 @@ class ModelBusyError(RuntimeError):
     """Another page is generating with the model; the message says which."""
 
 
+class ModelNotOnDeviceError(RuntimeError):
+    """The model's files are not on this device and cannot be fetched now; the message says what to do."""
+
+
 class BackendUnsupportedError(RuntimeError):
     """This model cannot run on the chosen backend in this browser; the message says what to pick instead."""
 
@@ -54,6 +61,7 @@ class LanguageModels(param.Parameterized):
     loaded_id = param.String(default=None, allow_None=True, doc="The model in memory now.")
     provider = param.String(default="wasm", doc="Where the loaded model runs: wasm or webgpu.")
     busy = param.String(default="", doc="The page generating now ('' when none).")
+    fetching = param.String(default="", doc="While the built-in model is downloaded on first use: its progress.")
 
     def __init__(self, **params: Any) -> None:
         super().__init__(**params)
@@ -93,6 +101,8 @@ class LanguageModels(param.Parameterized):
             if self.busy:
                 raise ModelBusyError(f"the {self.busy} page is using the model; stop it there first")
             await self._check_backend(model_id, provider)
+            if model_id == BUILTIN_ID and IN_BROWSER:
+                await self._keep_builtin()
             self.release()
             self._model = await _load(model_id, provider)
             self.param.update(loaded_id=model_id, provider=provider)
@@ -110,6 +120,38 @@ class LanguageModels(param.Parameterized):
             raise BackendUnsupportedError(
                 f"{choice.label} computes partly in float16, which this browser's WebGPU adapter cannot do (it "
                 "lacks the shader-f16 feature). Run it on WebAssembly, or pick a float32 model for WebGPU.")
+
+    async def _keep_builtin(self) -> None:
+        """Download the built-in model's files on its first use and keep them; refuse clearly when offline."""
+        import js
+
+        from hearth.runtime.browser import SitePartError, keep_site_part, site_part
+
+        try:
+            part = await site_part(BUILTIN_PART)
+        except Exception:  # no build.json reachable: loading says what is missing
+            return
+        if part["complete"]:
+            return
+        size = f"{(part['bytes'] - part['storedBytes']) / 1e6:.1f} MB"
+        first = (f"{BUILTIN_LABEL} is not on this device yet: download the model first ({size}, once, while "
+                 "online); from then on Chat and Notes work offline.")
+        if not js.navigator.onLine:
+            raise ModelNotOnDeviceError(first)
+        self.fetching = f"Downloading {BUILTIN_LABEL}: {size}, once; it is kept on this device for offline use…"
+
+        def progress(done: int, total: int) -> None:
+            self.fetching = (f"Downloading {BUILTIN_LABEL}: {done / 1e6:.1f} of {total / 1e6:.1f} MB (once; it is "
+                             "kept on this device for offline use)…")
+
+        try:
+            await keep_site_part(BUILTIN_PART, progress)
+        except SitePartError as error:
+            if error.kind == "unsupported":  # a browser without the Cache API: load it from the site each time
+                return
+            raise ModelNotOnDeviceError(first if error.kind == "offline" else str(error)) from None
+        finally:
+            self.fetching = ""
 
     def release(self) -> None:
         """Free the loaded model's memory."""

@@ -34,7 +34,7 @@ import param
 
 from hearth import __version__
 from hearth.app.deferred_packages import wait_for_install
-from hearth.app.language_models import BUILTIN_ID, LanguageModels, ModelBusyError
+from hearth.app.language_models import BUILTIN_ID, LanguageModels, ModelBusyError, ModelNotOnDeviceError
 from hearth.app.notes_display import (
     CHECKING_LINE,
     NOTES_CSS,
@@ -173,6 +173,8 @@ class NotesPage:
         self.section_cap = pn.widgets.IntInput(label="Longest section, in tokens (0: the format's own limits)",
                                                value=0, start=0, end=4096, step=16, width=360)
         models.param.watch(lambda _e: self._list_models(), "choices")
+        # The built-in model's first use downloads it: its size and progress go on the progress line.
+        models.param.watch(lambda e: e.new and self.running and self._progress(e.new), "fetching")
         self._list_models()
 
         self.draft_button = pn.widgets.Button(label="Draft note", color="primary", width=140)
@@ -401,6 +403,9 @@ class NotesPage:
         except ModelBusyError as error:
             self._progress("")
             self.message.object = notice(f"Cannot draft now: {error}.", "warning")
+        except ModelNotOnDeviceError as error:
+            self._progress("")
+            self.message.object = notice(str(error), "warning")
         except DraftError as error:
             self._progress("")
             self.message.object = notice(str(error), "error")

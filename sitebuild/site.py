@@ -74,6 +74,17 @@ def copy_builtin_model(dist: Path) -> None:
     shutil.copytree(source, target)
 
 
+def copy_note_model(dist: Path, log=print) -> None:
+    """The note model (the built-in model with models/note-adapter/ merged in) ships beside it when the
+    adapter is in the repository; without it the Notes page drafts with the built-in model."""
+    from hearth.llm.files.builtin_models import NOTE_DIR, ensure_note_model, note_adapter, note_adapter_root
+
+    if note_adapter() is None:
+        log(f"No note model: no adapter in {note_adapter_root()}")
+        return
+    shutil.copytree(ensure_note_model(), dist / "models" / NOTE_DIR)
+
+
 def file_hashes(dist: Path) -> dict[str, str]:
     return {
         p.relative_to(dist).as_posix(): artifacts.sha256_of(p)
@@ -119,6 +130,8 @@ def build(dist: Path | None = None, log=print) -> str:
     pywheels.panel_and_bokeh_js(sources, staging)
     log("Built-in model (SmolLM2-135M-Instruct, converted from its pinned GGUF)")
     copy_builtin_model(staging)
+    log("Note model (the built-in model with the Notes adapter merged in)")
+    copy_note_model(staging, log)
     log("Static files")
     shutil.copytree(REPO / "static", staging, dirs_exist_ok=True, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
     for name in WEB_FILES:

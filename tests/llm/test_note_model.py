@@ -78,8 +78,10 @@ def made(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def note_dir(made: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return ensure_note_model(made["root"], cache=tmp_path_factory.mktemp("cache-a"))
+def note_dir(made: dict[str, Any]) -> Path:
+    """Built in Hearth's own cache (the seeded adapter is the same every run, so it is built once), where the
+    app finds it when HEARTH_NOTE_ADAPTER names the adapter."""
+    return ensure_note_model(made["root"])
 
 
 def test_numpy_merge_equals_peft_merge_and_unload(made: dict[str, Any]) -> None:
@@ -176,3 +178,29 @@ def test_bad_adapters_get_a_clear_message(made: dict, tmp_path: Path) -> None:
     (no_card / "card.txt").unlink()
     with pytest.raises(AdapterError, match="has no model card"):
         note_adapter(no_card)
+
+
+def test_the_notes_page_picks_the_note_model_and_shows_its_card_and_chat_keeps_the_base(
+        made: dict, note_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import asyncio
+
+    from hearth.app.chat_page import ChatPage
+    from hearth.app.language_models import NOTE_ID, LanguageModels
+    from hearth.app.notes_page import NotesPage
+    from hearth.app.state import AppState
+
+    monkeypatch.setenv("HEARTH_NOTE_ADAPTER", str(made["root"]))
+    models = LanguageModels()
+    asyncio.run(models.refresh())
+    note = models.choice(NOTE_ID)
+    assert note is not None and note.card == CARD and note.source == "built-in"
+    assert note.size_bytes == sum(p.stat().st_size for p in note_dir.rglob("*") if p.is_file() and p.name != "manifest.json")
+    page = NotesPage(models)
+    assert page.model.value == NOTE_ID and list(page.model.options.values())[0] == NOTE_ID
+    assert page.card.visible and CARD in page.card.object
+    page.model.value = "smollm2"
+    assert not page.card.visible
+    chat = ChatPage(models, AppState())
+    assert chat.model.value == "smollm2" and NOTE_ID not in chat.model.options.values()
+    loaded = asyncio.run(models.get(NOTE_ID))
+    assert models.loaded_id == NOTE_ID and loaded.tokenizer is not None

@@ -23,6 +23,11 @@ from hearth.runtime import IN_BROWSER
 
 BUILTIN_ID = "smollm2"
 BUILTIN_LABEL = "SmolLM2-135M-Instruct (built in)"
+# The note model: the built-in model with the Notes adapter merged in, shipped beside it when the build had
+# the adapter. Notes drafts with it by default; Chat keeps the instruction-tuned base (the note model only
+# learned to answer the Notes page's section requests).
+NOTE_ID = "note"
+NOTE_LABEL = "SmolLM2-135M note model (built in, fine-tuned for notes)"
 
 
 @dataclass(frozen=True)
@@ -34,6 +39,8 @@ class ModelChoice:
     backends: tuple[str, ...] = ("wasm", "webgpu")  # where it runs well, best first
     onnx: str = ""  # the ONNX file it runs from
     float16: bool = False  # has float16 tensors: on WebGPU it needs an adapter with shader-f16
+    card: str = ""  # one line on what it was trained on and what it is for (the note model's)
+    purpose: str = ""  # "notes": only the Notes page offers it
 
 
 class ModelBusyError(RuntimeError):
@@ -66,6 +73,10 @@ class LanguageModels(param.Parameterized):
         """Re-read what is usable: the built-in model and, in the browser, every complete stored model."""
         # The built-in q4-unpacked file keeps its 4-bit scales in float16 (Cast on the GPU needs shader-f16).
         choices = [ModelChoice(BUILTIN_ID, BUILTIN_LABEL, await _builtin_size(), "built-in", float16=True)]
+        note = await _note_manifest()
+        if note is not None:
+            choices.append(ModelChoice(NOTE_ID, NOTE_LABEL, sum(int(f["size"]) for f in note["files"].values()),
+                                       "built-in", float16=True, card=str(note.get("card", "")), purpose="notes"))
         if IN_BROWSER:
             from hearth.runtime.browser import store_list
 
@@ -144,17 +155,34 @@ async def _builtin_size() -> int:
     return sum(p.stat().st_size for p in model_dir.rglob("*") if p.is_file())
 
 
+async def _note_manifest() -> dict[str, Any] | None:
+    """The note model's manifest, None when this site (or, on CPython, this checkout) has no note model."""
+    if IN_BROWSER:
+        from hearth.llm.files.site_model import BUILTIN_DIR
+        from hearth.runtime import site_file
+
+        try:
+            return json.loads(await site_file(BUILTIN_DIR[NOTE_ID] + "manifest.json"))
+        except Exception:  # not shipped: a site built without the adapter
+            return None
+    from hearth.llm.files.builtin_models import ensure_note_model, note_adapter
+
+    if note_adapter() is None:
+        return None
+    return json.loads((ensure_note_model() / "manifest.json").read_text())
+
+
 async def _load(model_id: str, provider: str) -> Any:
     from hearth.llm.files.model_dir import load_model_dir
 
-    if model_id == BUILTIN_ID:
+    if model_id in (BUILTIN_ID, NOTE_ID):
         if IN_BROWSER:
             from hearth.llm.files.site_model import load_site_model
 
-            return await load_site_model(BUILTIN_ID, provider=provider, keep_on_gpu=provider == "webgpu")
+            return await load_site_model(model_id, provider=provider, keep_on_gpu=provider == "webgpu")
         from hearth.llm.files.builtin_models import resolve_model
 
-        return await load_model_dir(resolve_model(BUILTIN_ID), provider=provider)
+        return await load_model_dir(resolve_model(model_id), provider=provider)
     if not IN_BROWSER:
         raise ValueError(f"no model {model_id!r} here: outside the browser only the built-in model exists")
     from hearth.llm.files.store_model import load_store_model

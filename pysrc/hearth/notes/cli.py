@@ -26,27 +26,46 @@ from hearth.notes.formats import FORMATS, get_format
 from hearth.notes.note import Note
 from hearth.notes.transcript import TranscriptError, read_transcript_csv, transcript_from_text
 
+MODEL_HELP = ("'note' (the note model: the built-in model with models/note-adapter/ merged in), 'smollm2' (the "
+              "built-in model) or a model directory")
+
+
+def drafting_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--format", default="aci", choices=sorted(FORMATS), help="note format (default: aci)")
+    parser.add_argument("--limit", type=int, default=None, help="draft only the first N rows")
+    parser.add_argument("--context", type=int, default=None, help="use at most this many tokens of context")
+    parser.add_argument("--repetition-penalty", type=float, default=1.0, help="> 1 discourages loops (default 1.0)")
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     draft = subparsers.add_parser("draft-notes", help="draft a clinical note for every dialogue row of a CSV")
-    draft.add_argument("--model", required=True, help="'smollm2' (the built-in model) or a model directory")
+    draft.add_argument("--model", default="note", help=MODEL_HELP + " (default: note)")
     draft.add_argument("--data", required=True, type=Path, help="CSV with a 'dialogue' column")
     draft.add_argument("--out", required=True, type=Path, help="CSV to write (dataset, encounter_id, dialogue, note)")
-    draft.add_argument("--format", default="aci", choices=sorted(FORMATS), help="note format (default: aci)")
-    draft.add_argument("--limit", type=int, default=None, help="draft only the first N rows")
-    draft.add_argument("--context", type=int, default=None, help="use at most this many tokens of context")
-    draft.add_argument("--repetition-penalty", type=float, default=1.0, help="> 1 discourages loops (default 1.0)")
+    drafting_options(draft)
     draft.set_defaults(run=run_draft_notes)
 
     score = subparsers.add_parser(
         "eval-notes", help="ROUGE of drafted notes against reference notes, as ACI-Bench, and their facts' grounding"
     )
     score.add_argument("--gold", required=True, type=Path, help="CSV with the reference 'note' column")
-    score.add_argument("--pred", required=True, type=Path, help="CSV with the drafted 'note' column, same row order")
+    score.add_argument("--pred", required=True, type=Path, help="CSV with the drafted 'note' column, same row order "
+                       "(with --model: written first, by drafting every gold dialogue)")
+    score.add_argument("--model", default=None, help="draft --pred from --gold's dialogues with this model first: "
+                       + MODEL_HELP)
+    drafting_options(score)
     score.set_defaults(run=run_eval_notes)
 
 
 def run_eval_notes(args: argparse.Namespace) -> int:
+    if args.model is not None:
+        if args.limit is not None:
+            print("eval-notes: --limit drafts only some visits, and every gold visit needs its draft; "
+                  "make a shorter gold CSV instead", file=sys.stderr)
+            return 2
+        drafted = run_draft_notes(argparse.Namespace(**{**vars(args), "data": args.gold, "out": args.pred}))
+        if drafted:
+            return drafted
     try:
         result = evaluate_files(args.gold, args.pred)
     except (NotesFileError, LexiconUnavailableError) as error:

@@ -172,7 +172,9 @@ class NotesPage:
         self.format = pn.widgets.Select(label="Note format", options=FORMATS, value=SOAP.key, width=520)
         self.model = pn.widgets.Select(label="Model", options={}, width=360)
         self.card = pn.pane.HTML("", sizing_mode="stretch_width", visible=False)
-        self.model.param.watch(lambda _e: self._show_card(), "value")
+        self._model_picked = False  # the clinician chose a model: a later listing keeps it
+        self._listing = False
+        self.model.param.watch(self._model_changed, "value")
         self.section_cap = pn.widgets.IntInput(label="Longest section, in tokens (0: the format's own limits)",
                                                value=0, start=0, end=4096, step=16, width=360)
         models.param.watch(lambda _e: self._list_models(), "choices")
@@ -223,13 +225,23 @@ class NotesPage:
     # ---------------------------------------------------------------- choices
 
     def _list_models(self) -> None:
-        """Every model; the note model first and chosen by default when the site has it."""
+        """Every model; the note model first and chosen by default when the site has it (the list first
+        holds only the built-in model, until the site's models are read: that is no choice to keep)."""
         choices = sorted(self.models.choices, key=lambda c: c.id != NOTE_ID)
         options = {c.label: c.id for c in choices}
         current = self.model.value
-        self.model.options = options
         default = NOTE_ID if NOTE_ID in options.values() else BUILTIN_ID
-        self.model.value = current if current in options.values() else default
+        self._listing = True
+        try:
+            self.model.options = options
+            self.model.value = current if self._model_picked and current in options.values() else default
+        finally:
+            self._listing = False
+        self._show_card()
+
+    def _model_changed(self, _event: Any) -> None:
+        if not self._listing:
+            self._model_picked = True
         self._show_card()
 
     def _show_card(self) -> None:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import statistics
 import sys
 import tempfile
@@ -40,6 +41,8 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--prompt-tokens", type=int, default=1000)
     p.add_argument("--decode-tokens", type=int, default=32)
+    p.add_argument("--keep", type=Path, help="leave the three files in KEEP/onnx/ beside a config.json, for "
+                   "models/bench_wasm.mjs (onnxruntime-web's wasm in Node)")
     args = p.parse_args()
 
     found = note_adapter(args.adapter)
@@ -50,13 +53,19 @@ def main() -> None:
     manifest = json.loads((base_dir / "manifest.json").read_text())
     base_file = base_dir / manifest["default_onnx"]
     merged_file = ensure_note_model(args.adapter) / manifest["default_onnx"]
-    work = Path(tempfile.mkdtemp(prefix="note-options-"))
+    work = args.keep or Path(tempfile.mkdtemp(prefix="note-options-"))
+    (work / "onnx").mkdir(parents=True, exist_ok=True)
     weights, _ = read_gguf(smollm2_gguf())
-    branch_file = work / "model_q4_unpacked_lora.onnx"
+    branch_file = work / "onnx" / "branches.onnx"
     branch_file.write_bytes(build_decoder(prepare_weights(weights, "q4-unpacked"), weights_mode="unpacked",
                                           lora=branches(read_adapter(folder))))
     adapter_bytes = sum((folder / n).stat().st_size for n in ADAPTER_FILES)
     files = {"base": base_file, "merged": merged_file, "branches": branch_file}
+    if args.keep:
+        shutil.copyfile(base_dir / "config.json", work / "config.json")
+        for name in ("base", "merged"):
+            shutil.copyfile(files[name], work / "onnx" / f"{name}.onnx")
+        print(f"for wasm: node models/bench_wasm.mjs {work} onnx/base.onnx onnx/merged.onnx onnx/branches.onnx")
     sizes = {"base_file_MB": base_file.stat().st_size / 1e6, "merged_file_MB": merged_file.stat().st_size / 1e6,
              "branches_graph_MB": branch_file.stat().st_size / 1e6, "adapter_files_MB": adapter_bytes / 1e6}
     print(json.dumps({k: round(v, 2) for k, v in sizes.items()}))

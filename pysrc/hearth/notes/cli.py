@@ -3,9 +3,10 @@
 draft-notes runs the same pipeline as the browser's Notes page (transcript checks, prompts,
 streaming drafter) over every `dialogue` row of a CSV, writing ACI-Bench's layout (dataset,
 encounter_id, dialogue, note) one row at a time, so eval-notes can score it and a long run can be
-watched. eval-notes prints the benchmark's ROUGE as JSON and, when either CSV has the transcripts (a
-`dialogue` column), the grounding check under "facts": unsupported facts per note and their share of
-the drafts' facts, and missed facts per note.
+watched; it drafts with the note model unless --model names another. eval-notes prints the
+benchmark's ROUGE as JSON and, when either CSV has the transcripts (a `dialogue` column), the
+grounding check under "facts": unsupported facts per note and their share of the drafts' facts, and
+missed facts per note; with --model it first drafts its --pred from --gold's dialogues.
 """
 
 from __future__ import annotations

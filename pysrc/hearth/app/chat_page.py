@@ -120,8 +120,9 @@ class ChatPage:
     # ---------------------------------------------------------------- model and backend
     def _show_choices(self) -> None:
         current = self.model.value
-        self.model.options = {c.label: c.id for c in self.models.choices}
-        ids = [c.id for c in self.models.choices]
+        offered = [c for c in self.models.choices if c.purpose != "notes"]
+        self.model.options = {c.label: c.id for c in offered}
+        ids = [c.id for c in offered]
         self.model.value = current if current in ids else (ids[0] if ids else None)
         self._show_model()
 

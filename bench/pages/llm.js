@@ -33,8 +33,9 @@ window.bench = {
              multithread: wllama.isMultithread() };
   },
 
-  /** One greedy completion of `prompt` (text) for exactly `newTokens` tokens, timed per streamed chunk. */
-  async wllamaGenerate({ prompt, newTokens }) {
+  /** One greedy completion of `prompt` (text) for exactly `newTokens` tokens, timed per streamed chunk
+   * with text (`everyChunk`: per chunk, text or not; a random model's tokens may have no printable text). */
+  async wllamaGenerate({ prompt, newTokens, everyChunk = false }) {
     const times = [];
     let text = "";
     let timings = null;
@@ -44,7 +45,7 @@ window.bench = {
       stream: true,
       onData: (chunk) => {
         const piece = chunk.choices?.[0]?.text ?? "";
-        if (piece) {
+        if (piece || (everyChunk && chunk.choices?.length)) {
           times.push(performance.now());
           text += piece;
         }

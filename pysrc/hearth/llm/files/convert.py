@@ -16,6 +16,9 @@ Quantizations (`--quant`):
   q4           4-bit blocks run by MatMulNBits: a quarter of the memory, fast on x86 and WebGPU,
                slow on onnxruntime-web's wasm backend (no MatMulNBits kernel there).
   fp32         float32 weights: the reference, 4 bytes a weight on disk too.
+  int8         8-bit weights, one scale per output channel, run by onnxruntime's integer GEMM
+               (DynamicQuantizeMatMul; WebAssembly SIMD kernels, where MatMulNBits has none).
+               Approximate: the activations are quantized to 8 bits on each call.
 Attention (`--attention`): "plain" ONNX ops (default; on wasm its prefill is faster than
 onnxruntime's GroupQueryAttention kernel, models/README.md) or "gqa" (com.microsoft RotaryEmbedding +
 GroupQueryAttention, the kernels onnxruntime's WebGPU backend is tuned for; unpadded batches only).
@@ -42,6 +45,7 @@ QUANTS: dict[str, tuple[str, str]] = {  # name -> (decoder weights mode, file un
     "q4-unpacked": ("unpacked", "model_q4_unpacked.onnx"),
     "q4": ("nbits", "model_q4.onnx"),
     "fp32": ("fp32", "model.onnx"),
+    "int8": ("int8", "model_int8.onnx"),
 }
 DEFAULT_QUANT = "q4-unpacked"
 MANIFEST_FORMAT = "hearth-llm-1"

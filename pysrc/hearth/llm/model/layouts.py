@@ -17,6 +17,12 @@ Storage modes (`mode=`):
               MatMulNBits of at most LINEAR_CHUNK_BYTES as float32 (outputs concatenated; the same
               numbers up to float rounding, since a one-token kernel may sum a narrower weight in another
               order): the expansion stays small and in cache.
+  "int8"      8-bit integers with one float scale per output channel (requantized from the source's
+              blocks: each weight rounded to the nearest step of max|row| / 127, finer than a 4-bit block's
+              step), run by com.microsoft DynamicQuantizeMatMul: the activations are quantized to 8 bits
+              per call and onnxruntime's integer GEMM does the work, which has WebAssembly SIMD kernels
+              where MatMulNBits has none. Approximate (8-bit activations); the tied head is the same
+              int8 table, stored [hidden, vocab] and gathered by column for the embedding.
 GGUF Q4_1 blocks carry a float minimum (w = d*q + m), which MatMulNBits's integer zero points cannot
 hold, and its float zero points take a slow path on every backend; so "nbits" runs them as
 MatMulNBits(x, q, d) + blocksum(x) @ m, which is exact algebra.
@@ -31,7 +37,7 @@ import numpy as np
 from hearth.graph import Graph
 from hearth.llm.model.weights import EMBED, BlockQuantized, LlamaWeights, Matrix, as_float
 
-MODES = ("fp32", "unpacked", "nbits")
+MODES = ("fp32", "unpacked", "nbits", "int8")
 MS = "com.microsoft"
 # Float32 bytes per MatMulNBits of an "nbits" layer. Smaller chunks keep each call's expansion in cache,
 # but onnxruntime-web's session creation grows with the node count; 8 MB balances the two (the
@@ -81,6 +87,20 @@ def concat_rows(parts: list[Matrix]) -> Matrix | None:
 
     zero = None if first.offset is not None else np.concatenate([p.zeros() for p in parts])
     return BlockQuantized(cat("codes"), cat("scale"), first.bits, first.block, zero=zero, offset=cat("offset"))
+
+
+# The int8 codes' range: 7 bits. onnxruntime's x86 kernels without VNNI multiply uint8 activations by int8
+# weights in int16 pairs that saturate past 255 * 64 * 2 (wrong logits in CPython at full range); 63 steps
+# either side are still 8x finer than a 4-bit block's.
+INT8_LEVELS = 63
+
+
+def int8_channels(w: Matrix) -> tuple[np.ndarray, np.ndarray]:
+    """(int8 codes [N, K], float32 scales [N]): w [N, K] rounded to max|row| / INT8_LEVELS steps, row by row."""
+    f = as_float(w)
+    scale = np.abs(f).max(axis=1) / np.float32(INT8_LEVELS)
+    scale = np.where(scale > 0, scale, np.float32(1)).astype(np.float32)
+    return np.clip(np.rint(f / scale[:, None]), -INT8_LEVELS, INT8_LEVELS).astype(np.int8), scale
 
 
 def _is_q8_0(table: BlockQuantized) -> bool:
@@ -133,7 +153,16 @@ class WeightStore:
             return g.op("MatMul", x, g.initializer(name, np.ascontiguousarray(as_float(w).T)))
         if self.mode == "unpacked":
             return g.op("MatMul", x, self.unpacked_kn(name, w))
+        if self.mode == "int8":
+            codes, scale = int8_channels(w)
+            return self.int8_matmul(x, g.initializer(f"{name}.int8", np.ascontiguousarray(codes.T)),
+                                    g.initializer(f"{name}.int8_scale", scale))
         return self._nbits(x, name, w)
+
+    # -- "int8"
+    def int8_matmul(self, x: str, codes_kn: str, scale: str) -> str:
+        """x @ (codes * scale): x quantized to uint8 per call, integer GEMM, then scaled (one kernel)."""
+        return self.g.op("DynamicQuantizeMatMul", x, codes_kn, scale, domain=MS)
 
     def scale(self, name: str, a: np.ndarray, shape: tuple[int, ...]) -> str:
         """A per-block float array as a float32 value (stored float16 when exact, cast at load)."""
@@ -349,11 +378,40 @@ class NibblePlanes(TokenTable):
         return parts[0] if len(parts) == 1 else g.op("Concat", *parts, axis=-1)
 
 
+class Int8Columns(TokenTable):
+    """A tied table for "int8": one int8 copy stored [hidden, vocab] (the head's B as the integer GEMM
+    takes it) with a scale per token; embedding rows are gathered from its columns. One stored copy:
+    onnxruntime keeps it for the Gather beside the GEMM's packed copy, but a [vocab, hidden] second
+    copy for the Gather would cost another 262 MB for Llama 3."""
+
+    stored = False
+
+    def _codes(self) -> tuple[str, str]:
+        if not self.stored:
+            codes, scale = int8_channels(self.table)
+            self.g.initializer(EMBED_CODES, np.ascontiguousarray(codes.T))
+            self.g.initializer(EMBED_SCALE, scale)
+            self.stored = True
+        return EMBED_CODES, EMBED_SCALE
+
+    def embed(self, ids: str) -> str:
+        g = self.g
+        codes, scale = self._codes()
+        cols = g.op("Cast", g.op("Gather", codes, ids, axis=1), to=1)  # [hidden, B, S]
+        rows = g.op("Mul", cols, g.op("Gather", scale, ids, axis=0))
+        return g.op("Transpose", rows, perm=[1, 2, 0])
+
+    def logits(self, x: str) -> str:
+        return self.store.int8_matmul(x, *self._codes())
+
+
 def token_table(store: WeightStore, weights: LlamaWeights, chunks: list[tuple[int, int]]) -> TokenTable:
     """The table for these weights in this storage mode: quantized tables stay quantized unless "fp32"."""
     table, tied = weights[EMBED], weights.lm_head() is weights[EMBED]
     if not isinstance(table, BlockQuantized) or store.mode == "fp32":
         return TokenTable(store, weights, chunks)
+    if store.mode == "int8" and tied:
+        return Int8Columns(store, weights, chunks)
     if store.mode == "nbits" and tied and table.bits == 8:
         return NibblePlanes(store, weights, chunks)
     return Q8Rows(store, weights, chunks)

@@ -15,7 +15,8 @@ system prompt, the whole transcript as `hearth.notes.transcript` renders it, the
 answered by that section of the reference note and the end-of-turn token, so the model learns to stop after
 the section. Examples come from ACI-Bench train (each visit's note split into the format's sections by
 `hearth.notes.formats.parse_note`) and MTS-Dialog (one conversation, one section). Only the answer tokens
-carry loss. ACI-Bench valid is never training data: it only scores the result (`--eval-valid`).
+carry loss. The requests about one transcript are packed into one sequence that reads the transcript once
+(`pack_shared_prompts`). ACI-Bench valid is never training data: it only scores the result (`--eval-valid`).
 
 `--out DIR` receives `log.jsonl` (one line per optimizer step), `checkpoints/step-NNNNNN/` every
 `--save-every` steps and at the end of every run (adapter, optimizer, scheduler, RNG state and the data
@@ -117,6 +118,10 @@ class Encoded:
     input_ids: list[int]
     labels: list[int]  # IGNORE on the prompt, the token itself on the answer
     truncated: bool = False
+    # A packed group (`pack_shared_prompts`): `branch` is 0 on the tokens every request shares and k on the
+    # k-th request's own tokens; `positions` restart after the shared tokens for each request. None: one request.
+    branch: list[int] | None = None
+    positions: list[int] | None = None
 
 
 def model_transcript(text: str) -> str:
@@ -199,11 +204,64 @@ def encode_example(tokenizer: ChatTokenizer, example: Example, max_length: int) 
     return Encoded(prompt + answer, [IGNORE] * len(prompt) + answer, truncated)
 
 
+def pack_shared_prompts(examples: Sequence[Example], encoded: Sequence[Encoded | None]) -> list[Encoded]:
+    """One sequence per transcript: the tokens its section requests share (the system prompt and the
+    transcript) once, then each request's own tokens (the section's instruction, the answer) as a branch
+    that sees the shared tokens and itself only, at the positions it would have alone.
+
+    Every ACI-Bench visit is asked for each of its sections, so unpacked a visit's transcript goes through
+    the model once per section; packed, once. The loss is the same sum over the same answer tokens
+    (tests/models check it against the unpacked examples). The shared part is the longest common prefix of
+    the requests' token ids, so each branch is exactly its request's own tokenization."""
+    groups: dict[tuple[str, str, str], list[Encoded]] = {}
+    for example, enc in zip(examples, encoded, strict=True):
+        if enc is not None:
+            groups.setdefault((example.source, example.transcript, example.format_key), []).append(enc)
+    out = []
+    for members in groups.values():
+        if len(members) == 1:
+            out.append(members[0])
+            continue
+        shared = min(len(m.input_ids) for m in members)
+        for m in members[1:]:
+            shared = next((i for i, (a, b) in enumerate(zip(members[0].input_ids[:shared], m.input_ids, strict=False))
+                           if a != b), shared)
+        # A branch's first token is predicted from the previous branch's last one in the flat sequence: it
+        # must carry no loss, which holds while the shared part ends inside the prompts.
+        if any(m.labels[shared] != IGNORE for m in members if shared < len(m.labels)):
+            out += members
+            continue
+        ids, labels = members[0].input_ids[:shared], members[0].labels[:shared]
+        branch, positions = [0] * shared, list(range(shared))
+        for k, m in enumerate(members, start=1):
+            own = len(m.input_ids) - shared
+            ids += m.input_ids[shared:]
+            labels += m.labels[shared:]
+            branch += [k] * own
+            positions += list(range(shared, shared + own))
+        out.append(Encoded(ids, labels, any(m.truncated for m in members), branch, positions))
+    return out
+
+
+def packed_attention_mask(branch: Sequence[int]) -> Any:
+    """The (1, 1, n, n) additive mask of a packed group: causal, and a branch sees the shared tokens (0) and
+    its own, never another branch."""
+    import torch
+
+    b = torch.tensor(branch)
+    n = len(branch)
+    causal = torch.ones(n, n, dtype=torch.bool).tril()
+    visible = causal & ((b[None, :] == 0) | (b[None, :] == b[:, None]))
+    mask = torch.zeros(n, n)
+    mask.masked_fill_(~visible, torch.finfo(torch.float32).min)
+    return mask[None, None]
+
+
 def data_fingerprint(encoded: Sequence[Encoded]) -> str:
-    """sha256 over the token ids and labels: a resumed run must see exactly the same examples."""
+    """sha256 over the token ids, labels and packing: a resumed run must see exactly the same examples."""
     digest = hashlib.sha256()
     for e in encoded:
-        digest.update(json.dumps([e.input_ids, e.labels]).encode())
+        digest.update(json.dumps([e.input_ids, e.labels] + ([e.branch, e.positions] if e.branch else [])).encode())
     return digest.hexdigest()
 
 
@@ -289,9 +347,13 @@ def answer_loss(model: Any, encoded: Encoded, device: str, bf16: bool) -> tuple[
     ids = torch.tensor([encoded.input_ids], device=device)
     labels = torch.tensor(encoded.labels[1:], device=device)
     positions = torch.nonzero(labels != IGNORE).squeeze(1)
+    packed = {}
+    if encoded.branch is not None:
+        packed = {"attention_mask": packed_attention_mask(encoded.branch).to(device),
+                  "position_ids": torch.tensor([encoded.positions], device=device)}
     with torch.autocast(device_type="cuda" if device.startswith("cuda") else "cpu", dtype=torch.bfloat16,
                         enabled=bf16):
-        logits = model(input_ids=ids, logits_to_keep=positions).logits[0]
+        logits = model(input_ids=ids, logits_to_keep=positions, **packed).logits[0]
     loss = F.cross_entropy(logits.float(), labels[positions], reduction="sum")
     return loss, int(positions.numel())
 
@@ -353,10 +415,11 @@ def train(model: Any, encoded: Sequence[Encoded], cfg: TrainConfig, out: Path, r
           log: Callable[[str], None] = print) -> tuple[Any, dict[str, Any]]:
     """LoRA-train `model` (a transformers causal LM) on `encoded`; returns the peft model and a summary.
 
-    One example per forward pass (no padding: the visits differ in length by thousands of tokens),
-    `grad_accum` of them per optimizer step, each answer token weighted the same within a step. The order is
-    a fresh permutation per epoch drawn from the seed, so the data position (epoch, step in epoch) is all a
-    checkpoint needs to continue with the same examples."""
+    One sequence per forward pass (no padding: the visits differ in length by thousands of tokens; a
+    packed sequence holds all of one transcript's requests), `grad_accum` of them per optimizer step, each
+    answer token weighted the same within a step. The order is a fresh permutation per epoch drawn from the
+    seed, so the data position (epoch, step in epoch) is all a checkpoint needs to continue with the same
+    examples."""
     import torch
 
     out.mkdir(parents=True, exist_ok=True)
@@ -555,7 +618,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--weight-decay", type=float, default=d.weight_decay)
     p.add_argument("--warmup-steps", type=int, default=d.warmup_steps)
     p.add_argument("--epochs", type=int, default=d.epochs)
-    p.add_argument("--grad-accum", type=int, default=d.grad_accum, help="examples per optimizer step")
+    p.add_argument("--grad-accum", type=int, default=d.grad_accum,
+                   help="sequences per optimizer step (a packed visit is one sequence)")
+    p.add_argument("--no-pack", action="store_true",
+                   help="one sequence per section request instead of one per transcript (slower, same loss)")
     p.add_argument("--max-grad-norm", type=float, default=d.max_grad_norm)
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--bf16", action="store_true", help="bf16 autocast (CUDA, or a CPU with native bf16; otherwise "
@@ -597,10 +663,12 @@ def main(argv: Sequence[str] | None = None) -> None:
 
     model, tokenizer, base_info = load_base(args.base)
     encoded_or_none = [encode_example(tokenizer, e, args.max_length) for e in examples]
-    encoded = [e for e in encoded_or_none if e is not None]
-    print(f"{len(encoded)} examples ({len(examples) - len(encoded)} too long even without a transcript, "
-          f"{sum(e.truncated for e in encoded)} cut to --max-length {args.max_length}); "
-          f"{sum(len(e.input_ids) for e in encoded)} tokens per epoch")
+    singles = [e for e in encoded_or_none if e is not None]
+    encoded = singles if args.no_pack else pack_shared_prompts(examples, encoded_or_none)
+    print(f"{len(singles)} examples ({len(examples) - len(singles)} too long even without a transcript, "
+          f"{sum(e.truncated for e in singles)} cut to --max-length {args.max_length}) in {len(encoded)} sequences; "
+          f"{sum(len(e.input_ids) for e in encoded)} tokens per epoch "
+          f"({sum(len(e.input_ids) for e in singles)} unpacked)")
 
     targets = args.target_modules if args.target_modules == "all-linear" else \
         [m.strip() for m in args.target_modules.split(",") if m.strip()]
@@ -627,7 +695,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         "data": {shown(p): {"sha256": sha256_path(p)} for p in (*aci, *mts)},
         "data_options": {"formats": [f.key for f in formats], "not_stated": not args.no_not_stated,
                          "aci_limit": args.aci_limit, "mts_limit": args.mts_limit, "max_length": args.max_length,
-                         "examples": len(encoded), "truncated": sum(e.truncated for e in encoded),
+                         "examples": len(singles), "sequences": len(encoded), "packed": not args.no_pack,
+                         "truncated": sum(e.truncated for e in singles),
                          "tokens_per_epoch": sum(len(e.input_ids) for e in encoded)},
         "hyperparameters": cfg.public(),
         "training": summary,

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from sitebuild import artifacts
-from sitebuild.site import REPO, build, load_sources
+from sitebuild.site import REPO, build, copy_tarball_files, load_sources
 
 OFFICIAL_LOCK = json.loads((REPO / "node_modules/pyodide/pyodide-lock.json").read_text())
 
@@ -68,3 +68,15 @@ def test_built_lock_installs_everything_from_the_site(dist):
         assert artifacts.sha256_of(path) == entry["sha256"], entry["file_name"]
         for dep in entry["depends"]:
             assert dep in lock["packages"], f"{entry['name']} depends on {dep}, which is not shipped"
+
+
+def test_vendored_tarball_file_is_checked_against_its_own_pin(tmp_path):
+    """KaTeX comes from its registry tarball (checked whole), and each file taken out is checked again."""
+    sources = load_sources()
+    package, entry = next(iter(sources["tarball"].items()))
+    copy_tarball_files(sources, tmp_path / "good")
+    for rel, sha in entry["files"].items():
+        assert artifacts.sha256_of(tmp_path / "good" / entry["target"] / rel) == sha, rel
+    entry["files"]["dist/katex.min.js"] = "0" * 64  # the pin says another file
+    with pytest.raises(artifacts.ArtifactError, match=f"katex.min.js from npm {package}.* expected sha256 0{{64}}"):
+        copy_tarball_files(sources, tmp_path / "bad")

@@ -58,30 +58,38 @@ async function serviceWorkerReady() {
   if (!("serviceWorker" in navigator)) return;
   const sw = navigator.serviceWorker;
   sw.addEventListener("message", (event) => {
-    // Another deployment took over while this page was open: reload into it, never mix.
-    if (event.data?.type === "activated" && event.data.version !== VERSION) location.reload();
+    const { type, version } = event.data ?? {};
+    // Another deployment took over while this page was open (its old files are gone): offer to reload into it.
+    if (type === "activated" && version !== VERSION) offerUpdate("Hearth was updated in another tab: reload to use the new version.");
+    // A new deployment is stored and waits: this page keeps its own version until the visitor reloads.
+    if (type === "update-ready" && version !== VERSION) offerUpdate("A new version of Hearth is ready.");
+    if (type === "precache" && version === VERSION) showSaving(event.data.done / event.data.total);
+    if (type === "stored" && version === VERSION) showOfflineState();
+    if (type === "store-failed" && version === VERSION) console.warn("Hearth: could not store itself for offline use:", event.data.message);
   });
   const register = () => sw.register("sw.js", { scope: "./", updateViaCache: "none" }).catch((error) => {
     console.warn("Hearth: no service worker, so no offline use:", error);
     return null;
   });
+  // Once the app is up and its background packages are in (or a minute after the app is up, if they
+  // stall), the service worker stores what of the app part the page has not fetched through it: on
+  // the first visit that is what loaded before it took control and what the app has not needed yet
+  // (datasets); on later visits, nothing, or what an interrupted first visit left.
+  appReady.then(() => Promise.race([laterLoaded, new Promise((resolve) => setTimeout(resolve, 60000))]))
+    .then(() => sw.controller?.postMessage({ type: "complete" }));
   const controller = sw.controller;
-  if (!controller && crossOriginIsolated) {
-    // First visit: files come from the network. Saving the site for offline use (tens of MB, each
-    // file hashed) starts once the app is up, so that it does not slow the start.
-    appReady.then(register);
-    return;
-  }
   if (controller && (await versionOf(controller)) === VERSION) {
     register(); // this deployment's worker already serves the page; registering again checks for updates
+    appReady.then(showOfflineState);
     return;
   }
   const registration = await register();
   if (!registration) return;
-  // A new deployment (the old worker would serve old files), or a static host that cannot send
-  // COOP/COEP (the worker adds them): wait until this deployment's worker has cached everything and
-  // controls the page.
-  status("Saving Hearth for offline use…", 0.01);
+  // The first visit: this deployment's worker installs at once (storing nothing yet) and takes control,
+  // so every file the app fetches from now on is stored as it passes. A new deployment (the old worker
+  // would serve old files), or a static host that cannot send COOP/COEP (the worker adds them): wait
+  // until this deployment's worker has stored the app and controls the page.
+  if (controller) status("Saving Hearth for offline use…", 0.01);
   const installed = await new Promise((resolve) => {
     const done = async () => {
       if (sw.controller && (await versionOf(sw.controller)) === VERSION) resolve(true);
@@ -104,6 +112,7 @@ async function serviceWorkerReady() {
     sw.addEventListener("controllerchange", () => clearInterval(nudge));
   });
   if (!installed) return;
+  appReady.then(showOfflineState);
   if (!crossOriginIsolated && !sessionStorage.getItem("hearth-coi-reload")) {
     sessionStorage.setItem("hearth-coi-reload", "1"); // once: never loop if isolation is impossible
     location.reload();
@@ -122,6 +131,8 @@ const pending = new Map();
 const timings = {}; // start-up milestones in ms since navigation start: the worker's, then "ready"
 let appIsReady;
 const appReady = new Promise((resolve) => { appIsReady = resolve; });
+let laterIsLoaded;
+const laterLoaded = new Promise((resolve) => { laterIsLoaded = resolve; });
 let nextCall = 1;
 
 function sendChange(event) {
@@ -225,6 +236,7 @@ worker.onmessage = async (event) => {
       break;
     case "timing":
       timings[msg.name] = Math.round(msg.t - performance.timeOrigin);
+      if (msg.name === "later") laterIsLoaded();
       break;
     case "ready":
       await redrawn();
@@ -268,7 +280,7 @@ function python(code) {
   });
 }
 
-window.hearth = { version: VERSION, python, worker, timings };
+window.hearth = { version: VERSION, python, worker, timings, checkConnection };
 
 // Bokeh's tab headers take keyboard focus but answer only to clicks: let Enter and Space open them.
 document.addEventListener("keydown", (event) => {
@@ -304,8 +316,181 @@ document.addEventListener("click", async (event) => {
   }
   setTimeout(() => (button.textContent = label), 2000);
 });
-window.addEventListener("offline", () => $("device-badge").classList.add("offline"));
-window.addEventListener("online", () => $("device-badge").classList.remove("offline"));
+// ---------------------------------------------------------------- offline state and updates
+
+const offlineModule = () => import("./offline.js");
+let onlineTitle = null; // the badge's own tooltip (index.html), kept to restore it
+let offlineParts = null; // the last web/offline.js parts() answer
+let updateOffered = false;
+
+/** The header badge: online, or offline with what still works (all parts stored on this device). */
+function showConnection(online) {
+  const badge = $("device-badge");
+  onlineTitle ??= badge.title;
+  badge.classList.toggle("offline", !online);
+  document.documentElement.dataset.network = online ? "online" : "offline";
+  if (online) {
+    badge.textContent = "Runs on this device";
+    badge.title = onlineTitle;
+    return;
+  }
+  const missing = (offlineParts ?? []).filter((p) => p.name !== "app" && !p.complete);
+  const chatWorks = !missing.some((p) => p.name === "language-model");
+  badge.textContent = chatWorks ? "Offline: everything stored works" : "Offline: training works";
+  badge.title = "No network: Hearth runs from the copy stored on this device. Works: building, training, evaluating, " +
+    "predicting and exporting networks, the built-in datasets, your downloaded models" +
+    (chatWorks ? ", Chat and Notes with the built-in model." : ".") +
+    (missing.length ? ` Needs the network once: ${missing.map((p) => `${p.title} (${sizeOf(p.bytes - p.storedBytes)})`).join(", ")}.` : "") +
+    " Downloading new models needs the network.";
+}
+
+function sizeOf(bytes) {
+  return bytes >= 1e9 ? `${(bytes / 1e9).toFixed(2)} GB` : `${(bytes / 1e6).toFixed(1)} MB`;
+}
+
+/** Is the site reachable, and is it still this version? Asks the network itself (the service worker lets it through). */
+async function checkConnection() {
+  let online = navigator.onLine;
+  if (online) {
+    try {
+      const response = await fetch(`build.json?hearth-probe=${Date.now()}`, { cache: "no-store" });
+      online = true;
+      if (response.ok) {
+        const { version } = await response.json();
+        if (version && version !== VERSION) {
+          // A newer deployment: let its service worker install (it says "update-ready" when stored).
+          const registration = await navigator.serviceWorker?.getRegistration();
+          if (registration) registration.update().catch(() => {});
+          else offerUpdate("A new version of Hearth is available.");
+        }
+      }
+    } catch {
+      online = false;
+    }
+  }
+  showConnection(online);
+  return online;
+}
+
+function showSaving(fraction) {
+  const mark = $("offline-mark");
+  if (mark.dataset.state === "ready") return;
+  mark.hidden = false;
+  mark.dataset.state = "saving";
+  mark.textContent = `Saving for offline use… ${Math.round(100 * fraction)}%`;
+  mark.title = "Hearth is storing itself on this device so it works without the network.";
+}
+
+/** The "Ready offline" mark (once the app part is stored), its tooltip, and the Offline panel's table. */
+async function showOfflineState() {
+  try {
+    offlineParts = await (await offlineModule()).parts();
+  } catch (error) {
+    console.warn("Hearth: cannot read what is stored for offline use:", error);
+    return;
+  }
+  const mark = $("offline-mark");
+  const [app, ...rest] = offlineParts;
+  if (app.complete) {
+    mark.hidden = false;
+    mark.dataset.state = "ready";
+    mark.textContent = "Ready offline";
+    const kept = offlineParts.filter((p) => p.complete);
+    const notYet = rest.filter((p) => !p.complete);
+    mark.title = "Stored on this device, works without the network:\n" +
+      kept.map((p) => `• ${p.label} (${sizeOf(p.bytes)})`).join("\n") +
+      (notYet.length ? "\nNot yet stored (downloaded on first use):\n" + notYet.map((p) => `• ${p.label} (${sizeOf(p.bytes)})`).join("\n") : "") +
+      "\nClick for details.";
+  }
+  showConnection(document.documentElement.dataset.network !== "offline");
+  await drawOfflinePanel();
+}
+
+async function drawOfflinePanel() {
+  const rows = (offlineParts ?? []).map((p) => {
+    const tr = document.createElement("tr");
+    tr.dataset.part = p.name;
+    const state = p.complete ? "On this device" : p.storedBytes ? `${sizeOf(p.storedBytes)} of ${sizeOf(p.bytes)}` : "Not yet";
+    for (const text of [p.label, sizeOf(p.bytes), state]) {
+      const td = document.createElement("td");
+      td.textContent = text;
+      tr.appendChild(td);
+    }
+    return tr;
+  });
+  $("offline-parts").replaceChildren(...rows);
+  $("offline-keep").disabled = (offlineParts ?? []).every((p) => p.complete);
+  const line = [];
+  if (navigator.storage?.estimate) {
+    const { usage, quota } = await navigator.storage.estimate();
+    line.push(`This site stores ${sizeOf(usage)}; the browser allows it up to ${sizeOf(quota)}.`);
+  }
+  if (navigator.storage?.persisted) {
+    line.push((await navigator.storage.persisted())
+      ? "Storage is persistent: the browser keeps it until you clear it."
+      : "Storage is best-effort: the browser may clear it when the disk runs low (Keep everything asks to make it persistent).");
+  }
+  $("offline-storage").textContent = line.join(" ");
+}
+
+/** "Keep everything for offline use": ask for persistent storage, then download every part not yet stored. */
+async function keepEverything() {
+  const button = $("offline-keep");
+  const progress = $("offline-progress");
+  button.disabled = true;
+  try {
+    if (navigator.storage?.persist) await navigator.storage.persist();
+    const offline = await offlineModule();
+    for (const p of await offline.parts()) {
+      if (p.complete) continue;
+      await offline.keep(p.name, ({ done, total }) => {
+        progress.textContent = `Downloading ${p.title}: ${sizeOf(done)} of ${sizeOf(total)}…`;
+      }, VERSION);
+    }
+    progress.textContent = "Everything is stored on this device: Hearth works offline, Chat and Notes included.";
+  } catch (error) {
+    progress.textContent = error.message;
+  } finally {
+    await showOfflineState();
+  }
+}
+
+/** A newer deployment exists: say so and offer a reload (never load its files into this page). */
+function offerUpdate(text) {
+  updateOffered = true;
+  $("update-text").textContent = text;
+  $("update-banner").hidden = false;
+  document.documentElement.dataset.update = "offered";
+}
+
+async function reloadIntoUpdate() {
+  const sw = navigator.serviceWorker;
+  const registration = await sw?.getRegistration();
+  if (registration?.waiting) {
+    // Let the stored new version take over, then load the page from it.
+    const changed = new Promise((resolve) => sw.addEventListener("controllerchange", resolve, { once: true }));
+    registration.waiting.postMessage({ type: "skip-waiting" });
+    await Promise.race([changed, new Promise((resolve) => setTimeout(resolve, 5000))]);
+  }
+  location.reload();
+}
+
+parsed.then(() => {
+  showConnection(navigator.onLine);
+  $("offline-mark").addEventListener("click", async () => {
+    await showOfflineState();
+    $("offline-panel").showModal();
+  });
+  $("offline-close").addEventListener("click", () => $("offline-panel").close());
+  $("offline-keep").addEventListener("click", keepEverything);
+  $("update-reload").addEventListener("click", reloadIntoUpdate);
+});
+window.addEventListener("offline", () => checkConnection());
+window.addEventListener("online", () => checkConnection());
+document.addEventListener("visibilitychange", () => document.visibilityState === "visible" && checkConnection());
+// A page left open for a class period should still learn of a new deployment (and of the network).
+setInterval(() => !updateOffered && checkConnection(), 5 * 60 * 1000);
+appReady.then(checkConnection);
 
 // Python starts in the worker at once (above); the service worker check runs alongside, and the
 // worker waits for its go-ahead before fetching anything, so every file comes from one deployment.
@@ -313,5 +498,5 @@ serviceWorkerReady()
   .catch((error) => console.warn("Hearth: service worker check failed:", error))
   .then(() => {
     timings.go = Math.round(performance.now());
-    worker.postMessage({ type: "start", origin: location.href.replace(/[^/]*$/, "") });
+    worker.postMessage({ type: "start", origin: location.href.replace(/[^/]*$/, ""), version: VERSION });
   });

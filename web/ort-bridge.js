@@ -32,6 +32,19 @@ async function ort(threads = null, build = "wasm") {
   if (!instances.has(key)) {
     instances.set(key, (async () => {
       const url = BUILDS[build];
+      if (build === "webgpu") {
+        // Not fetched on the first visit (most machines have no GPU): the first WebGPU session downloads
+        // it and keeps it for offline use (web/offline.js), or says plainly that it needs the network once.
+        const { keep } = await import("./offline.js");
+        try {
+          await keep("webgpu", () => {}, self.hearthVersion ?? null);
+        } catch (error) {
+          if (error.kind !== "unsupported") {
+            instances.delete(key); // try again later (online)
+            throw new Error(`${error.message} WebAssembly needs no download and works now.`);
+          }
+        }
+      }
       const module = await import(key.endsWith(":default") ? url : `${url}?threads=${n}`);
       const env = module.env;
       env.wasm.wasmPaths = new URL("./ort/", import.meta.url).href; // never the CDN default

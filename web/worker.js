@@ -4,10 +4,13 @@
 import { loadPyodide } from "./pyodide/pyodide.mjs";
 import * as hearthOrt from "./ort-bridge.js";
 import * as hearthModels from "./model-store.js";
+import * as hearthOffline from "./offline.js";
 
-// Python reaches these as `js.hearthOrt` and `js.hearthModels`, only from hearth/runtime/browser.py.
+// Python reaches these as `js.hearthOrt`, `js.hearthModels` and `js.hearthOffline`, only from
+// hearth/runtime/browser.py.
 self.hearthOrt = hearthOrt;
 self.hearthModels = hearthModels;
+self.hearthOffline = hearthOffline;
 
 const say = (text, fraction, step) => self.postMessage({ type: "status", text, fraction, step });
 // Start-up milestones, on the wall clock so the page can put them on its own timeline (bench/).
@@ -119,6 +122,7 @@ self.onmessage = async (event) => {
   const msg = event.data;
   switch (msg.type) {
     case "start":
+      self.hearthVersion = msg.version; // the page's deployment: files kept later must be of the same one
       started = start(msg.origin).catch((error) => {
         self.postMessage({ type: "error", text: `Python failed to start:\n${error}` });
         throw error;

@@ -538,3 +538,22 @@ def test_no_time_left_until_the_pace_is_measured_and_never_a_higher_one(models, 
     assert shown and shown == sorted(shown, reverse=True), drafting  # never a higher one
     slower = [line for line in drafting if line.startswith("Section 3 of 4")]
     assert any(seconds_left(line) is None for line in slower), slower  # the slower pace withholds it
+
+
+def test_the_note_model_becomes_the_default_once_listed_and_a_clinicians_pick_is_kept():
+    """The page starts before the site's models are read (only the built-in model listed); once the note model
+    is listed it is chosen and its card shown, unless the clinician had picked a model."""
+    from hearth.app.language_models import BUILTIN_ID, BUILTIN_LABEL, NOTE_ID, NOTE_LABEL, ModelChoice
+
+    card = "Trained on ACI-Bench train and MTS-Dialog (CC BY 4.0); it drafts and a clinician decides."
+    listed = [ModelChoice(BUILTIN_ID, BUILTIN_LABEL, 1, "built-in"),
+              ModelChoice(NOTE_ID, NOTE_LABEL, 1, "built-in", card=card, purpose="notes")]
+    models = LanguageModels()
+    page = NotesPage(models)
+    assert page.model.value == BUILTIN_ID and not page.card.visible
+    models.choices = listed
+    assert page.model.value == NOTE_ID and page.card.visible and card in text_of(page.card)
+    page.model.value = BUILTIN_ID  # the clinician's pick
+    assert not page.card.visible
+    models.choices = list(listed)  # listed again (a model downloaded meanwhile)
+    assert page.model.value == BUILTIN_ID

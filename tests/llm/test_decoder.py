@@ -251,3 +251,33 @@ def test_the_graph_bytes_stay_the_same_for_the_same_weights(mode: str, attention
     weights = random_quantized_weights(small_quantized_hf_config(vocab_size=1000), seed=0)
     built = build_decoder(weights, weights_mode=mode, attention=attention, head_chunk_rows=300)
     assert hashlib.sha256(built).hexdigest() == PINNED_SHA256[mode, attention]
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_lora_branches_give_the_logits_of_the_merged_weights(tiny, mode: str) -> None:
+    """build_decoder(lora=): y = x W^T + (x A^T) B^T beside the stored weights equals the graph of W + B A
+    (fp32), on every kind of layer (fused q/k/v and gate/up with some of their parts adapted, o, down)."""
+    from hearth.llm.model.weights import as_float, layer_names
+
+    _, weights = tiny
+    base = weights if mode == "fp32" else quantized(weights)
+    rng = np.random.default_rng(1)
+    lora = {}
+    for i in range(base.config.num_hidden_layers):
+        for role in ("q", "v", "o", "up", "down"):  # k and gate left out: a fused matmul with a part unadapted
+            name = layer_names(i)[role]
+            rows, cols = base[name].shape
+            lora[name] = (rng.normal(0, 0.2, (3, cols)).astype(np.float32),
+                          rng.normal(0, 0.2, (rows, 3)).astype(np.float32))
+    merged = LlamaWeights(base.config, {k: (as_float(v) + lora[k][1] @ lora[k][0] if k in lora else v)
+                                        for k, v in base.tensors.items()})
+    with_branches = session(build_decoder(base, weights_mode=mode, lora=lora))
+    reference = session(build_decoder(merged, weights_mode="fp32"))
+    plain = session(build_decoder(base, weights_mode=mode))
+    config, prompt = base.config, [1, 17, 200, 3, 99, 42, 7]
+    ids, mask, pos = np.array([prompt]), np.ones((1, len(prompt)), np.int64), np.arange(len(prompt))[None]
+    got = run(with_branches, config, ids, mask, pos, empty_cache(config))[0]
+    want = run(reference, config, ids, mask, pos, empty_cache(config))[0]
+    without = run(plain, config, ids, mask, pos, empty_cache(config))[0]
+    assert np.abs(want - without).max() > 0.1  # the branches matter
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)

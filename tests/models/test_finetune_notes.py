@@ -23,6 +23,7 @@ from models.finetune_notes import (  # noqa: E402
     encode_example,
     evaluate_valid,
     mts_examples,
+    pack_shared_prompts,
     train,
 )
 
@@ -130,6 +131,29 @@ def test_examples_from_aci_bench_and_mts_dialog(tmp_path: Path) -> None:
                          "dialogue": "Doctor: Do you smoke?\nPatient: No."},
                         {"ID": "1", "section_header": "EDCOURSE", "section_text": "x", "dialogue": "Doctor: hi"}])
     assert [(e.section_key, e.answer) for e in mts] == [("history_of_present_illness", "Nonsmoker.")]
+
+
+def test_packed_visit_gives_each_section_the_loss_it_has_alone() -> None:
+    """Three sections of one visit packed over one copy of the transcript: the same summed loss on the same
+    answer tokens as three separate sequences, with far fewer tokens; the other visit stays alone."""
+    tok = WordTokenizer()
+    examples = [Example("a", TRANSCRIPT_A, "aci", "chief_complaint", "Right knee pain."),
+                Example("a", TRANSCRIPT_A, "aci", "history_of_present_illness",
+                        "Right knee pain on stairs, mild evening swelling."),
+                Example("a", TRANSCRIPT_A, "aci", "review_of_systems", NOT_STATED),
+                hand_examples()[1]]
+    singles = [encode_example(tok, e, 512) for e in examples]
+    packed = pack_shared_prompts(examples, singles)
+    assert len(packed) == 2 and packed[1] == singles[3]
+    group = packed[0]
+    assert group.branch is not None and set(group.branch) == {0, 1, 2, 3}
+    assert len(group.input_ids) < sum(len(e.input_ids) for e in singles[:3]) / 2
+    model = tiny_model().eval()
+    with torch.no_grad():
+        alone = [answer_loss(model, e, "cpu", False) for e in singles[:3]]
+        together, count = answer_loss(model, group, "cpu", False)
+    assert count == sum(n for _, n in alone)
+    assert float(together) == pytest.approx(sum(float(loss) for loss, _ in alone), rel=1e-5)
 
 
 def test_lora_steps_lower_the_loss(tmp_path: Path) -> None:

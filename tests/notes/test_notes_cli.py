@@ -75,3 +75,20 @@ def test_draft_notes_limit_and_format(tmp_path, capsys, valid_rows):
     assert asyncio.run(draft_rows(NoteDrafter(ScriptedModel(SOAP)), args)) == 0
     (only,) = _read_rows(out)
     assert only["note"].startswith("SUBJECTIVE\n\n") and "\n\nPLAN\n\n" in only["note"]
+
+
+def test_the_note_model_is_the_default_and_its_absence_is_explained(tmp_path, capsys, monkeypatch, valid_rows):
+    from hearth.notes.cli import default_model
+
+    monkeypatch.setenv("HEARTH_NOTE_ADAPTER", str(tmp_path / "no-adapter-here"))
+    assert default_model() == "smollm2"  # until an adapter is trained, drafting goes on with the built-in model
+    assert "no note model adapter at" in capsys.readouterr().err
+    data, out = tmp_path / "in.csv", tmp_path / "pred.csv"
+    _write_rows(data, [dict(valid_rows[0])])
+    assert main(["draft-notes", "--model", "note", "--data", str(data), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "no note model adapter at" in err and "no-adapter-here" in err and "models/finetune_notes.py" in err
+    assert main(["eval-notes", "--gold", str(data), "--pred", str(out), "--model", "note"]) == 2
+    assert "no note model adapter at" in capsys.readouterr().err
+    assert main(["eval-notes", "--gold", str(data), "--pred", str(out), "--model", "smollm2", "--limit", "1"]) == 2
+    assert "every gold visit needs its draft" in capsys.readouterr().err

@@ -64,6 +64,7 @@ def test_eval_notes_equals_rouge_score_on_the_authors_baselines(aci_bench, capsy
     code, result = _eval_cli(capsys, gold, pred)
     assert code == 0
     facts = result.pop("facts")  # valid.csv has the transcripts: the grounding check is reported beside ROUGE
+    result.pop("repeated_lines")  # tested on its own below
     assert result == _reference(gold, pred)  # every float, to the last bit
     assert facts["draft_facts_per_note"] > 0
 
@@ -89,6 +90,8 @@ def test_a_note_scored_against_itself_is_perfect_but_for_the_empty_division_bigr
     assert code == 0 and result["num_test"] == len(valid_rows)
     for key, scores in result.items():
         if key in ("num_test", "facts"):
+            continue
+        if key == "repeated_lines":  # the clinicians' notes repeat a problem's name now and then
             continue
         assert scores["rouge1"] == scores["rougeL"] == scores["rougeLsum"] == pytest.approx(1.0), key
         if key.startswith("division-"):
@@ -195,3 +198,14 @@ def test_eval_notes_reports_facts_from_either_files_transcripts(tmp_path, capsys
     _write(pred, drafts, ["encounter_id", "note"])
     code, neither = _eval_cli(capsys, gold, pred)
     assert code == 0 and "facts" not in neither
+
+
+def test_repeated_lines_count_repeats_within_a_division_not_across():
+    from hearth.notes.evaluate import evaluate_notes, repeated_lines
+
+    looping = ("CHIEF COMPLAINT\n\nKnee pain.\n\nHISTORY OF PRESENT ILLNESS\n\n- Ice\n- Antihistamine\n"
+               "- antihistamine \n- Antihistamine\n\nASSESSMENT AND PLAN\n\nAntihistamine")
+    assert repeated_lines(looping) == 2  # "- Ice" is too short to count; the plan's line is another division
+    assert repeated_lines("CHIEF COMPLAINT\n\nKnee pain.") == 0
+    result = evaluate_notes(["CHIEF COMPLAINT\n\nKnee pain."] * 2, [looping, "CHIEF COMPLAINT\n\nKnee pain."])
+    assert result["repeated_lines"] == {"per_note": 1.0, "notes_with_any": 1}

@@ -19,9 +19,9 @@ def _free_port() -> int:
 
 
 def _wait_offline_ready(page) -> str:
-    """Wait until this page's deployment is fully cached and its service worker controls the page."""
+    """Wait until the page says "Ready offline": this deployment is stored and its service worker controls the page."""
+    page.locator("#offline-mark[data-state='ready']").wait_for(timeout=240_000)
     return page.evaluate("""async () => {
-        const reg = await navigator.serviceWorker.ready;
         while (!navigator.serviceWorker.controller) await new Promise(r => setTimeout(r, 50));
         return (await caches.keys()).join(",");
     }""")

@@ -4,7 +4,8 @@ Each layer shows what it outputs and how many parameters it has; a stack that ca
 why at the layer at fault, and the diagram marks it. Only a stack that builds replaces the model
 the other pages use (AppState.spec), so a half-finished edit never loses the last working model;
 training waits until the stack works again, and this page and the Train page say so in the same
-words (AppState.network_problem).
+words (AppState.network_problem). Under the stack, "Show the math" writes each layer out as the
+formula it computes (hearth.app.math_view).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from hearth.app import network_diagram
 from hearth.app.layer_catalog import CATALOG, layer_types, new_layer
 from hearth.app.layer_editor import LayerEditor
 from hearth.app.layer_stack import StackReport, check_stack
+from hearth.app.math_view import MathView
 from hearth.app.presets import PRESETS, preset, unavailable
 from hearth.app.state import AppState
 from hearth.app.widgets.html import heading, notice, wrap_row
@@ -47,13 +49,14 @@ class BuildPage:
         self.status = pn.pane.HTML("", sizing_mode="stretch_width")
         self.diagram = pn.pane.HTML("", sizing_mode="stretch_width")
         self.message = pn.pane.HTML("", sizing_mode="stretch_width")
+        self.math = MathView(state)
         self.view = pn.Column(
             pn.pane.HTML(heading("2. Build", 2) + "<p>Stack layers into a network. Each layer shows what it "
                          "gives the next one; the drawing follows your changes.</p>"),
             pn.pane.HTML("<span>Mode (beginner mode offers sensible choices only):</span>"), self.mode,
             pn.pane.HTML("<span>Start from a preset:</span>"), wrap_row(*self.preset_buttons.values()),
             self.message, self.diagram, self.status, self.input_info, self.layer_list,
-            wrap_row(self.new_type, self.add_button), sizing_mode="stretch_width")
+            wrap_row(self.new_type, self.add_button), self.math.view, sizing_mode="stretch_width")
         self._refresh_new_types()
         state.param.watch(lambda _e: self._data_changed(), "dataset")
         state.param.watch(lambda _e: self.show_spec(self.state.spec), "loaded_spec")
@@ -126,6 +129,7 @@ class BuildPage:
         for editor in self.editors:
             editor.set_expert(self.expert)
         self._refresh_new_types()
+        self.math.set_beginner(not self.expert)
         self.refresh()
 
     def _refresh_new_types(self) -> None:

@@ -17,7 +17,14 @@ from typing import Any
 
 import panel as pn
 
-from hearth.app.language_models import BUILTIN_ID, BackendUnsupportedError, LanguageModels, ModelBusyError, ModelChoice
+from hearth.app.language_models import (
+    BUILTIN_ID,
+    BackendUnsupportedError,
+    LanguageModels,
+    ModelBusyError,
+    ModelChoice,
+    ModelNotOnDeviceError,
+)
 from hearth.app.state import AppState
 from hearth.app.tasks import background
 from hearth.app.widgets.html import heading, notice, wrap_row
@@ -102,6 +109,9 @@ class ChatPage:
         self.backend.param.watch(lambda _e: self._show_model(), "value")
         models.param.watch(lambda _e: self._show_choices(), "choices")
         models.param.watch(lambda *_e: self._show_model(), ["loaded_id", "provider"])
+        # The built-in model's first use downloads it: its size and progress go on the stats line.
+        models.param.watch(lambda e: e.new and self.generating and setattr(self.stats, "object", self._stats_html(e.new)),
+                           "fetching")
         state.param.watch(lambda _e: self._show_backends(), "providers")
         self._show_choices()
         self._show_backends()
@@ -110,8 +120,9 @@ class ChatPage:
     # ---------------------------------------------------------------- model and backend
     def _show_choices(self) -> None:
         current = self.model.value
-        self.model.options = {c.label: c.id for c in self.models.choices}
-        ids = [c.id for c in self.models.choices]
+        offered = [c for c in self.models.choices if c.purpose != "notes"]
+        self.model.options = {c.label: c.id for c in offered}
+        ids = [c.id for c in offered]
         self.model.value = current if current in ids else (ids[0] if ids else None)
         self._show_model()
 
@@ -246,7 +257,8 @@ class ChatPage:
         self.stats.object = self._stats_html("")
         if isinstance(error, ContextLengthError):
             why = f"{error} Or press Clear chat to start a new conversation."
-        elif isinstance(error, ModelBusyError | BackendUnsupportedError | ChatTemplateError | ModelFilesError):
+        elif isinstance(error, ModelBusyError | BackendUnsupportedError | ChatTemplateError | ModelFilesError
+                        | ModelNotOnDeviceError):
             why = str(error)
         else:
             why = (f"The model could not answer: {error}. Try again, pick another backend (WebAssembly always "

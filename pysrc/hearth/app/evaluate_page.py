@@ -1,7 +1,8 @@
 """The Evaluate page: how the trained model does on data it never trained on (the validation share).
 
 A confusion matrix (which classes it mixes up), accuracy per class, the examples it got wrong, and
-what the convolution layers see in one chosen input (their feature maps).
+what the convolution layers see in one chosen input (their feature maps), and where the last one
+looks for a class (a Grad-CAM heat map).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from html import escape
 import numpy as np
 import panel as pn
 
+from hearth.app.gradcam_view import GradCamView
 from hearth.app.state import AppState
 from hearth.app.tasks import background
 from hearth.app.widgets.html import bars, heading, notice, table, wrap_row
@@ -56,6 +58,8 @@ class EvaluatePage:
         self.maps_button = pn.widgets.Button(label="Show feature maps", width=170, margin=(22, 10, 5, 10))
         self.maps_button.on_click(lambda _e: background(self.show_feature_maps(self.sample.value - 1)))
         self.maps = pn.pane.HTML("", sizing_mode="stretch_width")
+        self.gradcam = GradCamView("this sample")
+        self.gradcam.button.on_click(lambda _e: background(self.show_grad_cam(self.sample.value - 1)))
         self.view = pn.Column(
             pn.pane.HTML(heading("4. Evaluate", 2) + "<p>How the trained model does on the validation share: "
                          "data it never trained on.</p>"),
@@ -64,8 +68,10 @@ class EvaluatePage:
             pn.pane.HTML(heading("Examples it got wrong")), self.mistakes,
             pn.pane.HTML(heading("Feature maps") + "<p>What each convolution and pooling layer finds in one input: "
                          "one small picture per filter, bright where the filter responds.</p>"),
-            wrap_row(self.sample, self.maps_button), self.maps, sizing_mode="stretch_width")
+            wrap_row(self.sample, self.maps_button), self.maps, self.gradcam.view, sizing_mode="stretch_width")
         state.param.watch(lambda _e: self.show(), "evaluation")
+        state.param.watch(lambda _e: self.gradcam.use(state.trainer), "trainer")
+        self.gradcam.use(state.trainer)
         self.show()
 
     def show(self) -> None:
@@ -150,3 +156,12 @@ class EvaluatePage:
             parts.append(heading(f"{info.position} {info.type}: {shape}{extra}", 4))
             parts.append(gallery(figures, f"Feature maps of {info.type} at position {info.position}"))
         self.maps.object = "".join(parts)
+
+    async def show_grad_cam(self, index: int) -> None:
+        """The Grad-CAM heat map of validation sample `index` for the class chosen beside the button."""
+        trainer = self.state.trainer
+        val = None if trainer is None else trainer.val_data if len(trainer.val_data) else trainer.train_data
+        if val is not None and not 0 <= index < len(val):
+            self.gradcam.out.object = notice(f"Choose a sample from 1 to {len(val)}.", "error")
+            return
+        await self.gradcam.show(trainer, None if val is None else val.x[index])

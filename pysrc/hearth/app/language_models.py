@@ -5,7 +5,9 @@ Chat and Notes pages borrow it: `get()` loads on first use and keeps it, `use()`
 page at a time so two pages never interleave tokens on one decoder.
 
 Built-in models come with the site; downloaded and side-loaded ones live in the browser's model
-store (web/model-store.js). On CPython (tests, tools) only the built-in ones exist.
+store (web/model-store.js). On CPython (tests, tools) only the built-in ones exist. The site's first
+visit does not fetch the built-in model (99 MB): its first use does, with the size and progress in
+`fetching`, and keeps it on the device for offline use (web/offline.js).
 """
 
 from __future__ import annotations
@@ -23,6 +25,13 @@ from hearth.runtime import IN_BROWSER
 
 BUILTIN_ID = "smollm2"
 BUILTIN_LABEL = "SmolLM2-135M-Instruct (built in)"
+BUILTIN_PART = "language-model"  # its part of the site (sitebuild/site.py PARTS)
+NOTE_PART = "note-model"
+# The note model: the built-in model with the Notes adapter merged in, shipped beside it when the build had
+# the adapter. Notes drafts with it by default; Chat keeps the instruction-tuned base (the note model only
+# learned to answer the Notes page's section requests).
+NOTE_ID = "note"
+NOTE_LABEL = "SmolLM2-135M note model (built in, fine-tuned for notes)"
 
 
 @dataclass(frozen=True)
@@ -34,10 +43,16 @@ class ModelChoice:
     backends: tuple[str, ...] = ("wasm", "webgpu")  # where it runs well, best first
     onnx: str = ""  # the ONNX file it runs from
     float16: bool = False  # has float16 tensors: on WebGPU it needs an adapter with shader-f16
+    card: str = ""  # one line on what it was trained on and what it is for (the note model's)
+    purpose: str = ""  # "notes": only the Notes page offers it
 
 
 class ModelBusyError(RuntimeError):
     """Another page is generating with the model; the message says which."""
+
+
+class ModelNotOnDeviceError(RuntimeError):
+    """The model's files are not on this device and cannot be fetched now; the message says what to do."""
 
 
 class BackendUnsupportedError(RuntimeError):
@@ -54,6 +69,7 @@ class LanguageModels(param.Parameterized):
     loaded_id = param.String(default=None, allow_None=True, doc="The model in memory now.")
     provider = param.String(default="wasm", doc="Where the loaded model runs: wasm or webgpu.")
     busy = param.String(default="", doc="The page generating now ('' when none).")
+    fetching = param.String(default="", doc="While the built-in model is downloaded on first use: its progress.")
 
     def __init__(self, **params: Any) -> None:
         super().__init__(**params)
@@ -66,6 +82,10 @@ class LanguageModels(param.Parameterized):
         """Re-read what is usable: the built-in model and, in the browser, every complete stored model."""
         # The built-in q4-unpacked file keeps its 4-bit scales in float16 (Cast on the GPU needs shader-f16).
         choices = [ModelChoice(BUILTIN_ID, BUILTIN_LABEL, await _builtin_size(), "built-in", float16=True)]
+        note = await _note_manifest()
+        if note is not None:
+            choices.append(ModelChoice(NOTE_ID, NOTE_LABEL, sum(int(f["size"]) for f in note["files"].values()),
+                                       "built-in", float16=True, card=str(note.get("card", "")), purpose="notes"))
         if IN_BROWSER:
             from hearth.runtime.browser import store_list
 
@@ -93,6 +113,8 @@ class LanguageModels(param.Parameterized):
             if self.busy:
                 raise ModelBusyError(f"the {self.busy} page is using the model; stop it there first")
             await self._check_backend(model_id, provider)
+            if model_id in (BUILTIN_ID, NOTE_ID) and IN_BROWSER:
+                await self._keep_builtin(model_id)
             self.release()
             self._model = await _load(model_id, provider)
             self.param.update(loaded_id=model_id, provider=provider)
@@ -110,6 +132,40 @@ class LanguageModels(param.Parameterized):
             raise BackendUnsupportedError(
                 f"{choice.label} computes partly in float16, which this browser's WebGPU adapter cannot do (it "
                 "lacks the shader-f16 feature). Run it on WebAssembly, or pick a float32 model for WebGPU.")
+
+    async def _keep_builtin(self, model_id: str) -> None:
+        """Download a built-in model's files on its first use and keep them; refuse clearly when offline."""
+        import js
+
+        from hearth.runtime.browser import SitePartError, keep_site_part, site_part
+
+        site_part_name, label = (BUILTIN_PART, BUILTIN_LABEL) if model_id == BUILTIN_ID else (NOTE_PART, NOTE_LABEL)
+        try:
+            part = await site_part(site_part_name)
+        except Exception:  # no build.json reachable: loading says what is missing
+            return
+        if part["complete"]:
+            return
+        size = f"{(part['bytes'] - part['storedBytes']) / 1e6:.1f} MB"
+        pages = "Chat and Notes work" if model_id == BUILTIN_ID else "Notes works"
+        first = (f"{label} is not on this device yet: download the model first ({size}, once, while "
+                 f"online); from then on {pages} offline.")
+        if not js.navigator.onLine:
+            raise ModelNotOnDeviceError(first)
+        self.fetching = f"Downloading {label}: {size}, once; it is kept on this device for offline use…"
+
+        def progress(done: int, total: int) -> None:
+            self.fetching = (f"Downloading {label}: {done / 1e6:.1f} of {total / 1e6:.1f} MB (once; it is "
+                             "kept on this device for offline use)…")
+
+        try:
+            await keep_site_part(site_part_name, progress)
+        except SitePartError as error:
+            if error.kind == "unsupported":  # a browser without the Cache API: load it from the site each time
+                return
+            raise ModelNotOnDeviceError(first if error.kind == "offline" else str(error)) from None
+        finally:
+            self.fetching = ""
 
     def release(self) -> None:
         """Free the loaded model's memory."""
@@ -144,17 +200,34 @@ async def _builtin_size() -> int:
     return sum(p.stat().st_size for p in model_dir.rglob("*") if p.is_file())
 
 
+async def _note_manifest() -> dict[str, Any] | None:
+    """The note model's manifest, None when this site (or, on CPython, this checkout) has no note model."""
+    if IN_BROWSER:
+        from hearth.llm.files.site_model import BUILTIN_DIR
+        from hearth.runtime import site_file
+
+        try:
+            return json.loads(await site_file(BUILTIN_DIR[NOTE_ID] + "manifest.json"))
+        except Exception:  # not shipped: a site built without the adapter
+            return None
+    from hearth.llm.files.builtin_models import ensure_note_model, note_adapter
+
+    if note_adapter() is None:
+        return None
+    return json.loads((ensure_note_model() / "manifest.json").read_text())
+
+
 async def _load(model_id: str, provider: str) -> Any:
     from hearth.llm.files.model_dir import load_model_dir
 
-    if model_id == BUILTIN_ID:
+    if model_id in (BUILTIN_ID, NOTE_ID):
         if IN_BROWSER:
             from hearth.llm.files.site_model import load_site_model
 
-            return await load_site_model(BUILTIN_ID, provider=provider, keep_on_gpu=provider == "webgpu")
+            return await load_site_model(model_id, provider=provider, keep_on_gpu=provider == "webgpu")
         from hearth.llm.files.builtin_models import resolve_model
 
-        return await load_model_dir(resolve_model(BUILTIN_ID), provider=provider)
+        return await load_model_dir(resolve_model(model_id), provider=provider)
     if not IN_BROWSER:
         raise ValueError(f"no model {model_id!r} here: outside the browser only the built-in model exists")
     from hearth.llm.files.store_model import load_store_model

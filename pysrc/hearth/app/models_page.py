@@ -16,7 +16,7 @@ from typing import Any
 import panel as pn
 
 from hearth.app.chat_page import BACKENDS, SOURCES, size_text
-from hearth.app.language_models import BUILTIN_ID, LanguageModels
+from hearth.app.language_models import BUILTIN_ID, NOTE_ID, LanguageModels
 from hearth.app.state import AppState
 from hearth.app.tasks import background
 from hearth.app.widgets.html import heading, notice, table, wrap_row
@@ -150,7 +150,7 @@ class ModelsPage:
         self.delete_choice.disabled = self.delete_button.disabled = not deletable
 
     def _deletable(self) -> list[tuple[str, str]]:
-        out = [(c.id, c.label) for c in self.models.choices if c.id != BUILTIN_ID]
+        out = [(c.id, c.label) for c in self.models.choices if c.source != "built-in"]
         ready = {c.id for c in self.models.choices}
         out += [(e["id"], f"{e['id']} (incomplete)") for e in self.stored if e["id"] not in ready]
         return out
@@ -298,7 +298,7 @@ class ModelsPage:
                                                   "chat_template): it is a base model, not an instruction-tuned one, "
                                                   "so it cannot chat. Pick an Instruct model's folder.", "error")
             return
-        model_id = store_id(name, [e["id"] for e in self.stored] + [BUILTIN_ID])
+        model_id = store_id(name, [e["id"] for e in self.stored] + [BUILTIN_ID, NOTE_ID])
         self.add_button.disabled = True
         self.progress.param.update(visible=True, value=0)
         self.sideload_message.object = notice(f"Copying {size_text(picked.size(onnx))} into this browser's storage…")

@@ -27,6 +27,7 @@ import io
 import time
 from collections.abc import Callable, Sequence
 from datetime import datetime
+from html import escape
 from typing import Any
 
 import panel as pn
@@ -34,7 +35,7 @@ import param
 
 from hearth import __version__
 from hearth.app.deferred_packages import wait_for_install
-from hearth.app.language_models import BUILTIN_ID, LanguageModels, ModelBusyError
+from hearth.app.language_models import BUILTIN_ID, NOTE_ID, LanguageModels, ModelBusyError, ModelNotOnDeviceError
 from hearth.app.notes_display import (
     CHECKING_LINE,
     NOTES_CSS,
@@ -170,9 +171,15 @@ class NotesPage:
         self.row.param.watch(lambda e: self.row_chosen(e.new), "value")
         self.format = pn.widgets.Select(label="Note format", options=FORMATS, value=SOAP.key, width=520)
         self.model = pn.widgets.Select(label="Model", options={}, width=360)
+        self.card = pn.pane.HTML("", sizing_mode="stretch_width", visible=False)
+        self._model_picked = False  # the clinician chose a model: a later listing keeps it
+        self._listing = False
+        self.model.param.watch(self._model_changed, "value")
         self.section_cap = pn.widgets.IntInput(label="Longest section, in tokens (0: the format's own limits)",
                                                value=0, start=0, end=4096, step=16, width=360)
         models.param.watch(lambda _e: self._list_models(), "choices")
+        # The built-in model's first use downloads it: its size and progress go on the progress line.
+        models.param.watch(lambda e: e.new and self.running and self._progress(e.new), "fetching")
         self._list_models()
 
         self.draft_button = pn.widgets.Button(label="Draft note", color="primary", width=140)
@@ -211,7 +218,7 @@ class NotesPage:
                          "transcript and the note stay in this tab's memory: nothing is sent anywhere or saved "
                          "unless you copy or download the note. Read and correct every draft before using it.</p>"),
             self.device, self.transcript, wrap_row(self.upload, self.row), wrap_row(self.format, self.model),
-            self.section_cap, wrap_row(self.draft_button, self.stop_button, self.clear_button),
+            self.card, self.section_cap, wrap_row(self.draft_button, self.stop_button, self.clear_button),
             self.message, self.long_notice, self.progress, self.sections_box, self.note_actions,
             sizing_mode="stretch_width")
         self._show_device()
@@ -220,10 +227,31 @@ class NotesPage:
     # ---------------------------------------------------------------- choices
 
     def _list_models(self) -> None:
-        options = {c.label: c.id for c in self.models.choices}
+        """Every model; the note model first and chosen by default when the site has it (the list first
+        holds only the built-in model, until the site's models are read: that is no choice to keep)."""
+        choices = sorted(self.models.choices, key=lambda c: c.id != NOTE_ID)
+        options = {c.label: c.id for c in choices}
         current = self.model.value
-        self.model.options = options
-        self.model.value = current if current in options.values() else BUILTIN_ID
+        default = NOTE_ID if NOTE_ID in options.values() else BUILTIN_ID
+        self._listing = True
+        try:
+            self.model.options = options
+            self.model.value = current if self._model_picked and current in options.values() else default
+        finally:
+            self._listing = False
+        self._show_card()
+
+    def _model_changed(self, _event: Any) -> None:
+        if not self._listing:
+            self._model_picked = True
+        self._show_card()
+
+    def _show_card(self) -> None:
+        """The chosen model's one-line card (what it was trained on; that it drafts and a clinician decides)."""
+        choice = self.models.choice(self.model.value) if self.model.value else None
+        card = choice.card if choice is not None else ""
+        self.card.object = f'<p class="hearth-model-card">{escape(card)}</p>' if card else ""
+        self.card.visible = bool(card)
 
     @property
     def note_format(self) -> NoteFormat:
@@ -401,6 +429,9 @@ class NotesPage:
         except ModelBusyError as error:
             self._progress("")
             self.message.object = notice(f"Cannot draft now: {error}.", "warning")
+        except ModelNotOnDeviceError as error:
+            self._progress("")
+            self.message.object = notice(str(error), "warning")
         except DraftError as error:
             self._progress("")
             self.message.object = notice(str(error), "error")

@@ -11,6 +11,7 @@ from html import escape
 import numpy as np
 import panel as pn
 
+from hearth.app.gradcam_view import GradCamView
 from hearth.app.state import AppState
 from hearth.app.tasks import background
 from hearth.app.widgets.drawing_pad import DrawingPad
@@ -45,6 +46,12 @@ class PredictPage:
         self.result = pn.pane.HTML("", width=320, sizing_mode="fixed")
         self.message = pn.pane.HTML("", sizing_mode="stretch_width")
         self.last: np.ndarray | None = None  # the last probabilities shown
+        self.last_input: np.ndarray | None = None  # what they were for, as the model saw it
+        # Grad-CAM of the last input; once asked for, it follows each new prediction (a drawing grows
+        # stroke by stroke, and a map of the drawing as it was would mislead)
+        self.gradcam = GradCamView("this input")
+        self.gradcam.button.on_click(lambda _e: background(self.show_grad_cam()))
+        self._follow_gradcam = False
         self._busy = False
         self.view = pn.Column(
             pn.pane.HTML(heading("5. Predict", 2) + "<p>Give the trained model something new and see what it "
@@ -53,7 +60,7 @@ class PredictPage:
             wrap_row(pn.Column(pn.pane.HTML(heading("What the model sees", 4)), self.seen, width=170,
                                sizing_mode="fixed"),
                      pn.Column(pn.pane.HTML(heading("Prediction", 4)), self.result, width=330, sizing_mode="fixed")),
-            sizing_mode="stretch_width")
+            self.gradcam.view, sizing_mode="stretch_width")
         state.param.watch(lambda _e: self._trainer_changed(), "trainer")
         self._trainer_changed()
 
@@ -64,8 +71,11 @@ class PredictPage:
 
     def _trainer_changed(self) -> None:
         trainer = self.trainer
-        self.last = None  # a new model: what the old one said no longer holds
+        self.last = self.last_input = None  # a new model: what the old one said no longer holds
         self.seen.object = self.result.object = ""
+        self.gradcam.use(trainer)
+        self.gradcam.view.visible = trainer is not None and len(trainer.spec.input_shape) == 3
+        self._follow_gradcam = False
         if self.live.value:
             self.live.value = False
         if trainer is not None and len(trainer.spec.input_shape) == 1:
@@ -173,7 +183,9 @@ class PredictPage:
         finally:
             self._busy = False
         self.message.object = ""
-        self.last = probs
+        self.last, self.last_input = probs, (x if x.ndim == 3 else None)
+        if self._follow_gradcam:
+            await self.gradcam.show(trainer, self.last_input)
         self.seen.object = (img_tag(x, alt="the input as the model sees it", size=128) if x.ndim == 3
                             else "<p>(numbers)</p>")
         classes = trainer.classes
@@ -187,3 +199,8 @@ class PredictPage:
                               f"<strong>{escape(classes[best])}</strong> ({100 * probs[best]:.1f}% sure).</p>"
                               + bars(list(zip(classes, map(float, probs), strict=True)), maximum=1.0, percent=True,
                                      highlight=best, label="Probability of each class"))
+
+    async def show_grad_cam(self) -> None:
+        """The Grad-CAM heat map of the last input, for the class chosen beside the button."""
+        self._follow_gradcam = self.last_input is not None
+        await self.gradcam.show(self.trainer, self.last_input)

@@ -11,6 +11,7 @@ import json
 import pprint
 from typing import Any
 
+from hearth.train.augment import TORCH_SOURCE as AUGMENT_SOURCE
 from hearth.train.export import _HELPERS, torch_modules
 from hearth.train.spec import ModelSpec, TrainConfig
 
@@ -149,6 +150,11 @@ def pytorch_script(spec: ModelSpec, config: TrainConfig, source: DataSource | No
             line += f", validation accuracy {accuracy:.3f}"
 """ if classification else "")
     body = ",\n    ".join(modules)
+    inputs = "torch.as_tensor(x[batch])"
+    augment = ""
+    if config.augmentation:  # the same random changes to each training batch, in torch ops
+        inputs = f"augment({inputs})"
+        augment = f"AUGMENTATION = {config.augmentation!r}\n\n\n{AUGMENT_SOURCE.strip()}\n\n\n"
     return f'''"""The network built on Hearth's pages, trained with PyTorch: same layers, loss, optimizer, batches."""
 
 import numpy as np
@@ -157,7 +163,7 @@ from torch import nn
 
 {_torch_data(source, spec)}
 
-{helper_code + chr(10) * 3 if helper_code else ""}model = nn.Sequential(
+{helper_code + chr(10) * 3 if helper_code else ""}{augment}model = nn.Sequential(
     {body},
 ){dropped}
 
@@ -176,7 +182,7 @@ for epoch in range(1, EPOCHS + 1):
     for start in range(0, len(shuffled), BATCH_SIZE):
         batch = shuffled[start:start + BATCH_SIZE]
         optimizer.zero_grad()
-        loss = loss_fn(model(torch.as_tensor(x[batch])), {target})
+        loss = loss_fn(model({inputs}), {target})
         loss.backward()
         optimizer.step()
         total += loss.item() * len(batch)

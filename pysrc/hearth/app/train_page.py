@@ -12,6 +12,7 @@ from html import escape
 
 import panel as pn
 
+from hearth.app.augment_panel import AugmentPanel
 from hearth.app.state import AppState
 from hearth.app.tasks import background
 from hearth.app.widgets.curves import Curves
@@ -111,6 +112,7 @@ class TrainPage:
         self.backend_info = pn.pane.HTML("", sizing_mode="stretch_width")
         self.curves = Curves()
         self.history = pn.pane.HTML("", sizing_mode="stretch_width")
+        self.augment = AugmentPanel(state)
         self.running: Trainer | None = None
         self._paused = False
         self._stopping = False
@@ -123,7 +125,7 @@ class TrainPage:
                      self.validation_split, self.backend),
             wrap_row(self.start_button, self.pause_button, self.resume_button, self.stop_button, self.more_button),
             self.network_note, self.message, self.progress, self.progress_text, self.backend_info, self.curves.view,
-            self.history, sizing_mode="stretch_width")
+            self.history, self.augment.view, sizing_mode="stretch_width")
         state.param.watch(lambda _e: self._show_backends(), "providers")
         state.param.watch(lambda _e: self._settings_from_state(), "config")
         state.param.watch(lambda _e: self._data_changed(), "dataset")
@@ -264,7 +266,8 @@ class TrainPage:
             self.message.object = notice("A new optimizer or loss needs a fresh start: press Start training.",
                                          "error")
             return
-        trainer.config = trainer.config.replace(learning_rate=config.learning_rate, batch_size=config.batch_size)
+        trainer.config = trainer.config.replace(learning_rate=config.learning_rate, batch_size=config.batch_size,
+                                                augmentation=config.augmentation)
         await self._run(trainer, config.epochs)
 
     def _kept(self) -> str:

@@ -130,6 +130,20 @@ def fact_check_notes(references: Sequence[str], predictions: Sequence[str], tran
     }
 
 
+def repeated_lines(note: str) -> int:
+    """Lines that repeat an earlier line of the same division (case, spacing and bullets aside; lines
+    under four characters do not count), the measure of a draft that loops."""
+    repeats = 0
+    for part in split_divisions(note.replace(LINE_BREAK, "\n")).values():
+        seen: set[str] = set()
+        for line in part.splitlines():
+            key = " ".join(line.lower().split()).strip("-*•#> ")
+            if len(key) >= 4:
+                repeats += key in seen
+                seen.add(key)
+    return repeats
+
+
 def evaluate_notes(
     references: Sequence[str],
     predictions: Sequence[str],
@@ -137,7 +151,8 @@ def evaluate_notes(
     transcripts: Sequence[str] | None = None,
 ) -> dict[str, object]:
     """ROUGE F-measures averaged over notes: "ALL" (whole notes), "division-<name>" for the four divisions,
-    and "dataset-<name>" (whole notes) when `datasets` names each note's subset; "facts" (see
+    and "dataset-<name>" (whole notes) when `datasets` names each note's subset; "repeated_lines" (see
+    `repeated_lines`: per note, and how many notes have any); "facts" (see
     `fact_check_notes`) when `transcripts` gives each note's visit transcript."""
     if len(references) != len(predictions):
         raise NotesFileError(f"{len(references)} reference notes but {len(predictions)} predictions.")
@@ -146,6 +161,8 @@ def evaluate_notes(
     gold, pred = division_texts(references), division_texts(predictions)
     whole = rouge_f1(references, predictions)
     result: dict[str, object] = {"num_test": len(references), "ALL": _mean(whole)}
+    repeats = [repeated_lines(p) for p in predictions]
+    result["repeated_lines"] = {"per_note": sum(repeats) / len(repeats), "notes_with_any": sum(r > 0 for r in repeats)}
     for division in DIVISIONS:
         result[f"division-{division}"] = _mean(rouge_f1(gold[division], pred[division]))
     if datasets is not None:

@@ -5,10 +5,14 @@ Small models write more than the section asked for. `SectionStream` drops what t
 - an echoed heading ("HPI:"), a preamble line ("Here is the PLAN section of the note:", "The
   patient's story:" echoing the instruction) or a rule ("---") before the text begins;
 - a run-on into another section: the section ends at that section's heading;
-- a loop: the section ends when a sentence or line comes round a fourth time (a short one a
-  fifth), which also saves the tokens a looping model would burn. Real notes do repeat a
-  sentence ("We discussed treatment options today." under each of three problems) but no
-  ACI-Bench reference note trips these limits.
+- a loop: a line that repeats the line just before it is dropped; the section ends when a line
+  comes round a third time, or a sentence a fourth (a short one a fifth), which also saves the
+  tokens a looping model would burn. Real notes do repeat a line once (a problem's name in a
+  summary and again over its plan) and a sentence more ("We discussed treatment options today."
+  under each of three problems), but never the same line twice in a row, and no ACI-Bench
+  reference note trips these limits;
+- copied dialogue: the section ends at a line that starts like a transcript turn ("Patient: ...",
+  "[doctor] ..."): the Notes page's transcript is made of such lines and no note is.
 
 It shows text as soon as it is decided. A line that might still turn into a heading, and the start
 of a first line that might still be a preamble (up to 80 characters, or its first sentence end),
@@ -34,10 +38,20 @@ _RULE = re.compile(r"^[\s\-*_=#~`]*$")  # an empty or decorative line
 _UNIT_END = re.compile(r"[.!?](?=\s)|\n")  # where a sentence (or a line) ends
 _PREAMBLE = re.compile(r"\bsection\b|\bhere is\b|\bclinical note\b", re.IGNORECASE)
 _INLINE_LABEL = re.compile(r"^\s*(?:#{1,6}\s*)?(?:\*\*|__)?\s*([A-Za-z][A-Za-z /&-]*?)\s*(?:\*\*|__)?\s*:")
+_SPEAKERS = ("doctor:", "patient:", "[doctor]", "[patient]")
 
 
 def _normal(name: str) -> str:
     return " ".join(name.upper().split())
+
+
+def _line_key(line: str) -> str:
+    """A line as loop detection compares it: case, spacing and bullets aside."""
+    return " ".join(line.lower().split()).strip("-*•#> ")
+
+
+def _turn_start(partial: str) -> str:
+    return partial.lstrip(" -*•>").lower()
 
 
 # ==================================================================================================
@@ -67,6 +81,9 @@ class SectionStream:
         self._line_open = False  # part of the current line is shown, so it is not a heading
         self._unit_start = 0  # where the sentence being written starts in `text`
         self._seen: dict[str, int] = {}  # sentences so far, for loop detection
+        self._lines: dict[str, int] = {}  # finished lines so far, for loop detection
+        self._line_start = 0  # where the line being written starts in `text`
+        self._last_line = ""  # the previous non-empty line's key
 
     # --- the stream -------------------------------------------------------------------------------
 
@@ -90,7 +107,8 @@ class SectionStream:
                 if judged or self.text:
                     self._show(judged + "\n")
                 continue
-            undecided = self._could_become_heading(self._pending) or self._might_be_preamble(self._pending)
+            undecided = (self._could_become_heading(self._pending) or self._might_be_preamble(self._pending)
+                         or self._might_be_a_turn(self._pending))
             if self._pending and (self._line_open or not undecided):
                 judged = self._pending if self._line_open else self._judge(self._pending, complete=False)
                 if judged is None:
@@ -112,6 +130,8 @@ class SectionStream:
             else:
                 self._show(judged)
         self._check_loops(final=True)
+        if not self.ended and self.text[self._line_start :].strip():
+            self._check_line()
         return self.text[before:]
 
     def _show(self, text: str) -> None:
@@ -119,6 +139,8 @@ class SectionStream:
             text = text.lstrip()
         self.text += text
         self._check_loops()
+        if not self.ended and self.text.endswith("\n"):
+            self._check_line()
 
     # --- loops ------------------------------------------------------------------------------------
 
@@ -134,6 +156,23 @@ class SectionStream:
                 self.text, self.ended, self._pending = self.text[: self._unit_start].rstrip(" "), True, ""
                 return
             self._unit_start = end
+
+    def _check_line(self) -> None:
+        """Judge the line just finished: drop it when it repeats the one before, end on its third time."""
+        key = _line_key(self.text[self._line_start :])
+        if key and key == self._last_line:
+            self.text = self.text[: self._line_start]
+            self._unit_start = min(self._unit_start, len(self.text))
+            return
+        if len(key) >= 4:
+            self._lines[key] = self._lines.get(key, 0) + 1
+            if self._lines[key] >= 3:
+                self.text, self.ended, self._pending = self.text[: self._line_start].rstrip(" "), True, ""
+                self._unit_start = min(self._unit_start, len(self.text))
+                return
+        if key:
+            self._last_line = key
+        self._line_start = len(self.text)
 
     def _loops(self, unit: str) -> bool:
         """Count a finished sentence or line; True when it comes round once too often."""
@@ -157,6 +196,8 @@ class SectionStream:
         label = _INLINE_LABEL.match(line)
         if label and _normal(label.group(1)) in self._foreign_labels:
             return None
+        if _turn_start(line).startswith(_SPEAKERS):
+            return None
         if complete and not self.text.strip() and self._is_preamble(line):
             return ""
         cut = own_heading_prefix(line, self.spec)
@@ -165,6 +206,11 @@ class SectionStream:
     def _could_become_heading(self, partial: str) -> bool:
         rest = _normal(_LEADING_MARKUP.sub("", partial, count=1).rstrip("*_: "))
         return not rest or any(name.startswith(rest) for name in self._names)
+
+    def _might_be_a_turn(self, partial: str) -> bool:
+        """The line so far could still become "Patient:" or "[doctor]"."""
+        start = _turn_start(partial)
+        return any(speaker.startswith(start) for speaker in _SPEAKERS) if start else False
 
     def _might_be_preamble(self, partial: str) -> bool:
         """The first line, still short of a sentence, could be "Here is the ... section:"."""

@@ -6,10 +6,10 @@ as `BrowserTensor` handles; their data crosses into Python only when asked for w
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
-from js import hearthModels, hearthOrt  # set on the worker's global scope by web/worker.js
+from js import hearthModels, hearthOffline, hearthOrt  # set on the worker's global scope by web/worker.js
 from pyodide.ffi import JsException, create_proxy, to_js
 
 from hearth.runtime import Tensor, Value
@@ -205,6 +205,38 @@ async def fetch_bytes(path: str) -> bytes:
     if not response.ok:
         raise FileNotFoundError(f"{path}: HTTP {response.status} from the site")
     return (await response.arrayBuffer()).to_bytes()
+
+
+# ---------------------------------------------------------------- parts of the site kept offline (web/offline.js)
+
+class SitePartError(RuntimeError):
+    """A part of the site could not be kept; `kind` is offline, quota, integrity, version or unsupported."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+async def site_part(name: str) -> dict:
+    """How much of a part of the site (sitebuild/site.py PARTS) is on this device: bytes, storedBytes, complete."""
+    return (await hearthOffline.part(name)).to_py()
+
+
+async def keep_site_part(name: str, on_progress: Callable[[int, int], None] | None = None) -> None:
+    """Download what this device lacks of part `name` (once, however many ask) and keep it for offline use.
+
+    `on_progress(done, total)` in bytes. Raises SitePartError with a message for the visitor.
+    """
+    import js
+
+    callback = create_proxy(lambda p: on_progress and on_progress(int(p.done), int(p.total)))
+    try:
+        await hearthOffline.keep(name, callback, getattr(js, "hearthVersion", None))
+    except JsException as error:
+        js_error = error.js_error
+        raise SitePartError(str(getattr(js_error, "kind", "") or "error"), str(js_error.message)) from None
+    finally:
+        callback.destroy()
 
 
 # ---------------------------------------------------------------- model store (web/model-store.js)

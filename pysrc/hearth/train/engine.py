@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from hearth.runtime import Runtime, Session, Value, get_runtime, to_numpy
+from hearth.train.gradcam import build_gradcam
 from hearth.train.losses import Loss, get_loss
 from hearth.train.optimizers import Optimizer, get_optimizer
 from hearth.train.spec import ModelSpec, TrainConfig
@@ -75,6 +76,8 @@ class Engine:
                 model = build_eval(self.spec, self.loss)
             elif kind == "predict":
                 model = build_predict(self.spec, self.loss)
+            elif kind == "gradcam":
+                model = build_gradcam(self.spec, self.loss)
             else:
                 model, self._activation_names = build_activations(self.spec)
             self._sessions[kind] = await self.runtime.session(model, self.provider, threads=self.threads)
@@ -151,6 +154,13 @@ class Engine:
         session = await self._session("activations")
         out = await session.run({**self._weight_feeds(), "x": x})
         return [out[name] for name in self._activation_names]
+
+    async def grad_cam(self, x: np.ndarray, direction: np.ndarray) -> dict[str, np.ndarray]:
+        """The Grad-CAM graph's outputs (heatmap, channel_weights, probabilities) for images x and
+        d score / d outputs `direction` (`hearth.train.gradcam`)."""
+        session = await self._session("gradcam")
+        out = await session.run({**self._weight_feeds(), "x": x, "direction": direction})
+        return {name: np.asarray(value) for name, value in out.items()}
 
     # ------------------------------------------------------------------ reading state back
     async def weights(self) -> dict[str, np.ndarray]:

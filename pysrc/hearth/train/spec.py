@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from hearth.train.augment import Augmentation, AugmentationError
 from hearth.train.layers import Layer, SpecError, build, describe
 from hearth.train.losses import ALIASES, LOSSES
 from hearth.train.optimizers import OPTIMIZERS, get_optimizer
@@ -163,6 +164,8 @@ class TrainConfig:
     shuffle: bool = True
     l2: float = 0.0
     seed: int = 0
+    # image augmentation of training batches (hearth.train.augment): {"rotation": 15, "flip": true, ...}
+    augmentation: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], default_loss: str = "categorical_crossentropy") -> TrainConfig:
@@ -204,6 +207,10 @@ class TrainConfig:
                 raise SpecError(f"training.{name} must be a whole number >= 1, got {value!r}")
         if not isinstance(self.seed, int) or isinstance(self.seed, bool) or self.seed < 0:
             raise SpecError(f"training.seed must be a whole number >= 0, got {self.seed!r}")
+        try:
+            self.augmentation = Augmentation.from_dict(self.augmentation).to_dict()
+        except AugmentationError as error:
+            raise SpecError(f"training.{error}") from None
 
     def replace(self, **changes: Any) -> TrainConfig:
         data = {**asdict(self), **{k: v for k, v in changes.items() if v is not None}}

@@ -7,8 +7,8 @@
 
 Batches go to the runtime `steps_per_call` at a time (one `run_steps` call); between those chunks
 the loop yields to the event loop and honours pause()/stop(), so a UI stays responsive. Every
-random choice (initial weights, split, shuffling, dropout masks) comes from numpy generators seeded
-by `config.seed`, so a run is the same on CPython and in the browser.
+random choice (initial weights, split, shuffling, dropout masks, image augmentation) comes from numpy
+generators seeded by `config.seed`, so a run is the same on CPython and in the browser.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from hearth.runtime import Runtime
+from hearth.train.augment import Augmentation
 from hearth.train.data import DataError, Dataset
 from hearth.train.engine import Engine
 from hearth.train.spec import LayerInfo, ModelSpec, TrainConfig
@@ -89,6 +90,7 @@ class Trainer:
         if len(self.train_data) == 0:
             raise TrainingError("there is no data left to train on; lower the validation split or add data")
         self.classes = list(data.classes)
+        self._augmentation()  # refused now rather than at the first batch
         self._y_train = self._targets(self.train_data)
         self._y_val = self._targets(self.val_data)
         weights = dict(weights) if weights is not None else self.spec.init_weights(self.config.seed)
@@ -131,6 +133,13 @@ class Trainer:
         raise TrainingError(f"the model's last layer gives {units} output(s) but the data has {k} classes "
                             f"({names}); set its units to {k}"
                             + (" (or 1 with a sigmoid and binary cross-entropy)" if k == 2 else ""))
+
+    def _augmentation(self) -> Augmentation:
+        augmentation = Augmentation.from_dict(self.config.augmentation)
+        if augmentation.active and len(self.spec.input_shape) != 3:
+            raise TrainingError(f"image augmentation needs a model that takes images [height, width, channels]; "
+                                f"this one takes {list(self.spec.input_shape)}: turn augmentation off")
+        return augmentation
 
     @property
     def epochs_done(self) -> int:
@@ -177,6 +186,7 @@ class Trainer:
         n, size = len(x), self.config.batch_size
         batches = -(-n // size)
         accuracy_of = self.engine.loss.accuracy_count
+        augment = self._augmentation()
         try:
             for _ in range(epochs):
                 epoch = self.epochs_done + 1
@@ -190,7 +200,7 @@ class Trainer:
                     chunk = []
                     for b in range(first, min(first + self.steps_per_call, batches)):
                         index = order[b * size:(b + 1) * size]
-                        chunk.append({"x": x[index], "y": y[index], **self._masks(len(index))})
+                        chunk.append({"x": augment(x[index], self.rng), "y": y[index], **self._masks(len(index))})
                     results = await self.engine.train(chunk, self.config.learning_rate)
                     for offset, (feeds, out) in enumerate(zip(chunk, results, strict=True)):
                         m = len(feeds["x"])
@@ -256,6 +266,13 @@ class Trainer:
         if x.shape[1:] != self.spec.input_shape:
             raise DataError(f"samples must have shape {list(self.spec.input_shape)}, got {list(x.shape[1:])}")
         return await self.engine.predict(np.ascontiguousarray(x))
+
+    async def grad_cam(self, x: np.ndarray, target: int | None = None, method: str = "gradcam") -> Any:
+        """Where in one image the model looks for class `target` (default: the class it predicts):
+        a Grad-CAM heat map from the last convolution layer (see `hearth.train.gradcam`)."""
+        from hearth.train.gradcam import grad_cam
+
+        return await grad_cam(self.engine, x, target, method)
 
     async def feature_maps(self, x: np.ndarray) -> list[tuple[LayerInfo, np.ndarray]]:
         """Each layer's output for one sample (or a batch): conv layers give (N, H, W, filters)."""

@@ -27,7 +27,7 @@ globalThis.hearthOrt = {
   async createSession(bytes, provider) {
     const session = await ort.InferenceSession.create(bytes, { executionProviders: [provider], graphOptimizationLevel: "all" });
     return { session, inputNames: session.inputNames, outputNames: session.outputNames, provider,
-             threads: ort.env.wasm.numThreads };
+             threads: ort.env.wasm.numThreads, externalData: "" };  // the page's bridge says how weights came
   },
   async run(session, names, tensors, fetch) {
     const feeds = {};

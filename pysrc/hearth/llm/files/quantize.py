@@ -51,3 +51,18 @@ def quantize(matrix: Matrix, bits: int) -> Matrix:
     if bits == 8:
         return quantize_q8(matrix)
     raise ValueError(f"{bits}-bit blocks are not supported; use 4 or 8")
+
+
+def quantize_q4_1(w: np.ndarray, block: int = BLOCK) -> BlockQuantized:
+    """GGUF's Q4_1 (llama.cpp's reference quantizer): w ~ d * q + m per block, m the block's minimum,
+    d = (max - min) / 15, both stored as float16, q = round((w - min) / d) in 0..15 computed from the
+    unrounded d and min, as llama.cpp does. Re-quantizing a dequantized Q4_1 matrix gives back its blocks,
+    so a model merged from a Q4_1 base changes only where its weights changed."""
+    b = _blocked(w, block)
+    lo, hi = b.min(axis=-1), b.max(axis=-1)
+    d = (hi - lo) / np.float32(15)
+    inverse = np.divide(np.float32(1), d, out=np.zeros_like(d), where=d != 0)
+    q = np.minimum(15, ((b - lo[..., None]) * inverse[..., None] + np.float32(0.5)).astype(np.int8)).astype(np.uint8)
+    scale = d.astype(np.float16).astype(np.float32)
+    offset = lo.astype(np.float16).astype(np.float32)
+    return BlockQuantized(q.reshape(w.shape), scale, 4, block, offset=offset)

@@ -11,7 +11,7 @@ import json
 from hearth.llm.model.generate import LanguageModel
 from hearth.runtime import site_file
 
-BUILTIN_DIR = {"smollm2": "models/smollm2-135m-instruct/"}
+BUILTIN_DIR = {"smollm2": "models/smollm2-135m-instruct/", "note": "models/smollm2-135m-notes/"}
 
 
 async def load_site_model(name: str = "smollm2", provider: str | None = None, keep_on_gpu: bool = False

@@ -209,6 +209,27 @@ class Layers:
     attend: PlainAttention | GroupQueryAttention
     fuse: bool = True  # q/k/v and gate/up as one matmul each, split after
     presents: list[tuple[str, str]] = field(default_factory=list)
+    # LoRA branches kept beside the base weights: weight name -> (A [r, in], B [out, r] with the scaling in it)
+    lora: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+
+    def linear(self, x: str, name: str, names: list[str], w: Matrix) -> str:
+        """x through one stored matrix (the stacked rows of `names`), plus the LoRA branches of those weights:
+        their A stacked into one down-projection, their B block-diagonal into one up-projection."""
+        y = self.store.linear(x, name, w)
+        pairs = [self.lora.get(n) for n in names]
+        if not any(pairs):
+            return y
+        rows = [self.weights[n].shape[0] for n in names]
+        k = self.weights[names[0]].shape[1]
+        ranks = [p[0].shape[0] if p else 0 for p in pairs]
+        a = np.zeros((sum(ranks), k), np.float32)
+        b = np.zeros((sum(rows), sum(ranks)), np.float32)
+        r0 = n0 = 0
+        for p, r, n in zip(pairs, ranks, rows, strict=True):
+            if p:
+                a[r0:r0 + r], b[n0:n0 + n, r0:r0 + r] = p
+            r0, n0 = r0 + r, n0 + n
+        return self.g.op("Add", y, self.store.low_rank(x, name, a, b))
 
     def project(self, x: str, i: int, roles: tuple[str, ...], fused_name: str, sizes: list[int]) -> tuple[str, ...]:
         """x through layer i's `roles` projections: one matmul over their stacked rows when they are
@@ -217,16 +238,17 @@ class Layers:
         mats = [self.weights[n[r]] for r in roles]
         joined = concat_rows(mats) if self.fuse else None
         if joined is not None:
-            return self.g.op("Split", self.store.linear(x, f"{p}.{fused_name}", joined), i64(self.g, sizes, "split"),
-                             axis=-1, outputs=len(roles))
-        return tuple(self.store.linear(x, f"{p}.{r}_proj", w) for r, w in zip(roles, mats, strict=True))
+            fused = self.linear(x, f"{p}.{fused_name}", [n[r] for r in roles], joined)
+            return self.g.op("Split", fused, i64(self.g, sizes, "split"), axis=-1, outputs=len(roles))
+        return tuple(self.linear(x, f"{p}.{r}_proj", [n[r]], w) for r, w in zip(roles, mats, strict=True))
 
     def mlp(self, x: str, i: int) -> str:
         """SwiGLU: down(silu(gate(x)) * up(x))."""
         g, inner = self.g, self.c.intermediate_size
         gate, up = self.project(x, i, ("gate", "up"), "gate_up_proj", [inner, inner])
         act = g.op("Mul", g.op("Mul", gate, g.op("Sigmoid", gate)), up)
-        return self.store.linear(act, f"layers.{i}.down_proj", self.weights[layer_names(i)["down"]])
+        name = layer_names(i)["down"]
+        return self.linear(act, f"layers.{i}.down_proj", [name], self.weights[name])
 
     def block(self, h: str, i: int) -> str:
         """h + attention(norm(h)), then + mlp(norm(h)); this layer's present key/value into `presents`."""
@@ -236,7 +258,7 @@ class Layers:
         q, k, v = self.project(x, i, ("q", "k", "v"), "qkv_proj", [c.num_attention_heads * c.head_dim, kv, kv])
         attn, key, value = self.attend(q, k, v, self.inputs.past[i], i)
         self.presents.append((key, value))
-        h = g.op("Add", h, self.store.linear(attn, f"{p}.o_proj", self.weights[n["o"]]))
+        h = g.op("Add", h, self.linear(attn, f"{p}.o_proj", [n["o"]], self.weights[n["o"]]))
         x = rms_norm(g, h, self.weights[n["mlp_norm"]], c.rms_norm_eps, f"{p}.post_attention_layernorm")
         return g.op("Add", h, self.mlp(x, i))
 
@@ -246,13 +268,16 @@ class Layers:
 
 def build_decoder(weights: LlamaWeights, *, weights_mode: str = "unpacked", accuracy_level: int = 0,
                   fuse: bool = True, attention: str = "plain", head_chunk_rows: int | None = None,
-                  linear_chunk_bytes: int = LINEAR_CHUNK_BYTES) -> bytes:
+                  linear_chunk_bytes: int = LINEAR_CHUNK_BYTES,
+                  lora: dict[str, tuple[np.ndarray, np.ndarray]] | None = None) -> bytes:
     """The decoder as ONNX bytes, ready for `hearth.runtime`.
 
     weights_mode: how weight matrices are stored ("fp32", "unpacked", "nbits"; see layouts.py).
     attention: "plain" ONNX ops or "gqa" kernels (see PlainAttention, GroupQueryAttention).
     head_chunk_rows: vocabulary rows per MatMulNBits of an "nbits" lm_head (default: see `head_chunks`);
     linear_chunk_bytes: the float32 size of each other "nbits" layer's MatMulNBits (see `row_chunks`).
+    lora: LoRA branches run beside the base weights, y = x W^T + (x A^T) B^T, by weight name -> (A [r, in],
+    B [out, r] already multiplied by the adapter's scaling); `hearth.llm.files.lora.branches` makes them.
     """
     if attention not in ATTENTION:
         raise DecoderError(f"attention {attention!r} is not one of {', '.join(ATTENTION)}")
@@ -264,7 +289,7 @@ def build_decoder(weights: LlamaWeights, *, weights_mode: str = "unpacked", accu
     tokens = token_table(store, weights, head_chunks(c.vocab_size, c.hidden_size, head_chunk_rows))
     h = tokens.embed(inputs.input_ids)
     call_positions(g, c, inputs)
-    layers = Layers(g, c, weights, store, inputs, ATTENTION[attention](g, c, inputs), fuse)
+    layers = Layers(g, c, weights, store, inputs, ATTENTION[attention](g, c, inputs), fuse, lora=lora or {})
     for i in range(c.num_hidden_layers):
         h = layers.block(h, i)
 

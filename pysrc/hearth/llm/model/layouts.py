@@ -231,6 +231,13 @@ class WeightStore:
         return g.op("MatMulNBits", *inputs, domain=MS, K=k, N=n, bits=4, block_size=w.block,
                     accuracy_level=self.accuracy_level)
 
+    def low_rank(self, x: str, name: str, a: np.ndarray, b: np.ndarray) -> str:
+        """x @ a.T @ b.T for a [r, K] and b [N, r] (a LoRA branch, its scaling already in b): two small float32
+        MatMuls, stored float16 when that is exact."""
+        g = self.g
+        down = g.op("MatMul", x, self.scale(f"{name}.lora_A", np.ascontiguousarray(a.T), a.T.shape))
+        return g.op("MatMul", down, self.scale(f"{name}.lora_B", np.ascontiguousarray(b.T), b.T.shape))
+
     def head(self, x: str, head: Matrix, chunks: list[tuple[int, int]]) -> str:
         """Logits through an lm_head stored as its own weight: per vocabulary chunk when "nbits"."""
         if isinstance(head, BlockQuantized) and self.mode == "nbits" and len(chunks) > 1:

@@ -81,7 +81,7 @@ class BatchNorm(_Norm):
         if not b.training:
             scale = g.op("Reciprocal", g.op("Sqrt", g.op("Add", p["running_var"], b.scalar(self.eps))))
             xhat = g.op("Mul", g.op("Sub", x, self._per_channel(b, p["running_mean"])), self._per_channel(b, scale))
-            return self._affine(b, xhat, p), {}
+            return self._affine(b, xhat, p), {"scale": scale}
         axes = self._other_axes
         xhat, inv_std, mean, var = self._normalize(b, x, axes)
         # running statistics: torch keeps the unbiased variance, M/(M-1) with M values per channel
@@ -96,6 +96,11 @@ class BatchNorm(_Norm):
         return self._affine(b, xhat, p), {"xhat": xhat, "inv_std": inv_std}
 
     def backward(self, b, dy, saved, p, need_dx):
+        if "scale" in saved:
+            # running statistics: a fixed per-channel scale, so only the input gradient is asked for
+            # (Grad-CAM takes its gradient through an inference forward: hearth.train.gradcam)
+            return (b.g.op("Mul", dy, self._per_channel(b, b.g.op("Mul", p["weight"], saved["scale"])))
+                    if need_dx else None), {}
         return self._backward(b, dy, saved, p, need_dx, self._other_axes)
 
 

@@ -25,10 +25,12 @@ EVERY_KIND = [
 def test_math_view_typesets_every_layer_kind_offline(page, context, site, requests_log, console):
     page.set_default_timeout(WAIT_MS)
     wait_ready(page, site.url)
+    # "Ready offline": this deployment's app part (KaTeX with it) is stored and its service worker is in
+    # charge; from here on nothing needs the network.
+    page.locator("#offline-mark[data-state='ready']").wait_for(timeout=WAIT_MS)
     page.evaluate("""async () => {
-        await navigator.serviceWorker.ready;
         while (!navigator.serviceWorker.controller) await new Promise(r => setTimeout(r, 50));
-    }""")  # this deployment is cached and in charge: from here on nothing needs the network
+    }""")
     context.set_offline(True)
 
     open_tab(page, "Build")

@@ -206,9 +206,14 @@ async def _note_manifest() -> dict[str, Any] | None:
         from hearth.llm.files.site_model import BUILTIN_DIR
         from hearth.runtime import site_file
 
+        path = BUILTIN_DIR[NOTE_ID] + "manifest.json"
         try:
-            return json.loads(await site_file(BUILTIN_DIR[NOTE_ID] + "manifest.json"))
-        except Exception:  # not shipped: a site built without the adapter
+            # build.json lists every file of this deployment: a site built without the adapter has no note model,
+            # and asking for its manifest anyway would be a failed request (offline: a network error).
+            if path not in json.loads(await site_file("build.json")).get("files", {}):
+                return None
+            return json.loads(await site_file(path))
+        except Exception:  # no build.json (a bare copy of the site): no note model either
             return None
     from hearth.llm.files.builtin_models import ensure_note_model, note_adapter
 

@@ -96,15 +96,20 @@ def ensure_smollm2(quants: tuple[str, ...] = (DEFAULT_QUANT,), cache: Path | Non
     unknown = [q for q in quants if q not in QUANTS]
     if unknown:
         raise ValueError(f"unknown quantization {unknown[0]!r}; choose from {', '.join(QUANTS)}")
-    gguf = smollm2_gguf()
-    models = (cache or cache_root()) / "models"
-    out = models / f"{BUILTIN['smollm2']}-{build_key(SMOLLM2_GGUF[2], quants)}"
+    out = (cache or cache_root()) / "models" / f"{BUILTIN['smollm2']}-{build_key(SMOLLM2_GGUF[2], quants)}"
+    return _converted_once(out, quants)
+
+
+def _converted_once(out: Path, quants: tuple[str, ...], **convert_options: object) -> Path:
+    """`out`, converted from the built-in GGUF unless a finished one is there: built beside it and renamed,
+    so a run cut short never leaves a folder that looks finished."""
     if (out / "manifest.json").is_file():
         return out
-    models.mkdir(parents=True, exist_ok=True)
-    partial = Path(tempfile.mkdtemp(prefix=out.name + ".", suffix=".partial", dir=models))
+    gguf = smollm2_gguf()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    partial = Path(tempfile.mkdtemp(prefix=out.name + ".", suffix=".partial", dir=out.parent))
     try:
-        convert_gguf(gguf, partial, quants, generation_config=SMOLLM2_GENERATION_CONFIG)
+        convert_gguf(gguf, partial, quants, generation_config=SMOLLM2_GENERATION_CONFIG, **convert_options)
         partial.chmod(0o755)  # mkdtemp makes it private; the site build serves these files
         partial.replace(out)
     finally:
@@ -162,24 +167,10 @@ def ensure_note_model(root: Path | None = None, quants: tuple[str, ...] = (DEFAU
                                 f"adapter_model.safetensors); make one with models/finetune_notes.py, or set "
                                 f"{NOTE_ADAPTER_ENV}")
     folder, card = found
-    gguf = smollm2_gguf()
     inputs = [SMOLLM2_GGUF[2], card, *(sha256_file(folder / name) for name in ADAPTER_FILES),
               hashlib.sha256((Path(__file__).parent / "lora.py").read_bytes()).hexdigest()]
     key = build_key(hashlib.sha256("\n".join(inputs).encode()).hexdigest(), quants)
-    models = (cache or cache_root()) / "models"
-    out = models / f"{NOTE_DIR}-{key}"
-    if (out / "manifest.json").is_file():
-        return out
-    models.mkdir(parents=True, exist_ok=True)
-    partial = Path(tempfile.mkdtemp(prefix=out.name + ".", suffix=".partial", dir=models))
-    try:
-        convert_gguf(gguf, partial, quants, generation_config=SMOLLM2_GENERATION_CONFIG, adapter=folder, card=card)
-        partial.chmod(0o755)
-        partial.replace(out)
-    finally:
-        if partial.exists():
-            shutil.rmtree(partial)
-    return out
+    return _converted_once((cache or cache_root()) / "models" / f"{NOTE_DIR}-{key}", quants, adapter=folder, card=card)
 
 
 def resolve_model(name_or_dir: str) -> Path:

@@ -334,7 +334,13 @@ function showConnection(online) {
     badge.title = onlineTitle;
     return;
   }
-  const missing = (offlineParts ?? []).filter((p) => p.name !== "app" && !p.complete);
+  if (!offlineParts) {
+    // What is stored is not read yet (showOfflineState calls back): claim nothing until it is.
+    badge.textContent = "Offline";
+    badge.title = "No network: Hearth runs from the copy stored on this device.";
+    return;
+  }
+  const missing = offlineParts.filter((p) => p.name !== "app" && !p.complete);
   const chatWorks = !missing.some((p) => p.name === "language-model");
   badge.textContent = chatWorks ? "Offline: everything stored works" : "Offline: training works";
   badge.title = "No network: Hearth runs from the copy stored on this device. Works: building, training, evaluating, " +
@@ -369,6 +375,8 @@ async function checkConnection() {
     }
   }
   showConnection(online);
+  // Offline, the badge says what works from what is stored: read it now if no "stored" message did yet.
+  if (!online && !offlineParts) await showOfflineState();
   return online;
 }
 
@@ -385,6 +393,7 @@ function showSaving(fraction) {
 async function showOfflineState() {
   try {
     offlineParts = await (await offlineModule()).parts();
+    document.documentElement.dataset.stored = "known";
   } catch (error) {
     console.warn("Hearth: cannot read what is stored for offline use:", error);
     return;

@@ -120,7 +120,7 @@ def test_after_one_visit_a_student_trains_evaluates_and_exports_offline(page, di
     page.reload()
     page.locator("html[data-ready='true']").wait_for(state="attached")
     badge = page.locator("#device-badge")
-    page.locator("html[data-network='offline']").wait_for(state="attached")
+    page.locator("html[data-network='offline'][data-stored='known']").wait_for(state="attached")
     assert badge.inner_text() == "Offline: training works"
     assert "Works: building, training, evaluating, predicting and exporting" in badge.get_attribute("title")
     assert "the built-in language model (98.9 MB)" in badge.get_attribute("title")
@@ -182,7 +182,7 @@ def test_the_language_model_is_kept_on_first_use_and_then_works_offline(page, di
     finally:
         server.stop()
     page.reload()
-    page.locator("html[data-network='offline']").wait_for(state="attached")
+    page.locator("html[data-network='offline'][data-stored='known']").wait_for(state="attached")
     assert page.locator("#device-badge").inner_text() == "Offline: everything stored works"
     open_tab(page, "Chat")
     box = page.get_by_label("Your message")

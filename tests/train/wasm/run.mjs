@@ -14,6 +14,8 @@ ort.env.logLevel = "error";
 const ARRAYS = { float32: Float32Array, int64: BigInt64Array, int32: Int32Array, uint8: Uint8Array, bool: Uint8Array };
 globalThis.hearthOrt = {
   async providers() { return ["wasm"]; },
+  async gpuFeatures() { return []; },
+  async threads() { return ort.env.wasm.numThreads; },
   async tensor(dtype, bytes, dims) {
     const A = ARRAYS[dtype];
     const buffer = bytes.byteOffset % A.BYTES_PER_ELEMENT ? bytes.slice() : bytes;
@@ -29,20 +31,35 @@ globalThis.hearthOrt = {
     return { session, inputNames: session.inputNames, outputNames: session.outputNames, provider,
              threads: ort.env.wasm.numThreads, externalData: "" };  // the page's bridge says how weights came
   },
-  async run(session, names, tensors, fetch) {
+  async run(session, names, tensors, rawNames, rawTypes, rawBytes, rawDims, fetch, keep) {
     const feeds = {};
     names.forEach((n, i) => (feeds[n] = tensors[i]));
-    const out = await session.run(feeds, Array.from(fetch));
-    return fetch.map((n) => out[n]);
+    for (let k = 0; k < rawNames.length; k++) feeds[rawNames[k]] = await this.tensor(rawTypes[k], rawBytes[k], rawDims[k]);
+    const started = performance.now();
+    const out = await session.run(feeds, [...new Set([...fetch, ...keep])]);
+    const runMs = performance.now() - started;
+    const read = [];
+    for (const n of fetch) if (!keep.includes(n)) read.push(await this.read(out[n]));
+    return { read, kept: keep.map((n) => out[n]), runMs };
   },
-  async runSteps(session, stateNames, stateTensors, batchNames, batches, carryFrom, carryTo, fetch) {
+  disposeAll(ts) {
+    for (const t of ts) t?.dispose?.();
+  },
+  async runSteps(session, stateNames, stateTensors, batchNames, batchTypes, batchBytes, batchDims, carryFrom, carryTo, fetch) {
     const feeds = {};
     stateNames.forEach((n, i) => (feeds[n] = stateTensors[i]));
     const initial = new Set(stateTensors);
     const wanted = [...new Set([...fetch, ...carryFrom])];
+    const steps = batchDims.length ? batchDims[0][0] : 0;
     const perStep = [];
-    for (const batch of batches) {
-      batchNames.forEach((n, i) => (feeds[n] = batch[i]));
+    for (let s = 0; s < steps; s++) {
+      for (let k = 0; k < batchNames.length; k++) {
+        const dims = Array.from(batchDims[k]).slice(1);
+        const size = dims.reduce((a, b) => a * b, 1);
+        const A = ARRAYS[batchTypes[k]];
+        const bytes = batchBytes[k].slice(s * size * A.BYTES_PER_ELEMENT, (s + 1) * size * A.BYTES_PER_ELEMENT);
+        feeds[batchNames[k]] = new ort.Tensor(batchTypes[k], new A(bytes.buffer), dims);
+      }
       const out = await session.run(feeds, wanted);
       const fetched = [];
       for (const n of fetch) fetched.push(await this.read(out[n]));
@@ -56,7 +73,9 @@ globalThis.hearthOrt = {
     return { state: carryTo.map((n) => feeds[n]), steps: perStep };
   },
 };
-globalThis.hearthModels = {}; // browser.py imports it; training never uses the model store
+// browser.py imports these; training never uses the model store or the offline parts
+globalThis.hearthModels = {};
+globalThis.hearthOffline = {};
 const wheels = `${root}/dist/pyodide`;
 const py = await loadPyodide({ indexURL: `${wheels}/` });
 const wanted = readdirSync(wheels).filter((f) => /^(numpy|pillow)-.*\.whl$/.test(f)).map((f) => `${wheels}/${f}`);

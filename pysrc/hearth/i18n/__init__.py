@@ -2,6 +2,8 @@
 
     from hearth.i18n import t
     t("Trained {epochs} epochs", epochs=3)   # "3 Epochen trainiert" once set_language("de")
+    TITLES = {"mlp": N_("Small network")}    # marked where it is defined ...
+    t(TITLES[name])                          # ... translated where it is shown
 
 The English text in the code is the key (the gettext convention), so the code reads as it shows and
 English needs no catalog: `t()` looks the text up in the active language's catalog, then fills in
@@ -56,7 +58,12 @@ def language() -> str:
     return _active
 
 
-def t(text: str, **fields: object) -> str:
+def N_(text: str) -> str:
+    """Mark `text` for the catalog where it is defined, to be translated where it is shown (`t(text)`)."""
+    return text
+
+
+def t(text: str, /, **fields: object) -> str:
     """`text` in the active language, its `{name}` fields filled in from `fields`."""
     translated = catalog(_active).get(text, text)
     return translated.format(**fields) if fields else translated

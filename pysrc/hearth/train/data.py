@@ -20,6 +20,8 @@ from typing import Any
 
 import numpy as np
 
+from hearth.i18n import N_
+
 __all__ = ["DataError", "Dataset", "BUILTIN_DATASETS", "load_builtin", "load_csv", "load_images",
            "ImageCollection", "default_data_dir", "normalize_like", "decode_text", "file_kind"]
 
@@ -156,10 +158,10 @@ def normalize_like(x: np.ndarray, normalization: Mapping[str, Any] | None) -> np
 
 # name -> (file, description); the files are made by static/data/make_datasets.py
 BUILTIN_DATASETS: dict[str, str] = {
-    "digits": "8x8 grey images of handwritten digits 0-9 (1,797)",
-    "iris": "4 measurements of 150 iris flowers, 3 species",
-    "wine": "13 chemical measurements of 178 wines, 3 cultivars",
-    "breast_cancer": "30 features of 569 breast mass images, malignant or benign",
+    "digits": N_("8x8 grey images of handwritten digits 0-9 (1,797)"),
+    "iris": N_("4 measurements of 150 iris flowers, 3 species"),
+    "wine": N_("13 chemical measurements of 178 wines, 3 cultivars"),
+    "breast_cancer": N_("30 features of 569 breast mass images, malignant or benign"),
 }
 
 

@@ -21,7 +21,7 @@ from hearth.train.gradcam import GradCam, GradCamError
 from hearth.train.trainer import Trainer
 
 PREDICTED = -1  # the class select's value for "the class the model predicts"
-METHODS = {"Grad-CAM": "gradcam", N_("Per place (gradient × activation)"): "places"}  # labels shown with t()
+METHODS = {N_("Grad-CAM"): "gradcam", N_("Per place (gradient × activation)"): "places"}  # labels shown with t()
 # What the texts say about the image, whole sentences for each page's word ("this sample", "this input").
 NO_INPUT = {"this sample": N_("Give the model an input first; the heat map is for this sample."),
             "this input": N_("Give the model an input first; the heat map is for this input.")}

@@ -41,7 +41,7 @@ def sentence(text: str) -> str:
     """A loader's message as a sentence: a capital first letter, unless the text starts with a name
     (a file, "a/1.png", or a column), and a full stop, so the next sentence does not run into it."""
     text = text.strip()
-    if re.match(r"[a-z]+[ ,;:]", text):  # an ordinary word; "data.csv" or "cats/1.png" stay as they are
+    if re.match(r"[^\W\d_]+[ ,;:]", text) and text[0].islower():  # a word ("für" too); "data.csv" stays as it is
         text = text[0].upper() + text[1:]
     return text if text.endswith((".", "!", "?")) else text + "."
 

@@ -63,7 +63,7 @@ def check_stack(input_shape: Sequence[int], layers: Sequence[Mapping[str, Any]],
     or targets; None: any). `problems`: messages the editor already has for a layer (a box that
     does not parse), by position."""
     shape: tuple[int, ...] = tuple(input_shape)
-    source = "the input"
+    source = t("the input")
     reports: list[LayerReport] = []
     first_error: str | None = None
     for position, config in enumerate(layers, start=1):
@@ -81,7 +81,7 @@ def check_stack(input_shape: Sequence[int], layers: Sequence[Mapping[str, Any]],
             report.error = first_error = str(error)
             continue
         shape = units[-1].out_shape
-        source = f"{units[0].type} at position {position}"
+        source = units[0].where
         report.output_shape = shape
         report.params = sum(unit.param_count for unit in units)
     if not reports:

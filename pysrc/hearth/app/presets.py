@@ -60,11 +60,11 @@ def preset(name: str, input_shape: tuple[int, ...], outputs: int, classification
 
 
 def _fits(layers: list[dict[str, Any]], input_shape: tuple[int, ...]) -> bool:
-    shape, source = input_shape, "the input"
+    shape, source = input_shape, t("the input")
     try:
         for position, config in enumerate(layers, start=1):
             units = build(config, position, shape, source)
-            shape, source = units[-1].out_shape, f"{units[0].type} at position {position}"
+            shape, source = units[-1].out_shape, units[0].where
     except SpecError:
         return False
     return True

@@ -54,7 +54,7 @@ CSP = "; ".join([
 WORKER_CSP = CSP.replace("script-src 'self'", "script-src 'self' 'unsafe-eval'")
 WORKER_SCRIPT = "worker.js"
 
-WEB_FILES = ["boot.js", "worker.js", "ort-bridge.js", "range-file.js", "model-store.js", "offline.js", "hearth.css"]
+WEB_FILES = ["boot.js", "i18n.js", "worker.js", "ort-bridge.js", "range-file.js", "model-store.js", "offline.js", "hearth.css"]
 NOT_PRECACHED = {"sw.js", "build.json"}
 
 # Each part: its name in a sentence ("title") and what it holds (the Offline panel's line). "app" is

@@ -147,6 +147,15 @@ def test_catalog_is_read_as_written() -> None:
         assert isinstance(raw, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in raw.items())
 
 
+def test_the_page_offers_the_same_languages() -> None:
+    """web/i18n.js and index.html's menu list the languages hearth.i18n has, no more, no fewer."""
+    source = (WEB / "i18n.js").read_text()
+    listed = dict(re.findall(r'(\w+): "([^"]+)"', re.search(r"LANGUAGES = \{([^}]*)\}", source).group(1)))
+    assert listed == i18n.LANGUAGES
+    menu = re.search(r'<select id="language".*?</select>', (WEB / "index.html").read_text(), re.S).group(0)
+    assert dict(re.findall(r'<option value="(\w+)"[^>]*>([^<]+)</option>', menu)) == i18n.LANGUAGES
+
+
 def test_t_fills_fields_and_switches() -> None:
     try:
         assert i18n.language() == "en"

@@ -2,40 +2,20 @@
 // one Python builds in the worker (the `panel convert --to pyodide-worker` pattern, hand-written so
 // Python starts before anything else and the shell shows at once).
 
+import { N_, chosen, remember, t, use } from "./i18n.js";
+
 const VERSION = document.documentElement.dataset.version;
 const $ = (id) => document.getElementById(id);
 
 // ---------------------------------------------------------------- language
 
-// The visitor's language: their choice (the header's menu, kept in localStorage), else German for a
-// German browser, else English. English is the source: its texts are the keys of the other languages'
-// catalogs (i18n/<code>.json, the same file Python's hearth.i18n reads). Python learns the language in
-// the "start" message, before it builds the interface; a new choice reloads the page.
-const LANGUAGES = { en: "English", de: "Deutsch" };
-const LANGUAGE_KEY = "hearth-language";
-const LANGUAGE = (() => {
-  let stored = null;
-  try {
-    stored = localStorage.getItem(LANGUAGE_KEY);
-  } catch {} // storage blocked: the browser's language decides
-  if (stored && Object.hasOwn(LANGUAGES, stored)) return stored;
-  return (navigator.language || "").toLowerCase().startsWith("de") ? "de" : "en";
-})();
+// The visitor's language (web/i18n.js chosen()); Python learns it in the "start" message, before it
+// builds the interface, and a new choice reloads the page. The catalog is fetched at once; nothing is
+// written on the page before it is in.
+const LANGUAGE = chosen();
 document.documentElement.lang = LANGUAGE;
-let catalog = {};
-const catalogLoaded = LANGUAGE === "en" ? Promise.resolve() : fetch(`i18n/${LANGUAGE}.json`)
-  .then((response) => {
-    if (!response.ok) throw new Error(`HTTP ${response.status}`);
-    return response.json();
-  })
-  .then((loaded) => { catalog = loaded; })
+const catalogLoaded = use(LANGUAGE, location.href)
   .catch((error) => console.warn(`Hearth: no ${LANGUAGE} texts (${error}); showing English`));
-
-/** `text` (English) in the visitor's language, its {name} fields filled from `fields`. */
-function t(text, fields) {
-  const translated = catalog[text] ?? text;
-  return fields ? translated.replace(/\{(\w+)\}/g, (all, name) => (name in fields ? fields[name] : all)) : translated;
-}
 
 /** index.html's own words: elements marked data-i18n (their text), data-i18n-attr (those attributes). */
 function translatePage() {
@@ -48,9 +28,7 @@ function translatePage() {
   const menu = $("language");
   menu.value = LANGUAGE;
   menu.addEventListener("change", () => {
-    try {
-      localStorage.setItem(LANGUAGE_KEY, menu.value);
-    } catch {}
+    remember(menu.value);
     location.reload(); // Python builds the interface once, in one language: start again in the new one
   });
 }
@@ -68,12 +46,13 @@ const parsed = new Promise((resolve) => {
 });
 let pageTranslated = false;
 
-function status(text, fraction, step) {
+/** The boot screen's line: `text` is English (marked N_), shown in the visitor's language with `fields`. */
+function status(text, fraction, step, fields) {
   if (!pageTranslated) {
-    parsed.then(() => status(text, fraction, step));
+    parsed.then(() => status(text, fraction, step, fields));
     return;
   }
-  $("boot-status").textContent = text;
+  $("boot-status").textContent = t(text, fields);
   if (fraction != null) $("boot-progress").value = Math.round(2 + 98 * fraction);
   if (step) {
     let seen = false;
@@ -86,6 +65,7 @@ function status(text, fraction, step) {
   }
 }
 
+/** Start-up failed: `message` is a function that words it (called once the page's words are in). */
 function fail(message) {
   if (!pageTranslated) {
     parsed.then(() => fail(message));
@@ -93,8 +73,8 @@ function fail(message) {
   }
   const box = $("boot-error");
   box.hidden = false;
-  box.textContent = message;
-  status(t("Hearth could not start."), null);
+  box.textContent = message();
+  status(N_("Hearth could not start."), null);
 }
 
 // ---------------------------------------------------------------- service worker
@@ -144,7 +124,7 @@ async function serviceWorkerReady() {
   // so every file the app fetches from now on is stored as it passes. A new deployment (the old worker
   // would serve old files), or a static host that cannot send COOP/COEP (the worker adds them): wait
   // until this deployment's worker has stored the app and controls the page.
-  if (controller) status(t("Saving Hearth for offline use…"), 0.01);
+  if (controller) status(N_("Saving Hearth for offline use…"), 0.01);
   const installed = await new Promise((resolve) => {
     const done = async () => {
       if (sw.controller && (await versionOf(sw.controller)) === VERSION) resolve(true);
@@ -152,8 +132,8 @@ async function serviceWorkerReady() {
     sw.addEventListener("controllerchange", done);
     sw.addEventListener("message", (event) => {
       if (event.data?.type === "precache") {
-        status(t("Saving Hearth for offline use… ({done} of {total} files)", event.data),
-               0.3 * (event.data.done / event.data.total));
+        status(N_("Saving Hearth for offline use… ({done} of {total} files)"),
+               0.3 * (event.data.done / event.data.total), undefined, event.data);
       }
     });
     // If this deployment's worker fails to install (e.g. the host is mid-update), go on from the
@@ -279,14 +259,14 @@ worker.onmessage = async (event) => {
   const msg = event.data;
   switch (msg.type) {
     case "status":
-      status(t(msg.text), msg.fraction, msg.step); // the worker's texts are English (its N_ marks them)
+      status(msg.text, msg.fraction, msg.step); // the worker's texts are English (N_-marked in worker.js)
       break;
     case "render":
-      status(t("Drawing the interface…"), 0.97, "app");
+      status(N_("Drawing the interface…"), 0.97, "app");
       try {
         await render(msg);
       } catch (error) {
-        fail(t("The interface could not be drawn: {error}", { error }));
+        fail(() => t("The interface could not be drawn: {error}", { error }));
       }
       break;
     case "timing":
@@ -321,7 +301,7 @@ worker.onmessage = async (event) => {
       break;
     }
     case "error":
-      fail(t("Python failed to start:") + "\n" + msg.error);
+      fail(() => t("Python failed to start:") + "\n" + msg.error);
       break;
   }
 };

@@ -5,6 +5,7 @@ import { loadPyodide } from "./pyodide/pyodide.mjs";
 import * as hearthOrt from "./ort-bridge.js";
 import * as hearthModels from "./model-store.js";
 import * as hearthOffline from "./offline.js";
+import { N_, use } from "./i18n.js";
 
 // Python reaches these as `js.hearthOrt`, `js.hearthModels` and `js.hearthOffline`, only from
 // hearth/runtime/browser.py.
@@ -12,8 +13,7 @@ self.hearthOrt = hearthOrt;
 self.hearthModels = hearthModels;
 self.hearthOffline = hearthOffline;
 
-// The page shows these texts in the visitor's language: N_ marks them for its catalog (web/boot.js t()).
-const N_ = (text) => text;
+// The page shows these texts in the visitor's language (N_ marks them for the catalog; web/boot.js translates).
 const say = (text, fraction, step) => self.postMessage({ type: "status", text, fraction, step });
 // Start-up milestones, on the wall clock so the page can put them on its own timeline (bench/).
 const mark = (name) => self.postMessage({ type: "timing", name, t: performance.timeOrigin + performance.now() });
@@ -42,6 +42,8 @@ function sendPatch(patch, buffers) {
 async function start(base, language) {
   const pyodideUrl = new URL("pyodide/", base).href;
   say(N_("Starting Python…"), 0.05, "python");
+  // The words of this worker's own messages (web/offline.js, web/model-store.js), in the page's language.
+  const words = use(language, base).catch((error) => console.warn(`Hearth: no ${language} texts in the worker (${error})`));
   mark("start");
   // The packages travel while the interpreter starts: the boot plan, then the one bundle of every
   // package the app imports to start (sitebuild/pywheels.py write_boot_plan), inflated natively.
@@ -63,6 +65,7 @@ async function start(base, language) {
   await compiled;
   mark("packages");
   say(N_("Building the interface…"), 0.8, "app");
+  await words;
   pyodide.globals.set("sendPatch", sendPatch);
   await pyodide.runPythonAsync(`
 import importlib, os, pyodide.ffi

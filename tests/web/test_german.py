@@ -80,6 +80,11 @@ def test_choosing_deutsch_shows_the_page_in_german(page):
     assert badge.get_attribute("title") == DE["Everything runs in this browser tab. Nothing you load or type is sent anywhere."]
     assert page.get_by_role("combobox", name="Sprache").is_visible()
     assert page.title() == DE["Hearth — machine learning that stays on your device"]
+    # the worker's own JS messages (web/offline.js) are German too: it loaded the catalog
+    error = python(page, "import js\nfrom pyodide.ffi import create_proxy\ntry:\n"
+                         "    await js.hearthOffline.keep('app', create_proxy(lambda p: None), 'another-version')\n"
+                         "except Exception as error:\n    said = str(error)\nsaid")
+    assert DE["A newer version of Hearth was deployed: reload the page, then try again."] in error
     shot(page, "german-01-home")
 
 

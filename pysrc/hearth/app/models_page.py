@@ -196,11 +196,11 @@ class ModelsPage:
                  t("{size} already downloaded; the download resumes from there.", size=size_text(partial["bytes"]))
                  if partial else "")
         self.entry_info.object = (
-            f'<p class="hearth-entry">{escape(entry.note)}<br>'
+            f'<p class="hearth-entry">{escape(t(entry.note))}<br>'
             + t("Download: {size} · suits {backends} · {license}", size=escape(size),
                 backends=escape(backends_text(entry.backends)), license=escape(entry.license)) + "<br>"
             + t("From {url}", url=f"<code>{escape(entry.base_url)}</code>") + "<br>"
-            + t("Integrity: {how}.", how=escape(entry.verification()))
+            + t("Integrity: {how}.", how=escape(t(entry.verification())))
             + f"{'<br>' + escape(state) if state else ''}</p>")
         if self._download is None:
             self.download_button.label = t("Resume download") if partial and not have else t("Download")
@@ -223,7 +223,7 @@ class ModelsPage:
             self.progress_text.object = self._progress_html(t("Downloaded {model}.", model=entry.label))
             self.download_message.object = notice(t("{model} is on this device: pick it on the Chat tab.",
                                                     model=entry.label) + " "
-                                                  + t("Integrity: {how}.", how=entry.verification()), "success")
+                                                  + t("Integrity: {how}.", how=t(entry.verification())), "success")
         except StoreError as error:
             if error.kind == "aborted":
                 self.progress_text.object = self._progress_html(

@@ -12,6 +12,7 @@ import numpy as np
 from js import hearthModels, hearthOffline, hearthOrt  # set on the worker's global scope by web/worker.js
 from pyodide.ffi import JsException, create_proxy, to_js
 
+from hearth.i18n import t
 from hearth.runtime import Tensor, Value
 
 
@@ -175,7 +176,7 @@ class BrowserRuntime:
         `threads`: wasm threads for this session (None: the app's default; see web/ort-bridge.js)."""
         provider = provider or "wasm"
         if provider == "webgpu" and "webgpu" not in await self.detect():
-            raise RuntimeError("WebGPU is not available in this browser; use provider 'wasm'")
+            raise RuntimeError(t("WebGPU is not available in this browser; use provider 'wasm'"))
         if isinstance(model, str) and model.startswith("store:"):
             model_id, _, path = model.removeprefix("store:").partition("/")
             source = to_js({"modelId": model_id, "path": path}, dict_converter=_object)
@@ -327,7 +328,7 @@ def _picked_index(path: str) -> int:
 
     paths = list(js.hearthPicked.paths.to_py())
     if path not in paths:
-        raise StoreError("missing", f"{path} is not among the picked files; pick the folder again")
+        raise StoreError("missing", t("{path} is not among the picked files; pick the folder again", path=path))
     return paths.index(path)
 
 

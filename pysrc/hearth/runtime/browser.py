@@ -53,11 +53,11 @@ class BrowserTensor:
     @staticmethod
     def dispose_many(tensors: Sequence[BrowserTensor]) -> None:
         """Free many handles with one call into JS (see hearth.runtime.dispose_all)."""
-        live = [t.js for t in tensors if t.js is not None]
+        live = [tensor.js for tensor in tensors if tensor.js is not None]
         if live:
             hearthOrt.disposeAll(to_js(live))
-        for t in tensors:
-            t.js = None
+        for tensor in tensors:
+            tensor.js = None
 
 
 def _dtype_name(array: np.ndarray) -> str:
@@ -143,10 +143,10 @@ class BrowserSession:
                 to_js([_raw_bytes(a) for a in stacks]), to_js([list(a.shape) for a in stacks]),
                 to_js(list(carry)), to_js(list(carry.values())), to_js(names),
             )
-            for name, t in zip(carry.values(), out.state, strict=True):
+            for name, tensor in zip(carry.values(), out.state, strict=True):
                 if name in made_here:  # nobody else holds it
                     current[name].dispose()
-                current[name] = BrowserTensor(t)
+                current[name] = BrowserTensor(tensor)
                 made_here.add(name)
             steps += [{n: await _to_numpy(raw) for n, raw in zip(names, step, strict=True)} for step in out.steps]
         return {name: current[name] for name in carry.values()}, steps

@@ -160,10 +160,12 @@ def test_t_fills_fields_and_switches() -> None:
     try:
         assert i18n.language() == "en"
         assert i18n.t("{stored} of {size}", stored="1.0 MB", size="2.0 MB") == "1.0 MB of 2.0 MB"
+        assert i18n.number(1797) == "1,797" and i18n.number(1234.5) == "1,234.5"
         i18n.set_language("de")
         assert i18n.language() == "de"
         assert i18n.t("Train") == i18n.catalog("de")["Train"] != "Train"
         assert i18n.t("{stored} of {size}", stored="1.0 MB", size="2.0 MB") == "1.0 MB von 2.0 MB"
+        assert i18n.number(1797) == "1.797" and i18n.number(1234.5) == "1.234,5"
         with pytest.raises(ValueError, match="unknown language"):
             i18n.set_language("xx")
         assert i18n.language() == "de"

@@ -23,7 +23,7 @@ from hearth.app.math_view import MathView
 from hearth.app.presets import PRESETS, preset, unavailable
 from hearth.app.state import AppState
 from hearth.app.widgets.html import heading, notice, wrap_row
-from hearth.i18n import t
+from hearth.i18n import number, t
 
 
 class BuildPage:
@@ -193,7 +193,7 @@ class BuildPage:
         self.diagram.object = network_diagram.html(self.state.input_shape, report.layers)
         if report.ok:
             self.status.object = notice(t("The network works: {layers} layers, {params} parameters to learn.",
-                                          layers=len(report.layers), params=f"{report.param_count:,}"), "success")
+                                          layers=len(report.layers), params=number(report.param_count)), "success")
             self.state.param.update(spec=report.spec, spec_draft_ok=True, spec_problem=None)
         else:
             self.state.param.update(spec_draft_ok=False, spec_problem=report.error)

@@ -29,7 +29,7 @@ from hearth.app.state import AppState
 from hearth.app.tasks import background
 from hearth.app.widgets.html import heading, notice, wrap_row
 from hearth.app.widgets.number_box import FloatBox, IntBox
-from hearth.i18n import N_, t
+from hearth.i18n import N_, number, t
 from hearth.runtime import IN_BROWSER, get_runtime
 
 # Words marked N_ here and translated where shown (t(BACKENDS[b])).
@@ -238,7 +238,7 @@ class ChatPage:
         """The stats line while the model reads the conversation (a long one is read in chunks)."""
         self.prompt_read = (read, total)
         self.stats.object = self._stats_html(
-            t("Reading your message… {read} of {total} tokens (runs on {where})", read=f"{read:,}", total=f"{total:,}",
+            t("Reading your message… {read} of {total} tokens (runs on {where})", read=number(read), total=number(total),
               where=self.runs_on) if total else t("Reading your message… (runs on {where})", where=self.runs_on))
 
     def _finish(self) -> None:
@@ -251,7 +251,7 @@ class ChatPage:
         self._draw()
         if stopped and not done.token_ids:
             read, total = self.prompt_read  # (0, 0): stopped before its first chunk was read
-            count = " " + t("({read} of {total} tokens read)", read=f"{read:,}", total=f"{total:,}") if total else ""
+            count = " " + t("({read} of {total} tokens read)", read=number(read), total=number(total)) if total else ""
             self.stats.object = self._stats_html(t("Stopped while reading your message") + f"{count} · {self.runs_on}")
             return
         ending = {"stop": "", "cancelled": " · " + t("stopped"),

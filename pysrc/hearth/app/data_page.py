@@ -19,7 +19,7 @@ from hearth.app.widgets.html import heading, message_pane, notice, wrap_row
 from hearth.app.widgets.images import gallery, img_tag
 from hearth.app.widgets.number_box import IntBox
 from hearth.app.widgets.webcam import Webcam
-from hearth.i18n import N_, t
+from hearth.i18n import N_, number, t
 from hearth.runtime import site_file
 from hearth.train.data import (
     BUILTIN_DATASETS,
@@ -191,7 +191,7 @@ class DataPage:
         except (DataError, FileNotFoundError) as error:
             self._failed(error)
             return
-        self._done(data, t("Loaded {name}: {count} samples.", name=name, count=f"{len(data):,}"),
+        self._done(data, t("Loaded {name}: {count} samples.", name=name, count=number(len(data))),
                    {"kind": "builtin", "name": name})
 
     def _file_changed(self, *events) -> None:
@@ -278,8 +278,8 @@ class DataPage:
         if features is not None:
             source["features"] = features
         loaded = t("Loaded {name}: {count} rows, {features} features ({left_out} left out).", name=name,
-                   count=f"{len(data):,}", features=data.x.shape[1], left_out=", ".join(left_out)) if left_out \
-            else t("Loaded {name}: {count} rows, {features} features.", name=name, count=f"{len(data):,}",
+                   count=number(len(data)), features=data.x.shape[1], left_out=", ".join(left_out)) if left_out \
+            else t("Loaded {name}: {count} rows, {features} features.", name=name, count=number(len(data)),
                    features=data.x.shape[1])
         self._done(data, loaded, source)
 
@@ -294,7 +294,7 @@ class DataPage:
         except DataError as error:
             self._failed(error)
             return
-        self._done(data, t("Loaded {name}: {count} images in {classes} classes.", name=name, count=f"{len(data):,}",
+        self._done(data, t("Loaded {name}: {count} images in {classes} classes.", name=name, count=number(len(data)),
                            classes=len(data.classes)),
                    {"kind": "images", "file": self.zip_file.filename or "images.zip",
                     "size": [self.image_height.value, self.image_width.value], "channels": self.image_channels.value})

@@ -8,7 +8,7 @@ import numpy as np
 
 from hearth.app.widgets.html import bars, table
 from hearth.app.widgets.images import gallery, img_tag
-from hearth.i18n import t
+from hearth.i18n import number, t
 from hearth.train.data import Dataset
 
 
@@ -32,7 +32,7 @@ def summary(data: Dataset) -> str:
         skipped = "<br>" + (t("Left out: {items} and {more} more.", items=shown, more=len(data.skipped) - 3)
                             if len(data.skipped) > 3 else t("Left out: {items}.", items=shown))
     return ('<p style="margin:.2rem 0">' + t("<strong>{name}</strong>: {count} samples of {shape}, {kind}.",
-                                             name=escape(data.name), count=f"{len(data):,}",
+                                             name=escape(data.name), count=number(len(data)),
                                              shape=shape_text(data.sample_shape), kind=kind) + f"{skipped}</p>")
 
 

@@ -18,7 +18,7 @@ from hearth.app.tasks import background
 from hearth.app.widgets.html import bars, heading, notice, table, wrap_row
 from hearth.app.widgets.images import gallery, img_tag
 from hearth.app.widgets.number_box import IntBox
-from hearth.i18n import t
+from hearth.i18n import number, t
 from hearth.train.trainer import Evaluation
 
 MAX_MISTAKES = 24
@@ -95,7 +95,7 @@ class EvaluatePage:
         self.sample.end = len(val)
         accuracy = ("" if evaluation.accuracy is None
                     else " · " + t("accuracy <strong>{accuracy}</strong>", accuracy=f"{100 * evaluation.accuracy:.1f}%"))
-        self.summary.object = ("<p>" + t("Validation: {count} samples of {data}", count=f"{len(val):,}",
+        self.summary.object = ("<p>" + t("Validation: {count} samples of {data}", count=number(len(val)),
                                          data=escape(trainer.data.name)) + accuracy + " · "
                                + t("loss {loss} · after {epochs} epochs", loss=f"{evaluation.loss:.4f}",
                                    epochs=trainer.epochs_done) + "</p>")

@@ -16,7 +16,7 @@ from hearth.app.state import AppState
 from hearth.app.tasks import background
 from hearth.app.train_page import STEPS_PER_CALL
 from hearth.app.widgets.html import heading, notice, wrap_row
-from hearth.i18n import t
+from hearth.i18n import number, t
 from hearth.runtime import site_file
 from hearth.train.data import BUILTIN_DATASETS, DataError, Dataset, load_builtin
 from hearth.train.export import export_onnx, export_pytorch
@@ -63,7 +63,7 @@ class ExportPage:
             f"{name}.onnx", f"{name}.py", f"{name}.hearth")
         self.info.object = "<p>" + t("The model trained on <strong>{data}</strong> for {epochs} epochs: {layers} layers, "
                                      "{params} parameters.", data=escape(trainer.data.name), epochs=trainer.epochs_done,
-                                     layers=len(trainer.spec.summary), params=f"{trainer.spec.param_count:,}") + "</p>"
+                                     layers=len(trainer.spec.summary), params=number(trainer.spec.param_count)) + "</p>"
 
     # ---------------------------------------------------------------- files
     async def onnx_bytes(self) -> bytes:

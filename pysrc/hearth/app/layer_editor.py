@@ -16,7 +16,7 @@ from hearth.app.layer_catalog import CATALOG, Option, layer_types, new_layer, vi
 from hearth.app.layer_stack import LayerReport
 from hearth.app.widgets.html import notice, wrap_row
 from hearth.app.widgets.number_box import FloatBox, IntBox
-from hearth.i18n import language, t
+from hearth.i18n import language, number, t
 
 LAYER_STYLE = {"border": "1px solid #e6ddd3", "border-radius": "8px", "background": "#fff", "padding": "4px 6px",
                "margin": "4px 0"}
@@ -183,4 +183,4 @@ class LayerEditor:
             else:
                 shape = " × ".join(map(str, report.output_shape))
                 self.result.object = '<p style="margin:0">' + t("Gives <strong>{shape}</strong> · {params} parameters",
-                                                                shape=shape, params=f"{report.params:,}") + "</p>"
+                                                                shape=shape, params=number(report.params)) + "</p>"

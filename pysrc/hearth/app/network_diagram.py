@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from html import escape
 
 from hearth.app.layer_stack import LayerReport
-from hearth.i18n import t
+from hearth.i18n import number, t
 
 STEP = 112  # horizontal room per layer, in px
 HEIGHT = 190
@@ -71,7 +71,7 @@ def svg(input_shape: Sequence[int], layers: Sequence[LayerReport]) -> str:
         stroke = ERROR if error else (MUTED if waiting else INK)
         dash = ' stroke-dasharray="4 3"' if waiting else ""
         title = t("{label}: output {shape}, {params} parameters", label=label, shape=_shape_text(shape),
-                  params=f"{params:,}") + (". " + t("Problem: {error}", error=error) if error else "")
+                  params=number(params)) + (". " + t("Problem: {error}", error=error) if error else "")
         parts.append(f"<g><title>{escape(title)}</title>")
         figure, left, right = _figure(x, shape, stroke, dash)
         parts.append(figure)
@@ -88,7 +88,7 @@ def svg(input_shape: Sequence[int], layers: Sequence[LayerReport]) -> str:
                          f"{escape(t('fix this layer'))}</text>")
         elif i:
             parts.append(f'<text x="{x + 56}" y="{TOP + 170}" text-anchor="middle" fill="{MUTED}">'
-                         f"{escape(t('{params} params', params=f'{params:,}'))}</text>")
+                         f"{escape(t('{params} params', params=number(params)))}</text>")
         parts.append("</g>")
     parts.append(f'<defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="6" markerHeight="6" '
                  f'orient="auto"><path d="M0,0 L10,5 L0,10 z" fill="{MUTED}"/></marker></defs></svg>')

@@ -12,7 +12,7 @@ import re
 from datetime import datetime
 from html import escape
 
-from hearth.i18n import N_, t
+from hearth.i18n import N_, number, t
 from hearth.notes.drafting import DraftPlan, SectionStarted
 from hearth.notes.note import SectionState
 from hearth.notes.speed import DraftSpeed
@@ -74,25 +74,25 @@ def long_transcript_notice(plan: DraftPlan) -> str | None:
         "read in {parts} parts: for each of the {sections} sections the model lists the facts from every part, then "
         "writes the section from them. That is up to {requests} model runs, up to about {minutes} minutes on this "
         "device. Nothing is left out. You can stop at any time; what is written so far is kept.",
-        tokens=f"{plan.transcript_tokens:,}", context=f"{plan.context:,}", parts=len(plan.chunks),
+        tokens=number(plan.transcript_tokens), context=number(plan.context), parts=len(plan.chunks),
         sections=plan.sections, requests=plan.requests, minutes=max(1, round(minutes)))
 
 
 def reading_line(plan: DraftPlan) -> str:
-    return t("Reading the transcript ({tokens} tokens)…", tokens=f"{plan.transcript_tokens:,}")
+    return t("Reading the transcript ({tokens} tokens)…", tokens=number(plan.transcript_tokens))
 
 
 def reading_progress_line(read: int, total: int) -> str:
     """The reading phase, as the model reports it: before the first section's first words the model
     reads the whole transcript, which with a small model in a browser takes many seconds."""
-    return t("Reading the transcript: {read} of {total} tokens", read=f"{read:,}", total=f"{total:,}")
+    return t("Reading the transcript: {read} of {total} tokens", read=number(read), total=number(total))
 
 
 def reading_part(step: int, steps: int, read: int | None = None, total: int | None = None) -> str:
     """A long transcript's part being read; with the model's count once it reports one."""
     if read is not None and total:
-        return t("Reading part {step} of {steps}: {read} of {total} tokens", step=step, steps=steps, read=f"{read:,}",
-                 total=f"{total:,}")
+        return t("Reading part {step} of {steps}: {read} of {total} tokens", step=step, steps=steps, read=number(read),
+                 total=number(total))
     return t("Reading part {step} of {steps}", step=step, steps=steps)
 
 

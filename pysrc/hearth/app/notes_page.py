@@ -58,7 +58,7 @@ from hearth.app.notes_display import (
 )
 from hearth.app.tasks import background
 from hearth.app.widgets.html import heading, notice, wrap_row
-from hearth.i18n import t
+from hearth.i18n import number, t
 from hearth.notes.drafting import (
     ChatModel,
     DraftError,
@@ -334,7 +334,7 @@ class NotesPage:
     def _show_rows(self, rows: list[CsvTranscript]) -> None:
         self.csv_rows = rows
         self.row.options = {t("Choose a visit…"): None} | {
-            t("{visit}: {count} characters", visit=r.label, count=f"{len(r.dialogue):,}"): r.index for r in rows}
+            t("{visit}: {count} characters", visit=r.label, count=number(len(r.dialogue))): r.index for r in rows}
         self.row.value = None
         self.row.visible = bool(rows)
 

@@ -18,7 +18,7 @@ from hearth.app.tasks import background
 from hearth.app.widgets.curves import Curves
 from hearth.app.widgets.html import heading, notice, table, wrap_row
 from hearth.app.widgets.number_box import FloatBox, IntBox
-from hearth.i18n import N_, t
+from hearth.i18n import N_, number, t
 from hearth.runtime import get_runtime
 from hearth.train.data import DataError
 from hearth.train.layers import SpecError
@@ -359,8 +359,8 @@ class TrainPage:
             detail += ", " + (t("1 thread") if count == 1 else t("{count} threads", count=count))
         self.backend_info.object = ('<p style="margin:.2rem 0;color:#555">' + t(
             "Runs on {runtime} · {detail} · {params} parameters · {train} training and {validation} validation samples",
-            runtime=escape(runtime.name), detail=escape(detail), params=f"{trainer.spec.param_count:,}",
-            train=f"{len(trainer.train_data):,}", validation=f"{len(trainer.val_data):,}") + "</p>")
+            runtime=escape(runtime.name), detail=escape(detail), params=number(trainer.spec.param_count),
+            train=number(len(trainer.train_data)), validation=number(len(trainer.val_data))) + "</p>")
 
     @staticmethod
     def _history_table(trainer: Trainer) -> str:

@@ -4,6 +4,7 @@
     t("Trained {epochs} epochs", epochs=3)   # "3 Epochen trainiert" once set_language("de")
     TITLES = {"mlp": N_("Small network")}    # marked where it is defined ...
     t(TITLES[name])                          # ... translated where it is shown
+    t("{count} samples", count=number(1797)) # "1.797 Beispiele": number() groups digits as the language does
 
 The English text in the code is the key (the gettext convention), so the code reads as it shows and
 English needs no catalog: `t()` looks the text up in the active language's catalog, then fills in
@@ -56,6 +57,17 @@ def set_language(code: str) -> None:
 
 def language() -> str:
     return _active
+
+
+# How each language groups thousands and marks decimals (English: 1,797.5; German: 1.797,5).
+SEPARATORS = {"en": (",", "."), "de": (".", ",")}
+
+
+def number(value: int | float) -> str:
+    """`value` with its thousands grouped, as the active language writes numbers (1,797 / 1.797)."""
+    text = f"{value:,}"
+    group, point = SEPARATORS[_active]
+    return text.translate(str.maketrans({",": group, ".": point}))
 
 
 def N_(text: str) -> str:

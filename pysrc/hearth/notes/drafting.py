@@ -24,7 +24,7 @@ from contextlib import aclosing
 from dataclasses import dataclass, replace
 from typing import Protocol
 
-from hearth.i18n import t
+from hearth.i18n import number, t
 from hearth.notes.formats import NoteFormat, SectionSpec
 from hearth.notes.note import Note, SectionState
 from hearth.notes.prompts import (
@@ -346,7 +346,7 @@ class NoteDrafter:
             raise ContextTooSmallError(t(
                 "The model's context ({context} tokens) is too small to draft notes from a transcript this long "
                 "({tokens} tokens). Use a model with a longer context, or allow it more context.",
-                context=f"{context:,}", tokens=f"{transcript_tokens:,}"))
+                context=number(context), tokens=number(transcript_tokens)))
         chunks = split_into_chunks(text.split("\n"), budget, count.text)
         requests = prompt = new = 0
         for spec in fmt.sections:
@@ -494,7 +494,7 @@ class NoteDrafter:
             if len(merged) == len(extracts):  # not even two lists fit one request: the plan ruled this out
                 raise ContextTooSmallError(t(
                     "The model's context ({context} tokens) cannot hold the notes for {heading} from two parts of the "
-                    "transcript. Allow the model more context.", context=f"{self.context:,}", heading=spec.heading))
+                    "transcript. Allow the model more context.", context=number(self.context), heading=spec.heading))
             extracts = merged
 
     async def _complete(self, messages: list[Message], request: GenerationRequest) -> str:

@@ -19,7 +19,7 @@ import io
 import re
 from dataclasses import dataclass
 
-from hearth.i18n import t
+from hearth.i18n import number, t
 
 MAX_TRANSCRIPT_CHARS = 60_000
 CHARS_PER_MINUTE_OF_TALK = 900  # ~150 words a minute x ~6 characters a word
@@ -178,7 +178,7 @@ def transcript_from_text(text: str, source: str = "the pasted text") -> Transcri
             "{source} is {count} characters long, {duration} of conversation. Hearth drafts a note for one visit of "
             "up to {limit} characters (about an hour); drafting longer ones on this device would take hours. Check "
             "that it holds a single visit, or split it into visits and draft each one.", source=_cap(source),
-            count=f"{len(text):,}", duration=_describe_minutes(minutes), limit=f"{MAX_TRANSCRIPT_CHARS:,}"))
+            count=number(len(text)), duration=_describe_minutes(minutes), limit=number(MAX_TRANSCRIPT_CHARS)))
     turns = split_turns(text)
     if not turns:
         raise EmptyTranscriptError(t("{source} has speaker tags but no words. Check that it is the right file.",
@@ -205,7 +205,7 @@ def decode_text_file(data: bytes, name: str) -> str:
             raise UnreadableFileError(t(
                 "{file} is not UTF-8 text (byte {byte} at position {position} is not valid UTF-8). Re-save it as UTF-8 "
                 "text (in most editors: Save As, Encoding: UTF-8), or open it and paste the text.", file=name,
-                byte=f"0x{data[error.start]:02x}", position=f"{error.start:,}")) from None
+                byte=f"0x{data[error.start]:02x}", position=number(error.start))) from None
     raise UnreadableFileError(t(
         "{file} does not look like a text file (it contains binary data). Hearth reads .txt transcripts and .csv "
         "files with a 'dialogue' column; for a Word or PDF document, copy the text and paste it.", file=name))

@@ -58,7 +58,7 @@ from hearth.app.notes_display import (
 )
 from hearth.app.tasks import background
 from hearth.app.widgets.html import heading, notice, wrap_row
-from hearth.i18n import number, t
+from hearth.i18n import language, number, t
 from hearth.notes.drafting import (
     ChatModel,
     DraftError,
@@ -112,8 +112,10 @@ class SectionView:
                                              sizing_mode="stretch_width",
                                              placeholder=t("Not drafted yet. You can also type here."))
         self.text.param.watch(lambda e: page.edited(key, e.new), "value")
-        # the heading stays as the note writes it (the model's output format), in every language
-        self.regenerate = pn.widgets.Button(label=t("Regenerate {section}", section=heading_text.lower()), width=260,
+        # the heading stays as the note writes it (the model's output format), in every language; only
+        # English lowers its case inside the sentence ("Regenerate subjective")
+        section = heading_text.lower() if language() == "en" else heading_text
+        self.regenerate = pn.widgets.Button(label=t("Regenerate {section}", section=section), width=260,
                                             variant="outline")
         self.regenerate.on_click(lambda _e: background(page.regenerate(key)))
         self.title = pn.pane.HTML("", width=320, sizing_mode="fixed", margin=(10, 5, 0, 5), stylesheets=[NOTES_CSS])

@@ -10,20 +10,26 @@ The English text in the code is the key (the gettext convention), so the code re
 English needs no catalog: `t()` looks the text up in the active language's catalog, then fills in
 the named fields (`{name}`, never positional ones, so a translation may put them in another order).
 Each other language is one JSON file beside this one (`de.json`: {English: translation}), read by
-Python here and by the page (web/boot.js fetches `i18n/<code>.json` for index.html and its own
-messages), so the page and the app never disagree on a word. tests/test_i18n.py fails when a
+Python here and by the page (web/i18n.js fetches `i18n/<code>.json`, in the page for index.html and
+web/boot.js, in the worker for web/offline.js and web/model-store.js), so the page and the app never
+disagree on a word. tests/test_i18n.py fails when a
 catalog misses a string the code or the page uses, has one they no longer use, or differs in its
 fields.
 
 To add a language: copy de.json to <code>.json, translate every value, add the code to `LANGUAGES`
-(and to the page's list in web/boot.js); the test names what is missing.
+here, in web/i18n.js and to the menu in web/index.html; the test names what is missing.
 
 What is not translated: identifiers (layer types such as "dense"), code (the exported PyTorch script,
 the Python page), names of data and models, log lines for developers, and the section headings of a
 clinical note, which are the note model's output format.
 
 The default is English, so command-line users (hearth.train, hearth.notes and hearth.llm messages
-are wrapped too) see what they always saw. This package imports nothing of hearth.
+are wrapped too) see what they always saw; the web worker calls `set_language()` with the page's
+choice before it builds the interface (web/worker.js), and the page reloads on a new choice, so the
+language never changes under a page that is drawn.
+
+Owns: the active language, the catalogs, `t()`, `N_()` and `number()`. Imports: json and pathlib
+only, nothing of hearth, so every package may use it.
 """
 
 from __future__ import annotations

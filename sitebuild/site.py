@@ -2,6 +2,7 @@
 
 Layout of dist/:
     index.html, boot.js, worker.js, ort-bridge.js, hearth.css, sw.js   the app shell (web/)
+    i18n/         the interface's words in each language but English (pysrc/hearth/i18n/*.json)
     pyodide/      Pyodide core, every wheel, and our extended pyodide-lock.json
     ort/          onnxruntime-web: its wasm-only build and its WebGPU one (web/ort-bridge.js picks)
     bokeh/, panel-cdn/   BokehJS and Panel's JS/CSS, from the same wheels as their Python
@@ -53,7 +54,7 @@ CSP = "; ".join([
 WORKER_CSP = CSP.replace("script-src 'self'", "script-src 'self' 'unsafe-eval'")
 WORKER_SCRIPT = "worker.js"
 
-WEB_FILES = ["boot.js", "worker.js", "ort-bridge.js", "range-file.js", "model-store.js", "offline.js", "hearth.css"]
+WEB_FILES = ["boot.js", "i18n.js", "worker.js", "ort-bridge.js", "range-file.js", "model-store.js", "offline.js", "hearth.css"]
 NOT_PRECACHED = {"sw.js", "build.json"}
 
 # Each part: its name in a sentence ("title") and what it holds (the Offline panel's line). "app" is
@@ -249,6 +250,10 @@ def build(dist: Path | None = None, log=print) -> str:
     shutil.copytree(REPO / "static", staging, dirs_exist_ok=True, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
     for name in WEB_FILES:
         shutil.copy2(REPO / "web" / name, staging / name)
+    # The page's words in each other language: the catalogs Python's hearth.i18n reads (part "app", so offline too).
+    (staging / "i18n").mkdir()
+    for catalog in sorted((REPO / "pysrc" / "hearth" / "i18n").glob("*.json")):
+        shutil.copy2(catalog, staging / "i18n" / catalog.name)
     version = stamp(staging, sources)
     # Swap in the finished site only now, so a failed build never leaves a half-made dist/.
     shutil.rmtree(dist, ignore_errors=True)

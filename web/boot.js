@@ -2,23 +2,57 @@
 // one Python builds in the worker (the `panel convert --to pyodide-worker` pattern, hand-written so
 // Python starts before anything else and the shell shows at once).
 
+import { N_, chosen, remember, t, use } from "./i18n.js";
+
 const VERSION = document.documentElement.dataset.version;
 const $ = (id) => document.getElementById(id);
+
+// ---------------------------------------------------------------- language
+
+// The visitor's language (web/i18n.js chosen()); Python learns it in the "start" message, before it
+// builds the interface, and a new choice reloads the page. The catalog is fetched at once; nothing is
+// written on the page before it is in.
+const LANGUAGE = chosen();
+document.documentElement.lang = LANGUAGE;
+const catalogLoaded = use(LANGUAGE, location.href)
+  .catch((error) => console.warn(`Hearth: no ${LANGUAGE} texts (${error}); showing English`));
+
+/** index.html's own words: elements marked data-i18n (their text), data-i18n-attr (those attributes). */
+function translatePage() {
+  for (const el of document.querySelectorAll("[data-i18n]")) {
+    el.textContent = t(el.textContent.trim().replace(/\s+/g, " "));
+  }
+  for (const el of document.querySelectorAll("[data-i18n-attr]")) {
+    for (const name of el.dataset.i18nAttr.split(",")) el.setAttribute(name, t(el.getAttribute(name)));
+  }
+  const menu = $("language");
+  menu.value = LANGUAGE;
+  menu.addEventListener("change", () => {
+    remember(menu.value);
+    location.reload(); // Python builds the interface once, in one language: start again in the new one
+  });
+}
 
 // ---------------------------------------------------------------- boot screen
 
 // boot.js may run before the body is parsed (it is async, to start Python sooner): touch the DOM after.
+// The page's words come with it: nothing is shown until the catalog is in (a small file, fetched at once).
 const parsed = new Promise((resolve) => {
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", resolve, { once: true });
   else resolve();
+}).then(() => catalogLoaded).then(() => {
+  translatePage();
+  pageTranslated = true;
 });
+let pageTranslated = false;
 
-function status(text, fraction, step) {
-  if (document.readyState === "loading") {
-    parsed.then(() => status(text, fraction, step));
+/** The boot screen's line: `text` is English (marked N_), shown in the visitor's language with `fields`. */
+function status(text, fraction, step, fields) {
+  if (!pageTranslated) {
+    parsed.then(() => status(text, fraction, step, fields));
     return;
   }
-  $("boot-status").textContent = text;
+  $("boot-status").textContent = t(text, fields);
   if (fraction != null) $("boot-progress").value = Math.round(2 + 98 * fraction);
   if (step) {
     let seen = false;
@@ -31,15 +65,16 @@ function status(text, fraction, step) {
   }
 }
 
+/** Start-up failed: `message` is a function that words it (called once the page's words are in). */
 function fail(message) {
-  if (document.readyState === "loading") {
+  if (!pageTranslated) {
     parsed.then(() => fail(message));
     return;
   }
   const box = $("boot-error");
   box.hidden = false;
-  box.textContent = message;
-  status("Hearth could not start.", null);
+  box.textContent = message();
+  status(N_("Hearth could not start."), null);
 }
 
 // ---------------------------------------------------------------- service worker
@@ -60,9 +95,9 @@ async function serviceWorkerReady() {
   sw.addEventListener("message", (event) => {
     const { type, version } = event.data ?? {};
     // Another deployment took over while this page was open (its old files are gone): offer to reload into it.
-    if (type === "activated" && version !== VERSION) offerUpdate("Hearth was updated in another tab: reload to use the new version.");
+    if (type === "activated" && version !== VERSION) offerUpdate(t("Hearth was updated in another tab: reload to use the new version."));
     // A new deployment is stored and waits: this page keeps its own version until the visitor reloads.
-    if (type === "update-ready" && version !== VERSION) offerUpdate("A new version of Hearth is ready.");
+    if (type === "update-ready" && version !== VERSION) offerUpdate(t("A new version of Hearth is ready."));
     if (type === "precache" && version === VERSION) showSaving(event.data.done / event.data.total);
     if (type === "stored" && version === VERSION) showOfflineState();
     if (type === "store-failed" && version === VERSION) console.warn("Hearth: could not store itself for offline use:", event.data.message);
@@ -89,7 +124,7 @@ async function serviceWorkerReady() {
   // so every file the app fetches from now on is stored as it passes. A new deployment (the old worker
   // would serve old files), or a static host that cannot send COOP/COEP (the worker adds them): wait
   // until this deployment's worker has stored the app and controls the page.
-  if (controller) status("Saving Hearth for offline use…", 0.01);
+  if (controller) status(N_("Saving Hearth for offline use…"), 0.01);
   const installed = await new Promise((resolve) => {
     const done = async () => {
       if (sw.controller && (await versionOf(sw.controller)) === VERSION) resolve(true);
@@ -97,8 +132,8 @@ async function serviceWorkerReady() {
     sw.addEventListener("controllerchange", done);
     sw.addEventListener("message", (event) => {
       if (event.data?.type === "precache") {
-        status(`Saving Hearth for offline use… (${event.data.done} of ${event.data.total} files)`,
-               0.3 * (event.data.done / event.data.total));
+        status(N_("Saving Hearth for offline use… ({done} of {total} files)"),
+               0.3 * (event.data.done / event.data.total), undefined, event.data);
       }
     });
     // If this deployment's worker fails to install (e.g. the host is mid-update), go on from the
@@ -224,14 +259,14 @@ worker.onmessage = async (event) => {
   const msg = event.data;
   switch (msg.type) {
     case "status":
-      status(msg.text, msg.fraction, msg.step);
+      status(msg.text, msg.fraction, msg.step); // the worker's texts are English (N_-marked in worker.js)
       break;
     case "render":
-      status("Drawing the interface…", 0.97, "app");
+      status(N_("Drawing the interface…"), 0.97, "app");
       try {
         await render(msg);
       } catch (error) {
-        fail(`The interface could not be drawn: ${error}`);
+        fail(() => t("The interface could not be drawn: {error}", { error }));
       }
       break;
     case "timing":
@@ -266,7 +301,7 @@ worker.onmessage = async (event) => {
       break;
     }
     case "error":
-      fail(msg.text);
+      fail(() => t("Python failed to start:") + "\n" + msg.error);
       break;
   }
 };
@@ -309,10 +344,10 @@ document.addEventListener("click", async (event) => {
   const label = button.dataset.label ?? (button.dataset.label = button.textContent);
   try {
     await navigator.clipboard.writeText(button.dataset.hearthCopy);
-    button.textContent = "Copied";
+    button.textContent = t("Copied");
   } catch (error) {
-    button.textContent = "Copy failed";
-    button.title = `The browser refused the clipboard (${error.message}); select the text and copy it instead.`;
+    button.textContent = t("Copy failed");
+    button.title = t("The browser refused the clipboard ({message}); select the text and copy it instead.", error);
   }
   setTimeout(() => (button.textContent = label), 2000);
 });
@@ -330,24 +365,24 @@ function showConnection(online) {
   badge.classList.toggle("offline", !online);
   document.documentElement.dataset.network = online ? "online" : "offline";
   if (online) {
-    badge.textContent = "Runs on this device";
+    badge.textContent = t("Runs on this device");
     badge.title = onlineTitle;
     return;
   }
   if (!offlineParts) {
     // What is stored is not read yet (showOfflineState calls back): claim nothing until it is.
-    badge.textContent = "Offline";
-    badge.title = "No network: Hearth runs from the copy stored on this device.";
+    badge.textContent = t("Offline");
+    badge.title = t("No network: Hearth runs from the copy stored on this device.");
     return;
   }
   const missing = offlineParts.filter((p) => p.name !== "app" && !p.complete);
   const chatWorks = !missing.some((p) => p.name === "language-model");
-  badge.textContent = chatWorks ? "Offline: everything stored works" : "Offline: training works";
-  badge.title = "No network: Hearth runs from the copy stored on this device. Works: building, training, evaluating, " +
-    "predicting and exporting networks, the built-in datasets, your downloaded models" +
-    (chatWorks ? ", Chat and Notes with the built-in model." : ".") +
-    (missing.length ? ` Needs the network once: ${missing.map((p) => `${p.title} (${sizeOf(p.bytes - p.storedBytes)})`).join(", ")}.` : "") +
-    " Downloading new models needs the network.";
+  badge.textContent = chatWorks ? t("Offline: everything stored works") : t("Offline: training works");
+  badge.title = (chatWorks
+    ? t("No network: Hearth runs from the copy stored on this device. Works: building, training, evaluating, predicting and exporting networks, the built-in datasets, your downloaded models, Chat and Notes with the built-in model.")
+    : t("No network: Hearth runs from the copy stored on this device. Works: building, training, evaluating, predicting and exporting networks, the built-in datasets, your downloaded models.")) +
+    (missing.length ? " " + t("Needs the network once: {parts}.", { parts: missing.map((p) => `${t(p.title)} (${sizeOf(p.bytes - p.storedBytes)})`).join(", ") }) : "") +
+    " " + t("Downloading new models needs the network.");
 }
 
 function sizeOf(bytes) {
@@ -367,7 +402,7 @@ async function checkConnection() {
           // A newer deployment: let its service worker install (it says "update-ready" when stored).
           const registration = await navigator.serviceWorker?.getRegistration();
           if (registration) registration.update().catch(() => {});
-          else offerUpdate("A new version of Hearth is available.");
+          else offerUpdate(t("A new version of Hearth is available."));
         }
       }
     } catch {
@@ -385,8 +420,8 @@ function showSaving(fraction) {
   if (mark.dataset.state === "ready") return;
   mark.hidden = false;
   mark.dataset.state = "saving";
-  mark.textContent = `Saving for offline use… ${Math.round(100 * fraction)}%`;
-  mark.title = "Hearth is storing itself on this device so it works without the network.";
+  mark.textContent = t("Saving for offline use… {percent}%", { percent: Math.round(100 * fraction) });
+  mark.title = t("Hearth is storing itself on this device so it works without the network.");
 }
 
 /** The "Ready offline" mark (once the app part is stored), its tooltip, and the Offline panel's table. */
@@ -403,13 +438,13 @@ async function showOfflineState() {
   if (app.complete) {
     mark.hidden = false;
     mark.dataset.state = "ready";
-    mark.textContent = "Ready offline";
+    mark.textContent = t("Ready offline");
     const kept = offlineParts.filter((p) => p.complete);
     const notYet = rest.filter((p) => !p.complete);
-    mark.title = "Stored on this device, works without the network:\n" +
-      kept.map((p) => `• ${p.label} (${sizeOf(p.bytes)})`).join("\n") +
-      (notYet.length ? "\nNot yet stored (downloaded on first use):\n" + notYet.map((p) => `• ${p.label} (${sizeOf(p.bytes)})`).join("\n") : "") +
-      "\nClick for details.";
+    mark.title = t("Stored on this device, works without the network:") + "\n" +
+      kept.map((p) => `• ${t(p.label)} (${sizeOf(p.bytes)})`).join("\n") +
+      (notYet.length ? "\n" + t("Not yet stored (downloaded on first use):") + "\n" + notYet.map((p) => `• ${t(p.label)} (${sizeOf(p.bytes)})`).join("\n") : "") +
+      "\n" + t("Click for details.");
   }
   showConnection(document.documentElement.dataset.network !== "offline");
   await drawOfflinePanel();
@@ -419,8 +454,9 @@ async function drawOfflinePanel() {
   const rows = (offlineParts ?? []).map((p) => {
     const tr = document.createElement("tr");
     tr.dataset.part = p.name;
-    const state = p.complete ? "On this device" : p.storedBytes ? `${sizeOf(p.storedBytes)} of ${sizeOf(p.bytes)}` : "Not yet";
-    for (const text of [p.label, sizeOf(p.bytes), state]) {
+    const state = p.complete ? t("On this device")
+      : p.storedBytes ? t("{stored} of {size}", { stored: sizeOf(p.storedBytes), size: sizeOf(p.bytes) }) : t("Not yet");
+    for (const text of [t(p.label), sizeOf(p.bytes), state]) {
       const td = document.createElement("td");
       td.textContent = text;
       tr.appendChild(td);
@@ -432,12 +468,12 @@ async function drawOfflinePanel() {
   const line = [];
   if (navigator.storage?.estimate) {
     const { usage, quota } = await navigator.storage.estimate();
-    line.push(`This site stores ${sizeOf(usage)}; the browser allows it up to ${sizeOf(quota)}.`);
+    line.push(t("This site stores {usage}; the browser allows it up to {quota}.", { usage: sizeOf(usage), quota: sizeOf(quota) }));
   }
   if (navigator.storage?.persisted) {
     line.push((await navigator.storage.persisted())
-      ? "Storage is persistent: the browser keeps it until you clear it."
-      : "Storage is best-effort: the browser may clear it when the disk runs low (Keep everything asks to make it persistent).");
+      ? t("Storage is persistent: the browser keeps it until you clear it.")
+      : t("Storage is best-effort: the browser may clear it when the disk runs low (Keep everything asks to make it persistent)."));
   }
   $("offline-storage").textContent = line.join(" ");
 }
@@ -453,10 +489,10 @@ async function keepEverything() {
     for (const p of await offline.parts()) {
       if (p.complete) continue;
       await offline.keep(p.name, ({ done, total }) => {
-        progress.textContent = `Downloading ${p.title}: ${sizeOf(done)} of ${sizeOf(total)}…`;
+        progress.textContent = t("Downloading {part}: {done} of {total}…", { part: t(p.title), done: sizeOf(done), total: sizeOf(total) });
       }, VERSION);
     }
-    progress.textContent = "Everything is stored on this device: Hearth works offline, Chat and Notes included.";
+    progress.textContent = t("Everything is stored on this device: Hearth works offline, Chat and Notes included.");
   } catch (error) {
     progress.textContent = error.message;
   } finally {
@@ -507,5 +543,5 @@ serviceWorkerReady()
   .catch((error) => console.warn("Hearth: service worker check failed:", error))
   .then(() => {
     timings.go = Math.round(performance.now());
-    worker.postMessage({ type: "start", origin: location.href.replace(/[^/]*$/, ""), version: VERSION });
+    worker.postMessage({ type: "start", origin: location.href.replace(/[^/]*$/, ""), version: VERSION, language: LANGUAGE });
   });

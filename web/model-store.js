@@ -3,6 +3,7 @@
 // through pysrc/hearth/runtime/browser.py. Files are kept in the origin private file system (OPFS),
 // which can grow a partial file across sessions, so an interrupted download resumes where it stopped.
 
+import { N_, t } from "./i18n.js";
 import { createSHA256 } from "./vendor/hash-wasm/index.esm.min.js";
 
 const ROOT = "hearth-models";
@@ -44,7 +45,7 @@ export async function freeSpace() {
   return quota - usage;
 }
 
-const FREE_SOME_SPACE = "Free some space (delete other models, or clear site data)";
+const FREE_SOME_SPACE = N_("Free some space (delete other models, or clear site data)"); // shown with t()
 
 /**
  * Refuse ("quota") before anything is written when the site may not store `bytes` more, with 2% to
@@ -55,7 +56,7 @@ async function ensureRoom(bytes, message) {
   if (free !== null && free < bytes * 1.02) throw new StoreError("quota", message(gb(bytes), gb(Math.max(free, 0))));
 }
 
-const stopped = () => new StoreError("aborted", "The download was stopped; start it again to resume.");
+const stopped = () => new StoreError("aborted", t("The download was stopped; start it again to resume."));
 
 /** `fetch`, its failures as StoreErrors: "aborted" when `init.signal` stopped it, else "network" worded by `failed(error)`. */
 async function request(url, init, failed) {
@@ -118,8 +119,8 @@ export async function download(modelId, baseUrl, files, onProgress = () => {}, s
     if (complete) have += (await complete.getFile()).size;
     else if (part) have += (await part.getFile()).size;
   }
-  await ensureRoom(total - have, (needed, allowed) => `Not enough storage for this model: it needs ${needed} more, ` +
-    `and this browser allows ${allowed} for this site. ${FREE_SOME_SPACE}, or side-load the model from a folder.`);
+  await ensureRoom(total - have, (needed, allowed) => t("Not enough storage for this model: it needs {needed} more, and this browser allows {allowed} for this site. {advice}, or side-load the model from a folder.",
+    { needed, allowed, advice: t(FREE_SOME_SPACE) }));
   let done = 0;
   const started = performance.now();
   let startedBytes = null;
@@ -157,10 +158,10 @@ async function withSizes(baseUrl, files, signal) {
     }
     const url = fileUrl(baseUrl, f.path);
     const response = await request(url, { method: "HEAD", signal },
-      (error) => `Could not reach ${url}: ${error.message}. Check the connection and start again.`);
+      (error) => t("Could not reach {url}: {message}. Check the connection and start again.", { url, message: error.message }));
     const size = Number(response.headers.get("x-linked-size") || response.headers.get("content-length"));
     if (!response.ok || !size) {
-      throw new StoreError("network", `Could not learn the size of ${url} (HTTP ${response.status}).`);
+      throw new StoreError("network", t("Could not learn the size of {url} (HTTP {status}).", { url, status: response.status }));
     }
     out.push({ ...f, size });
   }
@@ -172,15 +173,15 @@ async function fetchFile(dir, name, url, expected, onBytes, signal) {
   const hasher = await newHasher();
   let offset = await hashExisting(partHandle, hasher, onBytes);
   const headers = offset > 0 ? { Range: `bytes=${offset}-` } : {};
-  const response = await request(url, { headers, signal }, (error) => `Could not download ${url}: ${error.message}. ` +
-    "Check the connection and start again: the download resumes where it stopped.");
+  const response = await request(url, { headers, signal }, (error) => t("Could not download {url}: {message}. Check the connection and start again: the download resumes where it stopped.",
+    { url, message: error.message }));
   if (response.status === 200 && offset > 0) {
     // The server ignored the Range request: start this file over.
     hasher.init();
     onBytes(-offset);
     offset = 0;
   } else if (!response.ok) {
-    throw new StoreError("network", `Downloading ${url} failed: HTTP ${response.status}.`);
+    throw new StoreError("network", t("Downloading {url} failed: HTTP {status}.", { url, status: response.status }));
   }
   const etag = etagSha256(response);
   const writable = await partHandle.createWritable({ keepExistingData: offset > 0 });
@@ -194,23 +195,23 @@ async function fetchFile(dir, name, url, expected, onBytes, signal) {
   } catch (error) {
     await writable.close().catch(() => {}); // keep what arrived: the next attempt resumes from here
     if (error.name === "QuotaExceededError") {
-      throw new StoreError("quota", `Storage ran out while saving ${name}. ${FREE_SOME_SPACE}, then start ` +
-        "again: the download resumes where it stopped.");
+      throw new StoreError("quota", t("Storage ran out while saving {file}. {advice}, then start again: the download resumes where it stopped.",
+        { file: name, advice: t(FREE_SOME_SPACE) }));
     }
     if (signal?.aborted) throw stopped();
-    throw new StoreError("network", `The download of ${name} was interrupted (${error.message}). ` +
-      "Start it again: it resumes where it stopped.");
+    throw new StoreError("network", t("The download of {file} was interrupted ({message}). Start it again: it resumes where it stopped.",
+      { file: name, message: error.message }));
   }
   await writable.close();
   const sha256 = hasher.digest("hex");
   const problems = [];
-  if (offset !== expected.size) problems.push(`size ${offset} bytes, expected ${expected.size}`);
-  if (expected.sha256 && sha256 !== expected.sha256) problems.push(`sha256 ${sha256}, expected ${expected.sha256}`);
-  if (etag && sha256 !== etag && offset === expected.size) problems.push(`sha256 ${sha256}, server says ${etag}`);
+  if (offset !== expected.size) problems.push(t("size {size} bytes, expected {expected}", { size: offset, expected: expected.size }));
+  if (expected.sha256 && sha256 !== expected.sha256) problems.push(t("sha256 {sha256}, expected {expected}", { sha256, expected: expected.sha256 }));
+  if (etag && sha256 !== etag && offset === expected.size) problems.push(t("sha256 {sha256}, server says {etag}", { sha256, etag }));
   if (problems.length) {
     await dir.removeEntry(name + PART);
-    throw new StoreError("integrity", `${name} failed its check (${problems.join("; ")}): the file is corrupted or ` +
-      "was tampered with, and was deleted. Download it again.");
+    throw new StoreError("integrity", t("{file} failed its check ({problems}): the file is corrupted or was tampered with, and was deleted. Download it again.",
+      { file: name, problems: problems.join("; ") }));
   }
   await partHandle.move(dir, name);
 }
@@ -226,12 +227,12 @@ export async function sideload(modelId, files, expected = null, paths = null, on
   const byPath = new Map(files.map((file, i) => [pathOf(file, i), file]));
   const wanted = expected ?? [...byPath.keys()].map((path) => ({ path, size: byPath.get(path).size }));
   const total = wanted.reduce((a, f) => a + f.size, 0);
-  await ensureRoom(total, (needed, allowed) => `Not enough storage to keep this model: it needs ${needed}, and ` +
-    `this browser allows ${allowed} for this site. ${FREE_SOME_SPACE}.`);
+  await ensureRoom(total, (needed, allowed) => t("Not enough storage to keep this model: it needs {needed}, and this browser allows {allowed} for this site. {advice}.",
+    { needed, allowed, advice: t(FREE_SOME_SPACE) }));
   let done = 0;
   for (const f of wanted) {
     const file = byPath.get(f.path);
-    if (!file) throw new StoreError("missing", `The folder has no ${f.path}, which this model needs.`);
+    if (!file) throw new StoreError("missing", t("The folder has no {path}, which this model needs.", { path: f.path }));
     const dir = await dirFor(modelId, f.path);
     const handle = await dir.getFileHandle(baseName(f.path) + PART, { create: true });
     const hasher = await newHasher();
@@ -246,15 +247,15 @@ export async function sideload(modelId, files, expected = null, paths = null, on
       await writable.close().catch(() => {});
       await dir.removeEntry(baseName(f.path) + PART).catch(() => {});
       if (error.name === "QuotaExceededError") {
-        throw new StoreError("quota", `Storage ran out while copying ${f.path}. Free some space and try again.`);
+        throw new StoreError("quota", t("Storage ran out while copying {path}. Free some space and try again.", { path: f.path }));
       }
-      throw new StoreError("missing", `Could not read ${f.path} from that folder (${error.message}).`);
+      throw new StoreError("missing", t("Could not read {path} from that folder ({message}).", { path: f.path, message: error.message }));
     }
     await writable.close();
     const sha256 = hasher.digest("hex");
     if ((f.sha256 && sha256 !== f.sha256) || file.size !== f.size) {
       await dir.removeEntry(baseName(f.path) + PART);
-      throw new StoreError("integrity", `${f.path} in that folder is not the expected file (sha256 ${sha256}).`);
+      throw new StoreError("integrity", t("{path} in that folder is not the expected file (sha256 {sha256}).", { path: f.path, sha256 }));
     }
     await handle.move(dir, baseName(f.path));
   }
@@ -317,7 +318,7 @@ export async function remove(modelId) {
 /** A stored file's handle (for reading it range by range: web/range-file.js). */
 export async function handle(modelId, path) {
   const found = await fileOrNull(await dirFor(modelId, path, false), baseName(path));
-  if (!found) throw new StoreError("missing", `${modelId} has no ${path} on this device: download it first.`);
+  if (!found) throw new StoreError("missing", t("{model} has no {path} on this device: download it first.", { model: modelId, path }));
   return found;
 }
 

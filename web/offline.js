@@ -9,6 +9,8 @@
 // visit's page started before the service worker existed) and because a download of 100 MB can
 // outlast the time a browser grants a service worker's event.
 
+import { t } from "./i18n.js";
+
 const HASH_HEADER = "x-hearth-sha256";
 const ROOT = new URL("./", import.meta.url).href;
 
@@ -81,11 +83,11 @@ async function sha256(buffer) {
 
 /** The part's missing files, one after the other: fetched, checked, stored; `onProgress({done, total, file})`. */
 async function store(name, onProgress, expectVersion) {
-  if (!self.caches) throw new OfflineError("unsupported", "This browser gives the page no storage (Cache API), so nothing can be kept for offline use.");
+  if (!self.caches) throw new OfflineError("unsupported", t("This browser gives the page no storage (Cache API), so nothing can be kept for offline use."));
   const info = await build();
   if (expectVersion && info.version !== expectVersion) {
     // The site answered with another deployment's list: storing it would mix two versions.
-    throw new OfflineError("version", "A newer version of Hearth was deployed: reload the page, then try again.");
+    throw new OfflineError("version", t("A newer version of Hearth was deployed: reload the page, then try again."));
   }
   const part = info.parts[name];
   if (!part) throw new Error(`Hearth has no part ${name}`);
@@ -97,8 +99,8 @@ async function store(name, onProgress, expectVersion) {
   if (navigator.storage?.estimate) {
     const { quota, usage } = await navigator.storage.estimate();
     if (quota - usage < total * 1.02) {
-      throw new OfflineError("quota", `Not enough room to keep ${part.title} (${sizeText(total)}): the browser allows this site ` +
-                                      `${sizeText(Math.max(quota - usage, 0))} more. Free some space and try again.`);
+      throw new OfflineError("quota", t("Not enough room to keep {part} ({size}): the browser allows this site {free} more. Free some space and try again.",
+                                        { part: t(part.title), size: sizeText(total), free: sizeText(Math.max(quota - usage, 0)) }));
     }
   }
   let done = 0;
@@ -109,11 +111,11 @@ async function store(name, onProgress, expectVersion) {
       // no-cache: a file the page already loaded is only revalidated, never transferred again.
       response = await fetch(new URL(path, ROOT).href, { cache: "no-cache" });
     } catch {
-      const title = part.title[0].toUpperCase() + part.title.slice(1);
-      throw new OfflineError("offline", `${title} is not on this device yet and the site cannot be reached: ` +
-                                        `download it first (${sizeText(total)}, once, while online); from then on it works offline.`);
+      const title = t(part.title);
+      throw new OfflineError("offline", t("{part} is not on this device yet and the site cannot be reached: download it first ({size}, once, while online); from then on it works offline.",
+                                          { part: title[0].toUpperCase() + title.slice(1), size: sizeText(total) }));
     }
-    if (!response.ok) throw new OfflineError("offline", `${path}: the site answered HTTP ${response.status}.`);
+    if (!response.ok) throw new OfflineError("offline", t("{path}: the site answered HTTP {status}.", { path, status: response.status }));
     const chunks = [];
     const reader = response.body.getReader();
     for (;;) {
@@ -121,7 +123,7 @@ async function store(name, onProgress, expectVersion) {
       try {
         chunk = await reader.read();
       } catch {
-        throw new OfflineError("offline", `The connection dropped while downloading ${part.title}; try again (the files already complete are kept).`);
+        throw new OfflineError("offline", t("The connection dropped while downloading {part}; try again (the files already complete are kept).", { part: t(part.title) }));
       }
       if (chunk.done) break;
       chunks.push(chunk.value);
@@ -131,8 +133,8 @@ async function store(name, onProgress, expectVersion) {
     const body = await new Blob(chunks).arrayBuffer();
     const hash = await sha256(body);
     if (hash !== info.files[path]) {
-      throw new OfflineError("integrity", `${path} is not the file this version of Hearth expects (sha256 ${hash}): ` +
-                                          "the site may be mid-update; reload the page and try again.");
+      throw new OfflineError("integrity", t("{path} is not the file this version of Hearth expects (sha256 {hash}): the site may be mid-update; reload the page and try again.",
+                                            { path, hash }));
     }
     const headers = {
       "Content-Type": response.headers.get("Content-Type") || "application/octet-stream",

@@ -2,6 +2,7 @@
 // Python creates onnxruntime-web sessions and runs them through these few functions; tensors stay
 // here (JS heap, or GPU buffers on WebGPU) between calls unless Python asks for their data.
 
+import { t } from "./i18n.js";
 import { rangeFileFromHandle } from "./range-file.js";
 
 let wantedThreads = null;
@@ -41,7 +42,7 @@ async function ort(threads = null, build = "wasm") {
         } catch (error) {
           if (error.kind !== "unsupported") {
             instances.delete(key); // try again later (online)
-            throw new Error(`${error.message} WebAssembly needs no download and works now.`);
+            throw new Error(`${error.message} ${t("WebAssembly needs no download and works now.")}`);
           }
         }
       }

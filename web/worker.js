@@ -5,6 +5,7 @@ import { loadPyodide } from "./pyodide/pyodide.mjs";
 import * as hearthOrt from "./ort-bridge.js";
 import * as hearthModels from "./model-store.js";
 import * as hearthOffline from "./offline.js";
+import { N_, use } from "./i18n.js";
 
 // Python reaches these as `js.hearthOrt`, `js.hearthModels` and `js.hearthOffline`, only from
 // hearth/runtime/browser.py.
@@ -12,6 +13,7 @@ self.hearthOrt = hearthOrt;
 self.hearthModels = hearthModels;
 self.hearthOffline = hearthOffline;
 
+// The page shows these texts in the visitor's language (N_ marks them for the catalog; web/boot.js translates).
 const say = (text, fraction, step) => self.postMessage({ type: "status", text, fraction, step });
 // Start-up milestones, on the wall clock so the page can put them on its own timeline (bench/).
 const mark = (name) => self.postMessage({ type: "timing", name, t: performance.timeOrigin + performance.now() });
@@ -37,9 +39,11 @@ function sendPatch(patch, buffers) {
   self.postMessage({ type: "patch", patch, buffers });
 }
 
-async function start(base) {
+async function start(base, language) {
   const pyodideUrl = new URL("pyodide/", base).href;
-  say("Starting Python…", 0.05, "python");
+  say(N_("Starting Python…"), 0.05, "python");
+  // The words of this worker's own messages (web/offline.js, web/model-store.js), in the page's language.
+  const words = use(language, base).catch((error) => console.warn(`Hearth: no ${language} texts in the worker (${error})`));
   mark("start");
   // The packages travel while the interpreter starts: the boot plan, then the one bundle of every
   // package the app imports to start (sitebuild/pywheels.py write_boot_plan), inflated natively.
@@ -50,17 +54,18 @@ async function start(base) {
   mark("python");
   const plan = await planPromise;
   later = plan.later;
-  say("Installing packages…", 0.35, "packages");
+  say(N_("Installing packages…"), 0.35, "packages");
   // Packages with shared libraries (if the start-up set has any) through Pyodide, which loads those first.
   // numpy travels in the bundle: Python's import loads its extension modules from site-packages.
   const compiled = pyodide.loadPackage(plan.load, { messageCallback: () => {}, errorCallback: (m) => console.warn(m) });
   unpackBundle(pyodide.FS, await bundlePromise, plan.site_packages);
   for (const name of plan.bundled) pyodide.loadedPackages[name] = "default channel"; // never installed twice
   mark("bundle");
-  say("Installing packages…", 0.6, "packages");
+  say(N_("Installing packages…"), 0.6, "packages");
   await compiled;
   mark("packages");
-  say("Building the interface…", 0.8, "app");
+  say(N_("Building the interface…"), 0.8, "app");
+  await words;
   pyodide.globals.set("sendPatch", sendPatch);
   await pyodide.runPythonAsync(`
 import importlib, os, pyodide.ffi
@@ -69,6 +74,8 @@ importlib.invalidate_caches()  # site-packages just got its files behind Python'
 if not hasattr(pyodide.ffi, "jsnull"):
     pyodide.ffi.jsnull = object()
 os.environ["PANEL_CDN_ROOT"] = ${JSON.stringify(new URL("panel-cdn/", base).href)}
+from hearth.i18n import set_language
+set_language(${JSON.stringify(language)})  # before anything builds a word of the interface
 from hearth.app.deferred_packages import wait_on_import
 wait_on_import(${JSON.stringify(plan.later_imports)})
 import panel.io.pyodide
@@ -123,8 +130,8 @@ self.onmessage = async (event) => {
   switch (msg.type) {
     case "start":
       self.hearthVersion = msg.version; // the page's deployment: files kept later must be of the same one
-      started = start(msg.origin).catch((error) => {
-        self.postMessage({ type: "error", text: `Python failed to start:\n${error}` });
+      started = start(msg.origin, msg.language ?? "en").catch((error) => {
+        self.postMessage({ type: "error", error: String(error) }); // the page words it (web/boot.js)
         throw error;
       });
       break;

@@ -19,15 +19,18 @@ import panel as pn
 from hearth.app.state import AppState
 from hearth.app.widgets.html import heading, wrap_row
 from hearth.app.widgets.images import gallery, img_tag
+from hearth.i18n import N_, t
 from hearth.train.augment import Augmentation
 
-ROTATIONS = {"off": 0.0, "±5°": 5.0, "±10°": 10.0, "±15°": 15.0, "±30°": 30.0, "±45°": 45.0, "±90°": 90.0,
+# Labels (keys) marked N_ here, translated where the menus are made.
+ROTATIONS = {N_("off"): 0.0, "±5°": 5.0, "±10°": 10.0, "±15°": 15.0, "±30°": 30.0, "±45°": 45.0, "±90°": 90.0,
              "±180°": 180.0}
-SHIFTS = {"off": 0.0, "±5%": 0.05, "±10%": 0.1, "±15%": 0.15, "±20%": 0.2, "±30%": 0.3}
-HALF = {"off": False, "half the images": True}
+SHIFTS = {N_("off"): 0.0, "±5%": 0.05, "±10%": 0.1, "±15%": 0.15, "±20%": 0.2, "±30%": 0.3}
+HALF = {N_("off"): False, N_("half the images"): True}
 PREVIEW_IMAGES = 6
 PREVIEW_SEED = 20240  # the preview's own stream, apart from training's
-NAMES = {"rotation": "Rotated", "shift": "Shifted", "flip": "Flipped (about half)", "invert": "Inverted (about half)"}
+NAMES = {"rotation": N_("Rotated"), "shift": N_("Shifted"), "flip": N_("Flipped (about half)"),
+         "invert": N_("Inverted (about half)")}
 
 
 def _option(select: pn.widgets.Select, value: float, label: str) -> None:
@@ -38,23 +41,28 @@ def _option(select: pn.widgets.Select, value: float, label: str) -> None:
         select.value = value
 
 
+def _translated(options: dict[str, object]) -> dict[str, object]:
+    return {t(label): value for label, value in options.items()}
+
+
 class AugmentPanel:
     def __init__(self, state: AppState) -> None:
         self.state = state
-        self.rotation = pn.widgets.Select(label="Rotate up to", options=ROTATIONS, value=0.0, width=130)
-        self.shift = pn.widgets.Select(label="Shift up to", options=SHIFTS, value=0.0, width=130)
+        self.rotation = pn.widgets.Select(label=t("Rotate up to"), options=_translated(ROTATIONS), value=0.0, width=130)
+        self.shift = pn.widgets.Select(label=t("Shift up to"), options=_translated(SHIFTS), value=0.0, width=130)
         # Menus, not checkboxes: Bokeh's checkbox gets no accessible name from its label.
-        self.flip = pn.widgets.Select(label="Flip left to right", options=HALF, value=False, width=170)
-        self.invert = pn.widgets.Select(label="Invert dark and light", options=HALF, value=False, width=170)
+        self.flip = pn.widgets.Select(label=t("Flip left to right"), options=_translated(HALF), value=False, width=170)
+        self.invert = pn.widgets.Select(label=t("Invert dark and light"), options=_translated(HALF), value=False,
+                                        width=170)
         for widget in (self.rotation, self.shift, self.flip, self.invert):
             widget.param.watch(lambda _e: self.changed(), "value")
         self.note = pn.pane.HTML("", sizing_mode="stretch_width")
         self.preview = pn.pane.HTML("", sizing_mode="stretch_width", css_classes=["hearth-augment-preview"])
         self._showing = False
         self.view = pn.Column(
-            pn.pane.HTML(heading("Image augmentation") + "<p>Each training batch gets random changes, new every "
-                         "epoch, so the network learns the shapes rather than the exact pixels. The validation "
-                         "share is never changed.</p>", sizing_mode="stretch_width"),
+            pn.pane.HTML(heading(t("Image augmentation")) + "<p>" + t("Each training batch gets random changes, new "
+                         "every epoch, so the network learns the shapes rather than the exact pixels. The validation "
+                         "share is never changed.") + "</p>", sizing_mode="stretch_width"),
             wrap_row(self.rotation, self.shift, self.flip, self.invert), self.note, self.preview,
             sizing_mode="stretch_width")
         state.param.watch(lambda _e: self._from_state(), "config")
@@ -99,27 +107,28 @@ class AugmentPanel:
     def show_preview(self) -> None:
         data = self.state.dataset
         if data is None or len(data.sample_shape) != 3:
-            self.note.object = ("<p>Augmentation changes images; this data is a table, so there is nothing to "
-                                "change.</p>") if data is not None else ""
+            self.note.object = ("<p>" + t("Augmentation changes images; this data is a table, so there is nothing to "
+                                          "change.") + "</p>") if data is not None else ""
             self.preview.object = ""
             return
         settings = self.settings
         if not settings.active:
-            self.note.object = "<p>Off: the network trains on the images as they are.</p>"
+            self.note.object = f"<p>{t('Off: the network trains on the images as they are.')}</p>"
             self.preview.object = ""
             return
         self.note.object = ""
         picked = np.linspace(0, len(data) - 1, PREVIEW_IMAGES).round().astype(int)
         x = data.x[picked]
-        rows = [("As they are", x)]
+        rows = [(t("As they are"), x)]
         kinds = [k for k, v in settings.to_dict().items() if v]
         for kind in kinds:
-            rows.append((NAMES[kind], settings.only(kind)(x, np.random.default_rng([PREVIEW_SEED, len(rows)]))))
+            rows.append((t(NAMES[kind]), settings.only(kind)(x, np.random.default_rng([PREVIEW_SEED, len(rows)]))))
         if len(kinds) > 1:
-            rows.append(("All together", settings(x, np.random.default_rng([PREVIEW_SEED, 0]))))
+            rows.append((t("All together"), settings(x, np.random.default_rng([PREVIEW_SEED, 0]))))
         parts = []
         for title, images in rows:
-            figures = [img_tag(image, alt=f"{title.lower()}: image {i + 1}", size=48) for i, image in enumerate(images)]
+            figures = [img_tag(image, alt=t("{kind}: image {number}", kind=title, number=i + 1), size=48)
+                       for i, image in enumerate(images)]
             parts.append(f'<div style="margin:.2rem 0"><div style="font-size:.85rem">{escape(title)}</div>'
-                         + gallery(figures, f"Augmentation preview: {title.lower()}") + "</div>")
+                         + gallery(figures, t("Augmentation preview: {kind}", kind=title)) + "</div>")
         self.preview.object = "".join(parts)

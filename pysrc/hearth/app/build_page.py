@@ -23,6 +23,7 @@ from hearth.app.math_view import MathView
 from hearth.app.presets import PRESETS, preset, unavailable
 from hearth.app.state import AppState
 from hearth.app.widgets.html import heading, notice, wrap_row
+from hearth.i18n import number, t
 
 
 class BuildPage:
@@ -30,14 +31,15 @@ class BuildPage:
         self.state = state
         self.editors: list[LayerEditor] = []
         self.report: StackReport | None = None
-        self.mode = pn.widgets.RadioButtonGroup(label="Mode", options=["Beginner", "Expert"], value="Beginner")
+        self.mode = pn.widgets.RadioButtonGroup(label=t("Mode"), options={t("Beginner"): "Beginner",
+                                                                          t("Expert"): "Expert"}, value="Beginner")
         self.mode.param.watch(lambda _e: self._mode_changed(), "value")
-        self.preset_buttons = {name: pn.widgets.Button(label=title, width=150, sizing_mode="fixed")
+        self.preset_buttons = {name: pn.widgets.Button(label=t(title), width=170, sizing_mode="fixed")
                                for name, title in PRESETS.items()}
         for name, button in self.preset_buttons.items():
             button.on_click(lambda _e, n=name: self.use_preset(n))
-        self.new_type = pn.widgets.Select(label="New layer", width=220, sizing_mode="fixed")
-        self.add_button = pn.widgets.Button(label="Add layer", color="primary", width=120, sizing_mode="fixed",
+        self.new_type = pn.widgets.Select(label=t("New layer"), width=220, sizing_mode="fixed")
+        self.add_button = pn.widgets.Button(label=t("Add layer"), color="primary", width=150, sizing_mode="fixed",
                                             margin=(22, 10, 5, 10))
         self.add_button.on_click(lambda _e: self.add_layer(self.new_type.value))
         self.input_info = pn.pane.HTML("", sizing_mode="stretch_width")
@@ -51,10 +53,10 @@ class BuildPage:
         self.message = pn.pane.HTML("", sizing_mode="stretch_width")
         self.math = MathView(state)
         self.view = pn.Column(
-            pn.pane.HTML(heading("2. Build", 2) + "<p>Stack layers into a network. Each layer shows what it "
-                         "gives the next one; the drawing follows your changes.</p>"),
-            pn.pane.HTML("<span>Mode (beginner mode offers sensible choices only):</span>"), self.mode,
-            pn.pane.HTML("<span>Start from a preset:</span>"), wrap_row(*self.preset_buttons.values()),
+            pn.pane.HTML(heading(t("2. Build"), 2) + "<p>" + t("Stack layers into a network. Each layer shows what it "
+                         "gives the next one; the drawing follows your changes.") + "</p>"),
+            pn.pane.HTML(f"<span>{t('Mode (beginner mode offers sensible choices only):')}</span>"), self.mode,
+            pn.pane.HTML(f"<span>{t('Start from a preset:')}</span>"), wrap_row(*self.preset_buttons.values()),
             self.message, self.diagram, self.status, self.input_info, self.layer_list,
             wrap_row(self.new_type, self.add_button), self.math.view, sizing_mode="stretch_width")
         self._refresh_new_types()
@@ -104,7 +106,8 @@ class BuildPage:
             self.message.object = notice(str(error), "error")
             return
         self.message.object = ""
-        self.set_layers(layers, title="" if quiet else f"{PRESETS[name]} for {self._data_words()}")
+        self.set_layers(layers, title="" if quiet else t("{preset} for {data}", preset=t(PRESETS[name]),
+                                                         data=self._data_words()))
 
     def add_layer(self, layer_type: str) -> None:
         editor = self._editor(new_layer(layer_type))
@@ -133,15 +136,16 @@ class BuildPage:
         self.refresh()
 
     def _refresh_new_types(self) -> None:
-        self.new_type.options = {f"{CATALOG[t].title} ({t})": t for t in layer_types(self.expert)}
+        self.new_type.options = {f"{t(CATALOG[kind].title)} ({kind})": kind for kind in layer_types(self.expert)}
         if self.new_type.value not in self.new_type.options.values():
             self.new_type.value = "dense"
 
     def _data_words(self) -> str:
         data = self.state.dataset
         if data is None:
-            return "8×8 images"
-        kind = f"{len(data.classes)} classes" if data.is_classification else f"{self.state.outputs} target(s)"
+            return t("8×8 images")
+        kind = t("{count} classes", count=len(data.classes)) if data.is_classification \
+            else t("{count} target(s)", count=self.state.outputs)
         return f"{data.name} ({' × '.join(map(str, data.sample_shape))}, {kind})"
 
     def _data_changed(self) -> None:
@@ -152,8 +156,8 @@ class BuildPage:
         if last is not None and last.type == "dense" and outputs is not None and last.config.get("units") != outputs:
             last.config["units"] = outputs
             last.build_widgets()
-            self.message.object = notice(f"The last layer now gives {outputs} outputs, one per class of "
-                                         f"{self.state.dataset.name}.", "info")
+            self.message.object = notice(t("The last layer now gives {outputs} outputs, one per class of {data}.",
+                                           outputs=outputs, data=self.state.dataset.name), "info")
         for name, button in self.preset_buttons.items():
             reason = unavailable(name, self.state.input_shape)
             button.disabled = reason is not None
@@ -184,11 +188,12 @@ class BuildPage:
         for position, (editor, layer) in enumerate(zip(self.editors, report.layers, strict=True), start=1):
             editor.show(layer, position, len(self.editors))
         shape = " × ".join(map(str, self.state.input_shape))
-        self.input_info.object = f"<p style='margin:.2rem 0'>Input: <strong>{shape}</strong> ({self._data_words()})</p>"
+        self.input_info.object = ("<p style='margin:.2rem 0'>" + t("Input: <strong>{shape}</strong> ({data})", shape=shape,
+                                                                    data=self._data_words()) + "</p>")
         self.diagram.object = network_diagram.html(self.state.input_shape, report.layers)
         if report.ok:
-            self.status.object = notice(f"The network works: {len(report.layers)} layers, {report.param_count:,} "
-                                        "parameters to learn.", "success")
+            self.status.object = notice(t("The network works: {layers} layers, {params} parameters to learn.",
+                                          layers=len(report.layers), params=number(report.param_count)), "success")
             self.state.param.update(spec=report.spec, spec_draft_ok=True, spec_problem=None)
         else:
             self.state.param.update(spec_draft_ok=False, spec_problem=report.error)

@@ -29,10 +29,12 @@ from hearth.app.state import AppState
 from hearth.app.tasks import background
 from hearth.app.widgets.html import heading, notice, wrap_row
 from hearth.app.widgets.number_box import FloatBox, IntBox
+from hearth.i18n import N_, number, t
 from hearth.runtime import IN_BROWSER, get_runtime
 
-BACKENDS = {"wasm": "WebAssembly (CPU)", "webgpu": "WebGPU (graphics card)", "cpu": "CPU (onnxruntime)"}
-SOURCES = {"built-in": "built in", "downloaded": "downloaded", "side-loaded": "side-loaded"}
+# Words marked N_ here and translated where shown (t(BACKENDS[b])).
+BACKENDS = {"wasm": N_("WebAssembly (CPU)"), "webgpu": N_("WebGPU (graphics card)"), "cpu": N_("CPU (onnxruntime)")}
+SOURCES = {"built-in": N_("built in"), "downloaded": N_("downloaded"), "side-loaded": N_("side-loaded")}
 REDRAW_SECONDS = 0.1  # the transcript is redrawn at most this often while an answer streams
 
 TRANSCRIPT_CSS = """<style>
@@ -55,30 +57,39 @@ def suits(choice: ModelChoice, backend: str) -> bool:
     return backend in choice.backends or (backend == "cpu" and "wasm" in choice.backends)
 
 
+def backend_text(backend: str) -> str:
+    return t(BACKENDS[backend]) if backend in BACKENDS else backend
+
+
+def source_text(source: str) -> str:
+    return t(SOURCES[source]) if source in SOURCES else source
+
+
 def choice_text(choice: ModelChoice) -> str:
-    suits = " or ".join(BACKENDS[b].split(" ")[0] for b in choice.backends if b in BACKENDS)
+    suits = t(" or ").join(BACKENDS[b].split(" ")[0] for b in choice.backends if b in BACKENDS)
     size = f"{size_text(choice.size_bytes)}, " if choice.size_bytes else ""
-    return f"{size}{SOURCES.get(choice.source, choice.source)}; suits {suits}"
+    return size + t("{source}; suits {backends}", source=source_text(choice.source), backends=suits)
 
 
 class ChatPage:
     def __init__(self, models: LanguageModels, state: AppState) -> None:
         self.models, self.state = models, state
-        self.model = pn.widgets.Select(label="Model", options={}, width=330)
-        self.backend = pn.widgets.Select(label="Runs on", options={BACKENDS["wasm"]: "wasm"}, value="wasm", width=220)
+        self.model = pn.widgets.Select(label=t("Model"), options={}, width=330)
+        self.backend = pn.widgets.Select(label=t("Runs on"), options={backend_text("wasm"): "wasm"}, value="wasm",
+                                         width=220)
         self.system = pn.widgets.TextAreaInput(
-            label="System prompt (optional)", rows=2, max_length=4000, sizing_mode="stretch_width",
-            placeholder="How the assistant should behave, e.g. 'Answer in one short paragraph.'")
-        self.temperature = FloatBox(label="Temperature (0: always the likeliest word)", value=0.7, start=0.0,
-                                    end=2.0, width=270)
-        self.max_tokens = IntBox(label="Longest answer (tokens)", value=256, start=1, end=4096, width=190)
-        self.prompt = pn.widgets.TextAreaInput(label="Your message", rows=3, max_length=20000,
+            label=t("System prompt (optional)"), rows=2, max_length=4000, sizing_mode="stretch_width",
+            placeholder=t("How the assistant should behave, e.g. 'Answer in one short paragraph.'"))
+        self.temperature = FloatBox(label=t("Temperature (0: always the likeliest word)"), value=0.7, start=0.0,
+                                    end=2.0, width=300)
+        self.max_tokens = IntBox(label=t("Longest answer (tokens)"), value=256, start=1, end=4096, width=210)
+        self.prompt = pn.widgets.TextAreaInput(label=t("Your message"), rows=3, max_length=20000,
                                                sizing_mode="stretch_width",
-                                               placeholder="Ask something. Nothing you type leaves this device.")
-        self.send_button = pn.widgets.Button(label="Send", color="primary", width=110)
-        self.stop_button = pn.widgets.Button(label="Stop", color="danger", variant="outline", width=100,
+                                               placeholder=t("Ask something. Nothing you type leaves this device."))
+        self.send_button = pn.widgets.Button(label=t("Send"), color="primary", width=110)
+        self.stop_button = pn.widgets.Button(label=t("Stop"), color="danger", variant="outline", width=100,
                                              disabled=True)
-        self.clear_button = pn.widgets.Button(label="Clear chat", width=120)
+        self.clear_button = pn.widgets.Button(label=t("Clear chat"), width=140)
         self.send_button.on_click(lambda _e: background(self.send()))
         self.stop_button.on_click(lambda _e: self.stop())
         self.clear_button.on_click(lambda _e: self.clear())
@@ -98,9 +109,9 @@ class ChatPage:
         self._drawn_at = 0.0
 
         self.view = pn.Column(
-            pn.pane.HTML(heading("Chat", 2) + "<p>Talk with a language model that runs <strong>in this browser"
-                         "</strong>: your messages never leave this device. The built-in model is small and quick; "
-                         "get a larger one on the <strong>Models</strong> tab.</p>"),
+            pn.pane.HTML(heading(t("Chat"), 2) + "<p>" + t("Talk with a language model that runs <strong>in this "
+                         "browser</strong>: your messages never leave this device. The built-in model is small and "
+                         "quick; get a larger one on the <strong>Models</strong> tab.") + "</p>"),
             wrap_row(self.model, self.backend), self.model_info,
             self.system, wrap_row(self.temperature, self.max_tokens),
             self.transcript, self.prompt, wrap_row(self.send_button, self.stop_button, self.clear_button),
@@ -127,7 +138,7 @@ class ChatPage:
         self._show_model()
 
     def _show_backends(self) -> None:
-        self.backend.options = {BACKENDS.get(p, p): p for p in self.state.providers if p in BACKENDS}
+        self.backend.options = {backend_text(p): p for p in self.state.providers if p in BACKENDS}
         self._suggest_backend()
 
     def _suggest_backend(self) -> None:
@@ -147,12 +158,13 @@ class ChatPage:
             self.model_info.object = ""
             return
         loaded = self.models.loaded_id == choice.id and self.models.provider == self.backend.value
-        where = f" Loaded; runs on {self.runs_on}." if loaded and self.runs_on else (
-            " Loaded." if loaded else " Loads when you send the first message.")
+        where = " " + (t("Loaded; runs on {where}.", where=self.runs_on) if loaded and self.runs_on else (
+            t("Loaded.") if loaded else t("Loads when you send the first message.")))
         warn = ""
         if not suits(choice, self.backend.value):
-            warn = (f" This export is made for {' or '.join(BACKENDS[b] for b in choice.backends)}; on "
-                    f"{BACKENDS.get(self.backend.value, self.backend.value)} it may be slow or fail.")
+            warn = " " + t("This export is made for {backends}; on {backend} it may be slow or fail.",
+                           backends=t(" or ").join(backend_text(b) for b in choice.backends),
+                           backend=backend_text(self.backend.value))
         self.model_info.object = (f'<p class="hearth-model-info">{escape(choice.label)}: {escape(choice_text(choice))}.'
                                   f"{escape(where)}{escape(warn)}</p>")
 
@@ -161,10 +173,10 @@ class ChatPage:
         provider = getattr(model.decoder.session, "provider", self.backend.value)
         if provider == "wasm" and IN_BROWSER:
             threads = await get_runtime().threads()
-            return f"WebAssembly, {threads} thread{'s' if threads != 1 else ''}"
+            return "WebAssembly, " + (t("1 thread") if threads == 1 else t("{count} threads", count=threads))
         if provider == "webgpu":
             return "WebGPU"
-        return BACKENDS.get(provider, provider)
+        return backend_text(provider)
 
     # ---------------------------------------------------------------- chatting
     def messages(self) -> list[dict[str, str]]:
@@ -177,18 +189,18 @@ class ChatPage:
 
         text = (self.prompt.value_input or self.prompt.value or "").strip()
         if self.generating:
-            self.message.object = notice("An answer is still coming; wait for it or press Stop.", "warning")
+            self.message.object = notice(t("An answer is still coming; wait for it or press Stop."), "warning")
             return
         if not text:
-            self.message.object = notice("Type a message first.", "warning")
+            self.message.object = notice(t("Type a message first."), "warning")
             return
         if not self.model.value:
-            self.message.object = notice("No model to chat with; get one on the Models tab.", "error")
+            self.message.object = notice(t("No model to chat with; get one on the Models tab."), "error")
             return
         temperature, max_tokens = self.temperature.value, self.max_tokens.value
         if temperature is None or not 0 <= temperature <= 2 or not max_tokens or max_tokens < 1:
-            self.message.object = notice("Temperature must be between 0 and 2 and the longest answer at least 1 "
-                                         "token; fix the settings and send again.", "error")
+            self.message.object = notice(t("Temperature must be between 0 and 2 and the longest answer at least 1 "
+                                           "token; fix the settings and send again."), "error")
             return
         model_id, provider = self.model.value, self.backend.value
         self.history.append({"role": "user", "content": text})
@@ -202,8 +214,8 @@ class ChatPage:
         try:
             loading = self.models.loaded_id != model_id or self.models.provider != provider
             if loading:
-                self.stats.object = self._stats_html(f"Loading {self.models.choice(model_id).label}… (a large model "
-                                                     "takes a while the first time)")
+                self.stats.object = self._stats_html(t("Loading {model}… (a large model takes a while the first time)",
+                                                       model=self.models.choice(model_id).label))
             async with self.models.use("Chat", model_id, provider) as model:
                 self.runs_on = await self._where(model)
                 self._show_model()
@@ -225,8 +237,9 @@ class ChatPage:
     def _reading(self, read: int, total: int) -> None:
         """The stats line while the model reads the conversation (a long one is read in chunks)."""
         self.prompt_read = (read, total)
-        count = f" {read:,} of {total:,} tokens" if total else ""
-        self.stats.object = self._stats_html(f"Reading your message…{count} (runs on {self.runs_on})")
+        self.stats.object = self._stats_html(
+            t("Reading your message… {read} of {total} tokens (runs on {where})", read=number(read), total=number(total),
+              where=self.runs_on) if total else t("Reading your message… (runs on {where})", where=self.runs_on))
 
     def _finish(self) -> None:
         done = self.last
@@ -238,13 +251,15 @@ class ChatPage:
         self._draw()
         if stopped and not done.token_ids:
             read, total = self.prompt_read  # (0, 0): stopped before its first chunk was read
-            count = f" ({read:,} of {total:,} tokens read)" if total else ""
-            self.stats.object = self._stats_html(f"Stopped while reading your message{count} · {self.runs_on}")
+            count = " " + t("({read} of {total} tokens read)", read=number(read), total=number(total)) if total else ""
+            self.stats.object = self._stats_html(t("Stopped while reading your message") + f"{count} · {self.runs_on}")
             return
-        ending = {"stop": "", "cancelled": " · stopped", "length": " · reached the longest answer"}[done.finish_reason]
+        ending = {"stop": "", "cancelled": " · " + t("stopped"),
+                  "length": " · " + t("reached the longest answer")}[done.finish_reason]
         self.stats.object = self._stats_html(
-            f"{len(done.token_ids)} tokens · {done.tokens_per_second:.1f} tokens/s · first token after "
-            f"{done.time_to_first_token:.2f} s · prompt {done.prompt_tokens} tokens · {self.runs_on}{ending}")
+            t("{tokens} tokens · {rate} tokens/s · first token after {first} s · prompt {prompt} tokens · {where}",
+              tokens=len(done.token_ids), rate=f"{done.tokens_per_second:.1f}",
+              first=f"{done.time_to_first_token:.2f}", prompt=done.prompt_tokens, where=self.runs_on) + ending)
 
     def _failed(self, text: str, error: Exception) -> None:
         from hearth.llm.model.generate import ContextLengthError, ModelFilesError
@@ -256,13 +271,13 @@ class ChatPage:
         self._draw()
         self.stats.object = self._stats_html("")
         if isinstance(error, ContextLengthError):
-            why = f"{error} Or press Clear chat to start a new conversation."
+            why = f"{error} " + t("Or press Clear chat to start a new conversation.")
         elif isinstance(error, ModelBusyError | BackendUnsupportedError | ChatTemplateError | ModelFilesError
                         | ModelNotOnDeviceError):
             why = str(error)
         else:
-            why = (f"The model could not answer: {error}. Try again, pick another backend (WebAssembly always "
-                   "works), or another model.")
+            why = t("The model could not answer: {error}. Try again, pick another backend (WebAssembly always works), "
+                    "or another model.", error=error)
         self.message.object = notice(why, "error")
 
     def stop(self) -> None:
@@ -295,12 +310,12 @@ class ChatPage:
             turns.append(("assistant", self.answer or "…"))
         if not turns:
             self.transcript.object = (TRANSCRIPT_CSS + '<div class="hearth-chat" role="log"><div class="hearth-msg '
-                                      'hearth-system">No messages yet.</div></div>')
+                                      f'hearth-system">{t("No messages yet.")}</div></div>')
             return
-        names = {"user": "You", "assistant": "Assistant"}
+        names = {"user": t("You"), "assistant": t("Assistant")}
         rows = []
         for i, (role, content) in enumerate(turns):
-            mark = '<span class="hearth-stopped"> (stopped)</span>' if i in self._stopped else ""
+            mark = f'<span class="hearth-stopped"> ({t("stopped")})</span>' if i in self._stopped else ""
             rows.append(f'<div class="hearth-msg hearth-{role}"><span class="who">{names[role]}</span>'
                         f"{escape(content)}{mark}</div>")
         self.transcript.object = TRANSCRIPT_CSS + '<div class="hearth-chat" role="log">' + "".join(rows) + "</div>"

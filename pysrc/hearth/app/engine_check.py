@@ -8,6 +8,7 @@ import numpy as np
 import panel as pn
 
 from hearth.graph import Graph
+from hearth.i18n import t
 from hearth.runtime import get_runtime
 
 
@@ -40,18 +41,21 @@ async def check(provider: str | None = None) -> dict:
 
 def panel() -> pn.viewable.Viewable:
     result = pn.pane.Markdown("", sizing_mode="stretch_width")
-    button = pn.widgets.Button(label="Check the compute engine", color="primary", width=260)
+    button = pn.widgets.Button(label=t("Check the compute engine"), color="primary", width=280)
 
     async def on_click(_event) -> None:
         button.disabled = True
-        result.object = "Running a small ONNX model…"
+        result.object = t("Running a small ONNX model…")
         try:
             r = await check()
-            verdict = "works" if r["ok"] else "gave WRONG numbers"
-            result.object = (f"ONNX Runtime on **{r['provider']}** {verdict}: largest error against numpy "
-                             f"{r['max_abs_error']:.2e}, {r['seconds'] * 1000:.0f} ms including loading.")
+            fields = {"provider": r["provider"], "error": f"{r['max_abs_error']:.2e}",
+                      "ms": f"{r['seconds'] * 1000:.0f}"}
+            result.object = (t("ONNX Runtime on **{provider}** works: largest error against numpy {error}, {ms} ms "
+                               "including loading.", **fields) if r["ok"] else
+                             t("ONNX Runtime on **{provider}** gave WRONG numbers: largest error against numpy {error}, "
+                               "{ms} ms including loading.", **fields))
         except Exception as error:  # shown to the person, who can report it
-            result.object = f"The compute engine failed here: {error}"
+            result.object = t("The compute engine failed here: {error}", error=error)
         finally:
             button.disabled = False
 

@@ -16,6 +16,7 @@ from hearth.app.state import AppState
 from hearth.app.tasks import background
 from hearth.app.train_page import STEPS_PER_CALL
 from hearth.app.widgets.html import heading, notice, wrap_row
+from hearth.i18n import number, t
 from hearth.runtime import site_file
 from hearth.train.data import BUILTIN_DATASETS, DataError, Dataset, load_builtin
 from hearth.train.export import export_onnx, export_pytorch
@@ -28,24 +29,25 @@ class ExportPage:
     def __init__(self, state: AppState) -> None:
         self.state = state
         self.onnx = pn.widgets.FileDownload(callback=self._onnx_file, filename="hearth_model.onnx",
-                                            label="Download the ONNX model", color="primary", width=260)
+                                            label=t("Download the ONNX model"), color="primary", width=280)
         self.pytorch = pn.widgets.FileDownload(callback=self._pytorch_file, filename="hearth_model.py",
-                                               label="Download the PyTorch script", width=260)
+                                               label=t("Download the PyTorch script"), width=280)
         self.project = pn.widgets.FileDownload(callback=self._project_file, filename="hearth_model.hearth",
-                                               label="Download the project file", width=260)
-        self.open = pn.widgets.FileInput(label="Open a project file (.hearth)", accept=".hearth,.zip")
+                                               label=t("Download the project file"), width=280)
+        self.open = pn.widgets.FileInput(label=t("Open a project file (.hearth)"), accept=".hearth,.zip")
         self.open.param.watch(lambda _e: background(self.open_project()), "value")
         self.info = pn.pane.HTML("", sizing_mode="stretch_width")
         self.message = pn.pane.HTML("", sizing_mode="stretch_width")
         self.view = pn.Column(
-            pn.pane.HTML(heading("6. Export", 2)), self.info,
+            pn.pane.HTML(heading(t("6. Export"), 2)), self.info,
             wrap_row(self.onnx, self.pytorch, self.project),
-            pn.pane.HTML("<ul style='margin:.2rem 0;color:#444;font-size:.9rem'>"
+            pn.pane.HTML("<ul style='margin:.2rem 0;color:#444;font-size:.9rem'>" + t(
                          "<li><strong>ONNX</strong>: the trained network for any ONNX runtime (input x → class "
                          "probabilities).</li><li><strong>PyTorch script</strong>: the same network in torch.nn, "
                          "weights inside; run it with <code>python hearth_model.py inputs.npy</code>.</li>"
-                         "<li><strong>Project file</strong>: everything, to carry on training here later.</li></ul>"),
-            pn.pane.HTML(heading("Open a project")), self.open, self.message, sizing_mode="stretch_width")
+                         "<li><strong>Project file</strong>: everything, to carry on training here later.</li>")
+                         + "</ul>"),
+            pn.pane.HTML(heading(t("Open a project"))), self.open, self.message, sizing_mode="stretch_width")
         state.param.watch(lambda _e: self.show(), "trainer")
         self.show()
 
@@ -54,14 +56,14 @@ class ExportPage:
         for button in (self.onnx, self.pytorch, self.project):
             button.disabled = trainer is None
         if trainer is None:
-            self.info.object = notice("Train a model first (Train page), or open a project file below.", "info")
+            self.info.object = notice(t("Train a model first (Train page), or open a project file below."), "info")
             return
         name = self.state.project_name
         self.onnx.filename, self.pytorch.filename, self.project.filename = (
             f"{name}.onnx", f"{name}.py", f"{name}.hearth")
-        self.info.object = (f"<p>The model trained on <strong>{escape(trainer.data.name)}</strong> for "
-                            f"{trainer.epochs_done} epochs: {len(trainer.spec.summary)} layers, "
-                            f"{trainer.spec.param_count:,} parameters.</p>")
+        self.info.object = "<p>" + t("The model trained on <strong>{data}</strong> for {epochs} epochs: {layers} layers, "
+                                     "{params} parameters.", data=escape(trainer.data.name), epochs=trainer.epochs_done,
+                                     layers=len(trainer.spec.summary), params=number(trainer.spec.param_count)) + "</p>"
 
     # ---------------------------------------------------------------- files
     async def onnx_bytes(self) -> bytes:
@@ -98,8 +100,8 @@ class ExportPage:
         if wanted in BUILTIN_DATASETS:
             return load_builtin(wanted, await site_file(f"data/{wanted}.npz")), {"kind": "builtin", "name": wanted}
         classes = ", ".join(project.classes[:6]) + (", ..." if len(project.classes) > 6 else "")
-        raise DataError(f"this project was trained on {wanted or 'other data'} (classes {classes}); load that data on "
-                        "the Data page first, then open the project again")
+        raise DataError(t("this project was trained on {data} (classes {classes}); load that data on the Data page "
+                          "first, then open the project again", data=wanted or t("other data"), classes=classes))
 
     async def open_project(self, data: bytes | None = None) -> None:
         raw = data if data is not None else self.open.value
@@ -111,7 +113,7 @@ class ExportPage:
             trainer = Trainer.from_project(project, dataset, provider=self.state.provider,
                                            steps_per_call=STEPS_PER_CALL)
         except (ProjectError, SpecError, DataError, TrainingError, ValueError) as error:
-            kept = " The model you had is still there." if self.state.trainer is not None else ""
+            kept = " " + t("The model you had is still there.") if self.state.trainer is not None else ""
             self.message.object = notice(f"{error}.{kept}", "error")
             return
         updates = {"dataset": dataset, "data_source": source} if source is not None else {}
@@ -120,5 +122,5 @@ class ExportPage:
         self.state.loaded_spec += 1
         self.state.config = trainer.config
         await self.state.use_trainer(trainer)
-        self.message.object = notice(f"Opened: a model trained on {dataset.name} for {trainer.epochs_done} epochs. "
-                                     "Evaluate, Predict and Train more use it now.", "success")
+        self.message.object = notice(t("Opened: a model trained on {data} for {epochs} epochs. Evaluate, Predict and "
+                                       "Train more use it now.", data=dataset.name, epochs=trainer.epochs_done), "success")

@@ -21,17 +21,18 @@ from typing import Any
 
 import param
 
+from hearth.i18n import N_, t
 from hearth.runtime import IN_BROWSER
 
 BUILTIN_ID = "smollm2"
-BUILTIN_LABEL = "SmolLM2-135M-Instruct (built in)"
+BUILTIN_LABEL = N_("SmolLM2-135M-Instruct (built in)")  # shown with t()
 BUILTIN_PART = "language-model"  # its part of the site (sitebuild/site.py PARTS)
 NOTE_PART = "note-model"
 # The note model: the built-in model with the Notes adapter merged in, shipped beside it when the build had
 # the adapter. Notes drafts with it by default; Chat keeps the instruction-tuned base (the note model only
 # learned to answer the Notes page's section requests).
 NOTE_ID = "note"
-NOTE_LABEL = "SmolLM2-135M note model (built in, fine-tuned for notes)"
+NOTE_LABEL = N_("SmolLM2-135M note model (built in, fine-tuned for notes)")
 
 
 @dataclass(frozen=True)
@@ -76,15 +77,15 @@ class LanguageModels(param.Parameterized):
         self._model: Any = None
         self._load_lock = asyncio.Lock()
         if not self.choices:
-            self.choices = [ModelChoice(BUILTIN_ID, BUILTIN_LABEL, 0, "built-in")]
+            self.choices = [ModelChoice(BUILTIN_ID, t(BUILTIN_LABEL), 0, "built-in")]
 
     async def refresh(self) -> list[ModelChoice]:
         """Re-read what is usable: the built-in model and, in the browser, every complete stored model."""
         # The built-in q4-unpacked file keeps its 4-bit scales in float16 (Cast on the GPU needs shader-f16).
-        choices = [ModelChoice(BUILTIN_ID, BUILTIN_LABEL, await _builtin_size(), "built-in", float16=True)]
+        choices = [ModelChoice(BUILTIN_ID, t(BUILTIN_LABEL), await _builtin_size(), "built-in", float16=True)]
         note = await _note_manifest()
         if note is not None:
-            choices.append(ModelChoice(NOTE_ID, NOTE_LABEL, sum(int(f["size"]) for f in note["files"].values()),
+            choices.append(ModelChoice(NOTE_ID, t(NOTE_LABEL), sum(int(f["size"]) for f in note["files"].values()),
                                        "built-in", float16=True, card=str(note.get("card", "")), purpose="notes"))
         if IN_BROWSER:
             from hearth.runtime.browser import store_list
@@ -111,7 +112,7 @@ class LanguageModels(param.Parameterized):
             if self._model is not None and self.loaded_id == model_id and self.provider == provider:
                 return self._model
             if self.busy:
-                raise ModelBusyError(f"the {self.busy} page is using the model; stop it there first")
+                raise ModelBusyError(t("the {page} page is using the model; stop it there first", page=t(self.busy)))
             await self._check_backend(model_id, provider)
             if model_id in (BUILTIN_ID, NOTE_ID) and IN_BROWSER:
                 await self._keep_builtin(model_id)
@@ -129,9 +130,9 @@ class LanguageModels(param.Parameterized):
         from hearth.runtime import get_runtime
 
         if "shader-f16" not in await get_runtime().gpu_features():
-            raise BackendUnsupportedError(
-                f"{choice.label} computes partly in float16, which this browser's WebGPU adapter cannot do (it "
-                "lacks the shader-f16 feature). Run it on WebAssembly, or pick a float32 model for WebGPU.")
+            raise BackendUnsupportedError(t(
+                "{model} computes partly in float16, which this browser's WebGPU adapter cannot do (it lacks the "
+                "shader-f16 feature). Run it on WebAssembly, or pick a float32 model for WebGPU.", model=choice.label))
 
     async def _keep_builtin(self, model_id: str) -> None:
         """Download a built-in model's files on its first use and keep them; refuse clearly when offline."""
@@ -147,16 +148,19 @@ class LanguageModels(param.Parameterized):
         if part["complete"]:
             return
         size = f"{(part['bytes'] - part['storedBytes']) / 1e6:.1f} MB"
-        pages = "Chat and Notes work" if model_id == BUILTIN_ID else "Notes works"
-        first = (f"{label} is not on this device yet: download the model first ({size}, once, while "
-                 f"online); from then on {pages} offline.")
+        label = t(label)
+        first = t("{model} is not on this device yet: download the model first ({size}, once, while online); from then "
+                  "on Chat and Notes work offline.", model=label, size=size) if model_id == BUILTIN_ID else \
+            t("{model} is not on this device yet: download the model first ({size}, once, while online); from then "
+              "on Notes works offline.", model=label, size=size)
         if not js.navigator.onLine:
             raise ModelNotOnDeviceError(first)
-        self.fetching = f"Downloading {label}: {size}, once; it is kept on this device for offline use…"
+        self.fetching = t("Downloading {model}: {size}, once; it is kept on this device for offline use…", model=label,
+                          size=size)
 
         def progress(done: int, total: int) -> None:
-            self.fetching = (f"Downloading {label}: {done / 1e6:.1f} of {total / 1e6:.1f} MB (once; it is "
-                             "kept on this device for offline use)…")
+            self.fetching = t("Downloading {model}: {done} of {total} MB (once; it is kept on this device for offline "
+                              "use)…", model=label, done=f"{done / 1e6:.1f}", total=f"{total / 1e6:.1f}")
 
         try:
             await keep_site_part(site_part_name, progress)
@@ -178,7 +182,7 @@ class LanguageModels(param.Parameterized):
     async def use(self, page: str, model_id: str = BUILTIN_ID, provider: str | None = None) -> AsyncIterator[Any]:
         """Borrow the model for one generation: `async with models.use("Notes", id) as model:`."""
         if self.busy and self.busy != page:
-            raise ModelBusyError(f"the {self.busy} page is using the model; stop it there first")
+            raise ModelBusyError(t("the {page} page is using the model; stop it there first", page=t(self.busy)))
         model = await self.get(model_id, provider)
         self.busy = page
         try:

@@ -16,9 +16,15 @@ from hearth.app.layer_catalog import CATALOG, Option, layer_types, new_layer, vi
 from hearth.app.layer_stack import LayerReport
 from hearth.app.widgets.html import notice, wrap_row
 from hearth.app.widgets.number_box import FloatBox, IntBox
+from hearth.i18n import language, number, t
 
 LAYER_STYLE = {"border": "1px solid #e6ddd3", "border-radius": "8px", "background": "#fff", "padding": "4px 6px",
                "margin": "4px 0"}
+
+
+def _setting(option: Option) -> str:
+    """A setting's name inside a sentence: lower case in English ("kernel size"), as written in German."""
+    return option.label.lower() if language() == "en" else t(option.label)
 
 
 def _numbers(text: str, what: str) -> list[int]:
@@ -26,7 +32,8 @@ def _numbers(text: str, what: str) -> list[int]:
     try:
         return [int(p) for p in parts]
     except ValueError:
-        raise ValueError(f"{what} must be whole numbers like 3 or 3, 5; got {text!r}") from None
+        raise ValueError(t("{setting} must be whole numbers like 3 or 3, 5; got {text}", setting=what,
+                           text=repr(text))) from None
 
 
 class LayerEditor:
@@ -39,11 +46,11 @@ class LayerEditor:
         self._on_change = on_change
         self._on_action = on_action
         self.title = pn.pane.HTML("", width=36, sizing_mode="fixed", margin=(12, 4, 0, 4))
-        self.type_select = pn.widgets.Select(label="Layer type", width=170, sizing_mode="fixed")
+        self.type_select = pn.widgets.Select(label=t("Layer type"), width=170, sizing_mode="fixed")
         self.type_select.param.watch(self._type_changed, "value")
-        self.up = pn.widgets.Button(label="Move up", width=90, sizing_mode="fixed", margin=(22, 4, 4, 4))
-        self.down = pn.widgets.Button(label="Move down", width=100, sizing_mode="fixed", margin=(22, 4, 4, 4))
-        self.remove = pn.widgets.Button(label="Remove", width=90, sizing_mode="fixed", color="danger",
+        self.up = pn.widgets.Button(label=t("Move up"), width=110, sizing_mode="fixed", margin=(22, 4, 4, 4))
+        self.down = pn.widgets.Button(label=t("Move down"), width=110, sizing_mode="fixed", margin=(22, 4, 4, 4))
+        self.remove = pn.widgets.Button(label=t("Remove"), width=90, sizing_mode="fixed", color="danger",
                                         variant="outline", margin=(22, 4, 4, 4))
         for button, action in ((self.up, "up"), (self.down, "down"), (self.remove, "remove")):
             button.on_click(lambda _e, a=action: self._on_action(self, a))
@@ -69,11 +76,12 @@ class LayerEditor:
     def build_widgets(self) -> None:
         self._updating = True
         try:
-            self.type_select.options = {f"{CATALOG[t].title} ({t})": t for t in layer_types(self.expert, self.type)}
+            self.type_select.options = {f"{t(CATALOG[kind].title)} ({kind})": kind
+                                        for kind in layer_types(self.expert, self.type)}
             self.type_select.value = self.type
         finally:
             self._updating = False
-        explain = escape(CATALOG[self.type].explain)
+        explain = escape(t(CATALOG[self.type].explain))
         self.explain.object = f'<p style="margin:0;color:#666;font-size:.85rem">{explain}</p>'
         self.problems = {}
         self.options_box.objects = [self._widget(option) for option in visible_options(self.type, self.expert)]
@@ -85,7 +93,7 @@ class LayerEditor:
 
     def _widget(self, option: Option) -> pn.widgets.Widget:
         value = self._current(option)
-        label = option.label
+        label = t(option.label)
         if option.kind == "bool":
             widget = pn.widgets.Checkbox(label=label, value=True if value is None else bool(value), width=130,
                                          margin=(28, 10, 5, 10))
@@ -107,8 +115,8 @@ class LayerEditor:
             widget = FloatBox(label=label, value=value, width=110)
         else:  # size or shape, typed
             text = "" if value is None else ", ".join(map(str, value)) if isinstance(value, list) else str(value)
-            placeholder = "same as the window" if option.blank_is_none else "e.g. 3 or 3, 5" if option.kind == "size" \
-                else "e.g. 8, 8, 1"
+            placeholder = t("same as the window") if option.blank_is_none else t("e.g. 3 or 3, 5") \
+                if option.kind == "size" else t("e.g. 8, 8, 1")
             widget = pn.widgets.TextInput(label=label, value=text, placeholder=placeholder, width=140)
         widget.param.watch(lambda event, o=option: self._edited(o, event.new), "value")
         return widget
@@ -121,11 +129,11 @@ class LayerEditor:
             if not value.strip():
                 if option.blank_is_none:
                     return None
-                raise ValueError(f"{option.label.lower()} is empty; type a number")
-            numbers = _numbers(value, option.label.lower())
+                raise ValueError(t("{setting} is empty; type a number", setting=_setting(option)))
+            numbers = _numbers(value, _setting(option))
             if option.kind == "size":
                 if len(numbers) not in (1, 2):
-                    raise ValueError(f"{option.label.lower()} takes one number, or two (height, width)")
+                    raise ValueError(t("{setting} takes one number, or two (height, width)", setting=_setting(option)))
                 return numbers[0] if len(numbers) == 1 else numbers
             return numbers
         return value
@@ -154,11 +162,13 @@ class LayerEditor:
     def problem(self) -> str | None:
         if not self.problems:
             return None
-        return f"{self.type} at position {self.position}: " + "; ".join(self.problems.values())
+        return t("{layer} at position {position}: {problems}", layer=self.type, position=self.position,
+                 problems="; ".join(self.problems.values()))
 
     def show(self, report: LayerReport, position: int, count: int) -> None:
         self.position = position
-        self.title.object = f'<strong style="font-size:1.1rem" aria-label="Layer {position}">{position}</strong>'
+        self.title.object = (f'<strong style="font-size:1.1rem" aria-label="{t("Layer {position}", position=position)}">'
+                             f"{position}</strong>")
         self.up.disabled = position == 1
         self.down.disabled = position == count
         if report.error:
@@ -169,8 +179,8 @@ class LayerEditor:
             self.error.object = ""
             self.view.styles = LAYER_STYLE
             if report.output_shape is None:
-                self.result.object = ('<p style="margin:0;color:#8a8178">Waits for the layer above to be fixed.</p>')
+                self.result.object = f'<p style="margin:0;color:#8a8178">{t("Waits for the layer above to be fixed.")}</p>'
             else:
                 shape = " × ".join(map(str, report.output_shape))
-                self.result.object = (f'<p style="margin:0">Gives <strong>{shape}</strong> · '
-                                      f"{report.params:,} parameters</p>")
+                self.result.object = '<p style="margin:0">' + t("Gives <strong>{shape}</strong> · {params} parameters",
+                                                                shape=shape, params=number(report.params)) + "</p>"

@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from hearth.i18n import t
 from hearth.train.layers import SpecError, build
 from hearth.train.spec import ModelSpec
 
@@ -48,10 +49,11 @@ def _fit_message(last: LayerReport, outputs: int, classes: Sequence[str]) -> str
         return None
     if classes:
         shown = ", ".join(classes[:5]) + (", ..." if len(classes) > 5 else "")
-        return (f"{last.type} at position {last.position} gives {units} output(s) but the data has {len(classes)} "
-                f"classes ({shown}); set its units to {len(classes)}")
-    return (f"{last.type} at position {last.position} gives {units} output(s) but the data has {outputs} "
-            f"target(s); set its units to {outputs}")
+        return t("{layer} at position {position} gives {units} output(s) but the data has {classes} classes ({shown}); "
+                 "set its units to {classes}", layer=last.type, position=last.position, units=units,
+                 classes=len(classes), shown=shown)
+    return t("{layer} at position {position} gives {units} output(s) but the data has {outputs} target(s); "
+             "set its units to {outputs}", layer=last.type, position=last.position, units=units, outputs=outputs)
 
 
 def check_stack(input_shape: Sequence[int], layers: Sequence[Mapping[str, Any]], *, outputs: int | None = None,
@@ -61,7 +63,7 @@ def check_stack(input_shape: Sequence[int], layers: Sequence[Mapping[str, Any]],
     or targets; None: any). `problems`: messages the editor already has for a layer (a box that
     does not parse), by position."""
     shape: tuple[int, ...] = tuple(input_shape)
-    source = "the input"
+    source = t("the input")
     reports: list[LayerReport] = []
     first_error: str | None = None
     for position, config in enumerate(layers, start=1):
@@ -79,11 +81,11 @@ def check_stack(input_shape: Sequence[int], layers: Sequence[Mapping[str, Any]],
             report.error = first_error = str(error)
             continue
         shape = units[-1].out_shape
-        source = f"{units[0].type} at position {position}"
+        source = units[0].where
         report.output_shape = shape
         report.params = sum(unit.param_count for unit in units)
     if not reports:
-        return StackReport(tuple(input_shape), reports, None, "add at least one layer")
+        return StackReport(tuple(input_shape), reports, None, t("add at least one layer"))
     spec = None
     if first_error is None:
         try:

@@ -19,6 +19,7 @@ from hearth.app.state import AppState
 from hearth.app.tasks import background
 from hearth.app.widgets import katex
 from hearth.app.widgets.html import notice
+from hearth.i18n import t
 from hearth.train.formulas import MAX_SIDE, LayerMath, network_math
 from hearth.train.spec import ModelSpec
 
@@ -42,9 +43,9 @@ def layer_html(layer: LayerMath, beginner: bool) -> str:
     parts = [f'<section class="hearth-math-layer" data-position="{layer.position}">',
              f"<h4>{escape(layer.title)}</h4>"]
     parts += [f'<div class="hearth-math-eq">{katex.render(eq, display=True)}</div>' for eq in layer.equations]
-    parts.append(f'<p class="hearth-math-shapes">Shapes: {katex.render(layer.shapes)}</p>')
+    parts.append(f'<p class="hearth-math-shapes">{t("Shapes:")} {katex.render(layer.shapes)}</p>')
     if layer.numbers is not None:
-        parts.append('<div class="hearth-math-numbers"><span>With the trained weights:</span>'
+        parts.append(f'<div class="hearth-math-numbers"><span>{t("With the trained weights:")}</span>'
                      f"{katex.render(layer.numbers, display=True)}</div>")
     if beginner:
         items = "".join(f"<li>{katex.render(s.tex)}: {escape(s.meaning)}</li>" for s in layer.symbols)
@@ -57,7 +58,7 @@ class MathView:
     def __init__(self, state: AppState) -> None:
         self.state = state
         self.beginner = True
-        self.show = pn.widgets.Toggle(label="Show the math", value=False, width=160, sizing_mode="fixed")
+        self.show = pn.widgets.Toggle(label=t("Show the math"), value=False, width=200, sizing_mode="fixed")
         self.show.param.watch(lambda _e: self.refresh(), "value")
         self.body = pn.pane.HTML("", sizing_mode="stretch_width", stylesheets=[katex.KATEX_CSS, MATH_CSS])
         self.view = pn.Column(self.show, self.body, sizing_mode="stretch_width")
@@ -81,15 +82,22 @@ class MathView:
     async def _weights(self) -> tuple[dict[str, np.ndarray] | None, str]:
         """The trained weights if they belong to the network shown, and a line saying where numbers come from."""
         trainer, spec = self.state.trainer, self.state.spec
-        rule = f"Layers with at most {MAX_SIDE} × {MAX_SIDE} weights show their numbers"
+        side = MAX_SIDE
         if self.state.training:
-            return None, f"{rule} when training ends."
+            return None, t("Layers with at most {side} × {side} weights show their numbers when training ends.",
+                           side=side)
         if trainer is None:
-            return None, f"{rule} once the network is trained."
+            return None, t("Layers with at most {side} × {side} weights show their numbers once the network is "
+                           "trained.", side=side)
         if not same_network(trainer.spec, spec):
-            return None, f"{rule} once this network is trained (the trained model is the network as it was)."
+            return None, t("Layers with at most {side} × {side} weights show their numbers once this network is "
+                           "trained (the trained model is the network as it was).", side=side)
         epochs = trainer.epochs_done
-        return await trainer.weights(), f"{rule}: the trained model's, after {epochs} epoch{'s' * (epochs != 1)}."
+        return await trainer.weights(), (
+            t("Layers with at most {side} × {side} weights show their numbers: the trained model's, after 1 epoch.",
+              side=side) if epochs == 1 else
+            t("Layers with at most {side} × {side} weights show their numbers: the trained model's, after {epochs} "
+              "epochs.", side=side, epochs=epochs))
 
     async def _draw(self, generation: int) -> None:
         await katex.load()
@@ -100,9 +108,9 @@ class MathView:
         if generation != self._generation:
             return  # a newer draw is on its way
         self.shown = network_math(spec, weights)
-        intro = ("<p>Each layer as the formula it computes for one sample: <strong>x</strong> is what the layer "
-                 f"gets, <strong>y</strong> what it gives the next one. {escape(source)}</p>")
+        intro = ("<p>" + t("Each layer as the formula it computes for one sample: <strong>x</strong> is what the layer "
+                           "gets, <strong>y</strong> what it gives the next one.") + f" {escape(source)}</p>")
         warning = "" if self.state.spec_draft_ok else notice(
-            "This is the last network that worked; the math follows again once the stack is fixed.", "warning")
+            t("This is the last network that worked; the math follows again once the stack is fixed."), "warning")
         self.body.object = ('<div class="hearth-math">' + warning + intro
                             + "".join(layer_html(layer, self.beginner) for layer in self.shown) + "</div>")

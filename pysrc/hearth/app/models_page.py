@@ -15,11 +15,12 @@ from typing import Any
 
 import panel as pn
 
-from hearth.app.chat_page import BACKENDS, SOURCES, size_text
+from hearth.app.chat_page import backend_text, size_text, source_text
 from hearth.app.language_models import BUILTIN_ID, NOTE_ID, LanguageModels
 from hearth.app.state import AppState
 from hearth.app.tasks import background
 from hearth.app.widgets.html import heading, notice, table, wrap_row
+from hearth.i18n import N_, t
 from hearth.llm.files import catalog
 from hearth.llm.files.model_folder import FolderError, PickedModel, read_picked, store_id
 from hearth.runtime import IN_BROWSER
@@ -28,16 +29,18 @@ PROGRESS_SECONDS = 0.25  # the progress bar is redrawn at most this often
 
 PICKERS = """
 <div class="hearth-pickers" style="display:flex;flex-wrap:wrap;gap:1.5rem;align-items:flex-end">
- <label style="display:flex;flex-direction:column;gap:.2rem;font-size:.9rem">Model folder
-  <input type="file" webkitdirectory multiple data-hearth-pick="folder" aria-label="Model folder"></label>
- <label style="display:flex;flex-direction:column;gap:.2rem;font-size:.9rem">Or single files (config, tokenizer, .onnx)
-  <input type="file" multiple data-hearth-pick="files" aria-label="Model files"></label>
+ <label style="display:flex;flex-direction:column;gap:.2rem;font-size:.9rem">{folder}
+  <input type="file" webkitdirectory multiple data-hearth-pick="folder" aria-label="{folder}"></label>
+ <label style="display:flex;flex-direction:column;gap:.2rem;font-size:.9rem">{single}
+  <input type="file" multiple data-hearth-pick="files" aria-label="{files}"></label>
 </div>"""
+PICKER_WORDS = {"folder": N_("Model folder"), "single": N_("Or single files (config, tokenizer, .onnx)"),
+                "files": N_("Model files")}
 
 
 def duration(seconds: float | None) -> str:
     if seconds is None:
-        return "estimating"
+        return t("estimating")
     if seconds < 60:
         return f"{max(seconds, 0):.0f} s"
     if seconds < 3600:
@@ -49,12 +52,14 @@ def progress_text(progress: dict[str, Any]) -> str:
     """'312.4 MB of 1.10 GB (28%) · 11.2 MB/s · 1 min 10 s left' from web/model-store.js's progress."""
     done, total = progress.get("done", 0), progress.get("total", 0) or 1
     rate = progress.get("bytesPerSecond") or 0
-    speed = f" · {size_text(rate)}/s · {duration(progress.get('secondsLeft'))} left" if rate else ""
-    return f"{size_text(done)} of {size_text(total)} ({100 * done / total:.0f}%){speed}"
+    speed = " · " + t("{rate}/s · {duration} left", rate=size_text(rate),
+                      duration=duration(progress.get("secondsLeft"))) if rate else ""
+    return t("{done} of {total} ({percent}%)", done=size_text(done), total=size_text(total),
+             percent=f"{100 * done / total:.0f}") + speed
 
 
 def backends_text(backends: list[str] | tuple[str, ...]) -> str:
-    return ", ".join(BACKENDS.get(b, b) for b in backends if b != "cpu")
+    return ", ".join(backend_text(b) for b in backends if b != "cpu")
 
 
 class ModelsPage:
@@ -63,18 +68,18 @@ class ModelsPage:
         self.stored: list[dict] = []  # web/model-store.js list(): every model folder, complete or not
         self.free: int | None = None
         self.listing = pn.pane.HTML("", sizing_mode="stretch_width")
-        self.delete_choice = pn.widgets.Select(label="Model to delete", options={}, width=330)
-        self.delete_button = pn.widgets.Button(label="Delete", color="danger", variant="outline", width=100)
+        self.delete_choice = pn.widgets.Select(label=t("Model to delete"), options={}, width=330)
+        self.delete_button = pn.widgets.Button(label=t("Delete"), color="danger", variant="outline", width=100)
         self.delete_button.on_click(lambda _e: background(self.delete()))
 
-        self.entry = pn.widgets.Select(label="Model to download", options={m.label: m.id for m in catalog.entries()},
+        self.entry = pn.widgets.Select(label=t("Model to download"), options={m.label: m.id for m in catalog.entries()},
                                        width=400)
         self.entry_info = pn.pane.HTML("", sizing_mode="stretch_width")
-        self.download_button = pn.widgets.Button(label="Download", color="primary", width=170)
-        self.stop_button = pn.widgets.Button(label="Stop", width=100, disabled=True)
+        self.download_button = pn.widgets.Button(label=t("Download"), color="primary", width=210)
+        self.stop_button = pn.widgets.Button(label=t("Stop"), width=100, disabled=True)
         self.download_button.on_click(lambda _e: background(self.download()))
         self.stop_button.on_click(lambda _e: self.stop())
-        self.progress = pn.indicators.Progress(label="Download progress", value=0, max=1000, bar_color="primary",
+        self.progress = pn.indicators.Progress(label=t("Download progress"), value=0, max=1000, bar_color="primary",
                                                sizing_mode="stretch_width", margin=(5, 10), visible=False)
         self.progress_text = pn.pane.HTML('<p class="hearth-download" aria-live="polite"></p>',
                                           sizing_mode="stretch_width")
@@ -82,27 +87,29 @@ class ModelsPage:
         self._download: Any = None
         self._shown_at = 0.0
 
-        self.pickers = pn.pane.HTML(PICKERS, sizing_mode="stretch_width")
+        self.pickers = pn.pane.HTML(PICKERS.format(**{k: escape(t(v)) for k, v in PICKER_WORDS.items()}),
+                                    sizing_mode="stretch_width")
         self.picked: PickedModel | None = None
         self.picked_info = pn.pane.HTML("", sizing_mode="stretch_width")
-        self.onnx_choice = pn.widgets.Select(label="ONNX file to use", options={}, width=400, visible=False)
-        self.name = pn.widgets.TextInput(label="Name", width=330, visible=False, max_length=80)
-        self.add_button = pn.widgets.Button(label="Add to my models", color="primary", width=170, visible=False)
+        self.onnx_choice = pn.widgets.Select(label=t("ONNX file to use"), options={}, width=400, visible=False)
+        self.name = pn.widgets.TextInput(label=t("Name"), width=330, visible=False, max_length=80)
+        self.add_button = pn.widgets.Button(label=t("Add to my models"), color="primary", width=210, visible=False)
         self.add_button.on_click(lambda _e: background(self.add_picked()))
         self.sideload_message = pn.pane.HTML("", sizing_mode="stretch_width")
         self.entry.param.watch(lambda _e: self._show_entry(), "value")
 
         self.view = pn.Column(
-            pn.pane.HTML(heading("Models", 2) + "<p>Language models kept <strong>on this device</strong>, for the "
-                         "Chat and Notes tabs. A model is downloaded once, checked, and then works offline.</p>"),
-            pn.pane.HTML(heading("On this device")), self.listing, wrap_row(self.delete_choice, self.delete_button),
-            pn.pane.HTML(heading("Download a model")), self.entry, self.entry_info,
+            pn.pane.HTML(heading(t("Models"), 2) + "<p>" + t("Language models kept <strong>on this device</strong>, for "
+                         "the Chat and Notes tabs. A model is downloaded once, checked, and then works offline.")
+                         + "</p>"),
+            pn.pane.HTML(heading(t("On this device"))), self.listing, wrap_row(self.delete_choice, self.delete_button),
+            pn.pane.HTML(heading(t("Download a model"))), self.entry, self.entry_info,
             wrap_row(self.download_button, self.stop_button), self.progress, self.progress_text,
             self.download_message,
-            pn.pane.HTML(heading("Side-load from this computer") + "<p>Already have a model folder (for example a "
-                         "<code>git clone</code> of an onnx-community repository)? Pick it: Hearth copies the "
-                         "config, the tokenizer and one ONNX file into this browser's storage. Nothing is "
-                         "uploaded.</p>"),
+            pn.pane.HTML(heading(t("Side-load from this computer")) + "<p>" + t("Already have a model folder (for "
+                         "example a <code>git clone</code> of an onnx-community repository)? Pick it: Hearth copies "
+                         "the config, the tokenizer and one ONNX file into this browser's storage. Nothing is "
+                         "uploaded.") + "</p>"),
             self.pickers, self.picked_info, wrap_row(self.onnx_choice, self.name), self.add_button,
             self.sideload_message, sizing_mode="stretch_width")
         models.param.watch(lambda _e: self._show_listing(), "choices")
@@ -133,17 +140,16 @@ class ModelsPage:
         rows = []
         for choice in self.models.choices:
             size = size_text(choice.size_bytes) if choice.size_bytes else "—"
-            rows.append((choice.label, size, SOURCES.get(choice.source, choice.source), backends_text(choice.backends),
-                         "ready"))
+            rows.append((choice.label, size, source_text(choice.source), backends_text(choice.backends), t("ready")))
         ready = {c.id for c in self.models.choices}
         for entry in self.stored:
             if entry["id"] in ready:
                 continue
             known = catalog.find(entry["id"])
             label = known.label if known else (entry.get("info") or {}).get("label", entry["id"])
-            rows.append((label, size_text(entry["bytes"]), "download", "", "incomplete: download again to resume"))
-        free = f"Free space for this site: {size_text(self.free)}." if self.free is not None else ""
-        self.listing.object = table(["Model", "Size", "Source", "Suits", "State"], rows) + (
+            rows.append((label, size_text(entry["bytes"]), t("download"), "", t("incomplete: download again to resume")))
+        free = t("Free space for this site: {size}.", size=size_text(self.free)) if self.free is not None else ""
+        self.listing.object = table([t("Model"), t("Size"), t("Source"), t("Suits"), t("State")], rows) + (
             f'<p class="hearth-free-space">{escape(free)}</p>' if free else "")
         deletable = {label: entry_id for entry_id, label in self._deletable()}
         self.delete_choice.options = deletable
@@ -152,7 +158,7 @@ class ModelsPage:
     def _deletable(self) -> list[tuple[str, str]]:
         out = [(c.id, c.label) for c in self.models.choices if c.source != "built-in"]
         ready = {c.id for c in self.models.choices}
-        out += [(e["id"], f"{e['id']} (incomplete)") for e in self.stored if e["id"] not in ready]
+        out += [(e["id"], t("{model} (incomplete)", model=e["id"])) for e in self.stored if e["id"] not in ready]
         return out
 
     async def delete(self) -> None:
@@ -162,18 +168,19 @@ class ModelsPage:
         if not model_id:
             return
         if self.models.busy and self.models.loaded_id == model_id:
-            self.download_message.object = notice(f"The {self.models.busy} page is using this model; stop it "
-                                                  "there first.", "error")
+            self.download_message.object = notice(t("The {page} page is using this model; stop it there first.",
+                                                    page=t(self.models.busy)), "error")
             return
         if self._download is not None and self._download.model_id == model_id:
-            self.download_message.object = notice("This model is downloading; stop the download first.", "error")
+            self.download_message.object = notice(t("This model is downloading; stop the download first."), "error")
             return
         if self.models.loaded_id == model_id:
             self.models.release()
         size = next((e["bytes"] for e in self.stored if e["id"] == model_id), 0)
         await store_remove(model_id)
         await self.refresh()
-        self.download_message.object = notice(f"Deleted {model_id}; {size_text(size)} freed.", "success")
+        self.download_message.object = notice(t("Deleted {model}; {size} freed.", model=model_id, size=size_text(size)),
+                                              "success")
 
     # ---------------------------------------------------------------- download
     def _show_entry(self) -> None:
@@ -182,18 +189,21 @@ class ModelsPage:
             self.entry_info.object = ""
             return
         exact = all(f.size for f in entry.files)
-        size = size_text(entry.size) if exact else f"about {size_text(entry.approx_bytes)}"
+        size = size_text(entry.size) if exact else t("about {size}", size=size_text(entry.approx_bytes))
         partial = next((e for e in self.stored if e["id"] == entry.id), None)
         have = any(c.id == entry.id for c in self.models.choices)
-        state = ("On this device already." if have else
-                 f"{size_text(partial['bytes'])} already downloaded; the download resumes from there." if partial else "")
+        state = (t("On this device already.") if have else
+                 t("{size} already downloaded; the download resumes from there.", size=size_text(partial["bytes"]))
+                 if partial else "")
         self.entry_info.object = (
-            f'<p class="hearth-entry">{escape(entry.note)}<br>Download: {escape(size)} · suits '
-            f"{escape(backends_text(entry.backends))} · {escape(entry.license)}<br>From "
-            f"<code>{escape(entry.base_url)}</code><br>Integrity: {escape(entry.verification())}."
-            f"{'<br>' + escape(state) if state else ''}</p>")
+            f'<p class="hearth-entry">{escape(t(entry.note))}<br>'
+            + t("Download: {size} · suits {backends} · {license}", size=escape(size),
+                backends=escape(backends_text(entry.backends)), license=escape(entry.license)) + "<br>"
+            + t("From {url}", url=f"<code>{escape(entry.base_url)}</code>") + "<br>"
+            + t("Integrity: {how}.", how=escape(t(entry.verification())))
+            + f"{'<br>' + escape(state) if state else ''}</p>")
         if self._download is None:
-            self.download_button.label = "Resume download" if partial and not have else "Download"
+            self.download_button.label = t("Resume download") if partial and not have else t("Download")
 
     async def download(self) -> None:
         from hearth.runtime.browser import Download, StoreError, store_write_info
@@ -205,18 +215,19 @@ class ModelsPage:
         self.download_button.disabled, self.stop_button.disabled = True, False
         self.progress.param.update(visible=True, value=0)
         self.download_message.object = ""
-        self.progress_text.object = self._progress_html(f"Starting the download of {entry.label}…")
+        self.progress_text.object = self._progress_html(t("Starting the download of {model}…", model=entry.label))
         try:
             await self._download.run()
             await store_write_info(entry.id, entry.info())
             self.progress.value = 1000
-            self.progress_text.object = self._progress_html(f"Downloaded {entry.label}.")
-            self.download_message.object = notice(f"{entry.label} is on this device: pick it on the Chat tab. "
-                                                  f"Integrity: {entry.verification()}.", "success")
+            self.progress_text.object = self._progress_html(t("Downloaded {model}.", model=entry.label))
+            self.download_message.object = notice(t("{model} is on this device: pick it on the Chat tab.",
+                                                    model=entry.label) + " "
+                                                  + t("Integrity: {how}.", how=t(entry.verification())), "success")
         except StoreError as error:
             if error.kind == "aborted":
                 self.progress_text.object = self._progress_html(
-                    f"Stopped at {self.progress_text_value}. Press Resume download to go on from there.")
+                    t("Stopped at {where}. Press Resume download to go on from there.", where=self.progress_text_value))
             else:
                 self.download_message.object = notice(str(error), "error")
                 self.progress_text.object = self._progress_html("")
@@ -269,11 +280,12 @@ class ModelsPage:
             return
         self.onnx_choice.options = {f"{path} ({size_text(size)})": path for path, size in sorted(picked.onnx.items())}
         self.onnx_choice.value = picked.default_onnx(self.state.providers)
-        self.name.value = picked.name or "My model"
-        self.picked_info.object = (f'<p class="hearth-picked">Found a model folder with {len(picked.onnx)} ONNX '
-                                   f"file{'s' if len(picked.onnx) != 1 else ''}. Pick the one to keep (smaller "
-                                   "4-bit files load faster; <code>q4f16</code> and <code>fp16</code> are for "
-                                   "WebGPU).</p>")
+        self.name.value = picked.name or t("My model")
+        found = t("Found a model folder with 1 ONNX file.") if len(picked.onnx) == 1 else \
+            t("Found a model folder with {count} ONNX files.", count=len(picked.onnx))
+        self.picked_info.object = (f'<p class="hearth-picked">{found} ' + t(
+            "Pick the one to keep (smaller 4-bit files load faster; <code>q4f16</code> and <code>fp16</code> are for "
+            "WebGPU).") + "</p>")
 
     async def add_picked(self) -> None:
         """Check the picked folder's config, then copy the chosen files into the store."""
@@ -283,7 +295,7 @@ class ModelsPage:
         picked, onnx = self.picked, self.onnx_choice.value
         if picked is None or not onnx:
             return
-        name = self.name.value.strip() or picked.name or "My model"
+        name = self.name.value.strip() or picked.name or t("My model")
         wanted = picked.wanted(onnx)
         try:
             import json
@@ -291,17 +303,19 @@ class ModelsPage:
             LlamaConfig.from_hf(json.loads(await picked_text(wanted["config.json"])))
             tokenizer_config = json.loads(await picked_text(wanted["tokenizer_config.json"]))
         except (ValueError, StoreError) as error:
-            self.sideload_message.object = notice(f"This folder's model cannot run in Hearth: {error}", "error")
+            self.sideload_message.object = notice(t("This folder's model cannot run in Hearth: {error}", error=error),
+                                                  "error")
             return
         if "chat_template" not in tokenizer_config and "chat_template.jinja" not in wanted:
-            self.sideload_message.object = notice("This model has no chat template (tokenizer_config.json has no "
-                                                  "chat_template): it is a base model, not an instruction-tuned one, "
-                                                  "so it cannot chat. Pick an Instruct model's folder.", "error")
+            self.sideload_message.object = notice(t("This model has no chat template (tokenizer_config.json has no "
+                                                    "chat_template): it is a base model, not an instruction-tuned one, "
+                                                    "so it cannot chat. Pick an Instruct model's folder."), "error")
             return
         model_id = store_id(name, [e["id"] for e in self.stored] + [BUILTIN_ID, NOTE_ID])
         self.add_button.disabled = True
         self.progress.param.update(visible=True, value=0)
-        self.sideload_message.object = notice(f"Copying {size_text(picked.size(onnx))} into this browser's storage…")
+        self.sideload_message.object = notice(t("Copying {size} into this browser's storage…",
+                                                size=size_text(picked.size(onnx))))
         try:
             await store_sideload_picked(model_id, wanted, on_progress=self._progress)
             backends = ["webgpu"] if onnx.endswith(("f16.onnx", "fp16.onnx")) else ["wasm", "webgpu"]
@@ -318,4 +332,5 @@ class ModelsPage:
             await self.refresh()
         self.picked = None
         self._show_picked()
-        self.sideload_message.object = notice(f"{name} is on this device: pick it on the Chat tab.", "success")
+        self.sideload_message.object = notice(t("{model} is on this device: pick it on the Chat tab.", model=name),
+                                              "success")

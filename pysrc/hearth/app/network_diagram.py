@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from html import escape
 
 from hearth.app.layer_stack import LayerReport
+from hearth.i18n import number, t
 
 STEP = 112  # horizontal room per layer, in px
 HEIGHT = 190
@@ -56,21 +57,21 @@ def _figure(x: float, shape: Sequence[int] | None, stroke: str, dash: str) -> tu
 def svg(input_shape: Sequence[int], layers: Sequence[LayerReport]) -> str:
     """The SVG source; its width grows with the layers (the page scrolls it sideways on a phone)."""
     width = STEP * (len(layers) + 1) + 10
-    items = [("input", tuple(input_shape), 0, None, False)]
+    items = [(t("input"), tuple(input_shape), 0, None, False)]
     broken = False
     for layer in layers:
         items.append((f"{layer.position} {layer.type}", layer.output_shape, layer.params, layer.error, broken))
         broken = broken or layer.error is not None
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{HEIGHT}" viewBox="0 0 {width} '
-             f'{HEIGHT}" role="img" aria-label="Network diagram: the input and {len(layers)} layers" '
+             f'{HEIGHT}" role="img" aria-label="{escape(t("Network diagram: the input and {count} layers", count=len(layers)))}" '
              'style="font-family:system-ui,sans-serif;font-size:11px">']
     previous_right = 0.0
     for i, (label, shape, params, error, waiting) in enumerate(items):
         x = 5 + i * STEP
         stroke = ERROR if error else (MUTED if waiting else INK)
         dash = ' stroke-dasharray="4 3"' if waiting else ""
-        title = f"{label}: output {_shape_text(shape)}, {params:,} parameters" + (f". Problem: {error}" if error
-                                                                                  else "")
+        title = t("{label}: output {shape}, {params} parameters", label=label, shape=_shape_text(shape),
+                  params=number(params)) + (". " + t("Problem: {error}", error=error) if error else "")
         parts.append(f"<g><title>{escape(title)}</title>")
         figure, left, right = _figure(x, shape, stroke, dash)
         parts.append(figure)
@@ -83,11 +84,11 @@ def svg(input_shape: Sequence[int], layers: Sequence[LayerReport]) -> str:
         parts.append(f'<text x="{x + 56}" y="{TOP + 155}" text-anchor="middle" fill="{INK}">'
                      f"{escape(_shape_text(shape))}</text>")
         if error:
-            parts.append(f'<text x="{x + 56}" y="{TOP + 170}" text-anchor="middle" fill="{ERROR}">⚠ fix this layer'
-                         "</text>")
+            parts.append(f'<text x="{x + 56}" y="{TOP + 170}" text-anchor="middle" fill="{ERROR}">⚠ '
+                         f"{escape(t('fix this layer'))}</text>")
         elif i:
             parts.append(f'<text x="{x + 56}" y="{TOP + 170}" text-anchor="middle" fill="{MUTED}">'
-                         f"{params:,} params</text>")
+                         f"{escape(t('{params} params', params=number(params)))}</text>")
         parts.append("</g>")
     parts.append(f'<defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="6" markerHeight="6" '
                  f'orient="auto"><path d="M0,0 L10,5 L0,10 z" fill="{MUTED}"/></marker></defs></svg>')

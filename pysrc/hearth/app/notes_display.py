@@ -12,6 +12,7 @@ import re
 from datetime import datetime
 from html import escape
 
+from hearth.i18n import N_, number, t
 from hearth.notes.drafting import DraftPlan, SectionStarted
 from hearth.notes.note import SectionState
 from hearth.notes.speed import DraftSpeed
@@ -37,9 +38,9 @@ NOTES_CSS = """
 .hearth-unsupported { color: var(--notes-check-ink); margin: 0; }
 """
 
-STATE_WORDS = {SectionState.EMPTY: "not drafted", SectionState.DRAFTING: "drafting…", SectionState.DONE: "drafted",
-               SectionState.STOPPED: "stopped part-way", SectionState.EDITED: "edited by you",
-               SectionState.FAILED: "failed"}
+STATE_WORDS = {SectionState.EMPTY: N_("not drafted"), SectionState.DRAFTING: N_("drafting…"),
+               SectionState.DONE: N_("drafted"), SectionState.STOPPED: N_("stopped part-way"),
+               SectionState.EDITED: N_("edited by you"), SectionState.FAILED: N_("failed")}  # shown with t()
 PROVIDERS = {"wasm": "WebAssembly", "webgpu": "WebGPU", "cpu": "CPU"}
 
 
@@ -56,10 +57,11 @@ def device_line(runtime: str, provider: str, threads: int | None, loaded: bool) 
     """Where the model runs (or will, once it loads): the runtime and the provider of its session."""
     where = PROVIDERS.get(provider, provider)
     if threads:
-        where += f" ({threads} thread{'s' if threads != 1 else ''})"
+        where += " (" + (t("1 thread") if threads == 1 else t("{count} threads", count=threads)) + ")"
     if loaded:
-        return f"Running on this device · {runtime} · {where}"
-    return f"Runs on this device · {runtime} · {where} (the model loads into this tab when you draft)"
+        return t("Running on this device · {runtime} · {where}", runtime=runtime, where=where)
+    return t("Runs on this device · {runtime} · {where} (the model loads into this tab when you draft)",
+             runtime=runtime, where=where)
 
 
 def long_transcript_notice(plan: DraftPlan) -> str | None:
@@ -67,51 +69,54 @@ def long_transcript_notice(plan: DraftPlan) -> str | None:
     if not plan.in_parts:
         return None
     minutes = plan.estimate_seconds() / 60
-    return (
-        f"This transcript ({plan.transcript_tokens:,} tokens) is longer than the model can read at once "
-        f"({plan.context:,} tokens), so it is read in {len(plan.chunks)} parts: for each of the "
-        f"{plan.sections} sections the model lists the facts from every part, then writes the section from "
-        f"them. That is up to {plan.requests} model runs, up to about {max(1, round(minutes))} minutes on "
-        "this device. Nothing is left out. You can stop at any time; what is written so far is kept."
-    )
+    return t(
+        "This transcript ({tokens} tokens) is longer than the model can read at once ({context} tokens), so it is "
+        "read in {parts} parts: for each of the {sections} sections the model lists the facts from every part, then "
+        "writes the section from them. That is up to {requests} model runs, up to about {minutes} minutes on this "
+        "device. Nothing is left out. You can stop at any time; what is written so far is kept.",
+        tokens=number(plan.transcript_tokens), context=number(plan.context), parts=len(plan.chunks),
+        sections=plan.sections, requests=plan.requests, minutes=max(1, round(minutes)))
 
 
 def reading_line(plan: DraftPlan) -> str:
-    return f"Reading the transcript ({plan.transcript_tokens:,} tokens)…"
+    return t("Reading the transcript ({tokens} tokens)…", tokens=number(plan.transcript_tokens))
 
 
 def reading_progress_line(read: int, total: int) -> str:
     """The reading phase, as the model reports it: before the first section's first words the model
     reads the whole transcript, which with a small model in a browser takes many seconds."""
-    return f"Reading the transcript: {read:,} of {total:,} tokens"
+    return t("Reading the transcript: {read} of {total} tokens", read=number(read), total=number(total))
 
 
 def reading_part(step: int, steps: int, read: int | None = None, total: int | None = None) -> str:
     """A long transcript's part being read; with the model's count once it reports one."""
-    counted = f": {read:,} of {total:,} tokens" if read is not None and total else ""
-    return f"Reading part {step} of {steps}{counted}"
+    if read is not None and total:
+        return t("Reading part {step} of {steps}: {read} of {total} tokens", step=step, steps=steps, read=number(read),
+                 total=number(total))
+    return t("Reading part {step} of {steps}", step=step, steps=steps)
 
 
 def progress_line(section: SectionStarted, step: str, speed: DraftSpeed, left: float | None,
                   elapsed: float) -> str:
     """The section being drafted, its step, the speed, and at most how long is left: `left` is None
     when no estimate is to be shown (see `speed.TimeLeft` and `DraftPlan.seconds_left`)."""
-    parts = [f"Section {section.index + 1} of {section.total}: {section.heading}"]
+    parts = [t("Section {number} of {count}: {heading}", number=section.index + 1, count=section.total,
+               heading=section.heading)]
     if step:
         parts.append(step)
     if speed.decode_rate:
-        parts.append(f"{speed.decode_rate:.1f} tokens/s")
+        parts.append(t("{rate} tokens/s", rate=f"{speed.decode_rate:.1f}"))
     if left is not None:
-        parts.append(f"at most about {duration(left)} left" if left > 0 else "almost done")
-    parts.append(f"{duration(elapsed)} so far")
+        parts.append(t("at most about {duration} left", duration=duration(left)) if left > 0 else t("almost done"))
+    parts.append(t("{duration} so far", duration=duration(elapsed)))
     return " · ".join(parts)
 
 
 def finished_line(stopped: bool, seconds: float, speed: DraftSpeed) -> str:
-    rate = f", {speed.decode_rate:.1f} tokens/s" if speed.decode_rate else ""
+    took = duration(seconds) + (", " + t("{rate} tokens/s", rate=f"{speed.decode_rate:.1f}") if speed.decode_rate else "")
     if stopped:
-        return f"Stopped after {duration(seconds)}{rate}. What was written is kept; regenerate any section or draft again."
-    return f"Done in {duration(seconds)}{rate}. Read every section and correct it before use."
+        return t("Stopped after {took}. What was written is kept; regenerate any section or draft again.", took=took)
+    return t("Done in {took}. Read every section and correct it before use.", took=took)
 
 
 def draft_header(models: list[str], version: str, drafted: datetime, markdown: bool = False) -> str:
@@ -133,7 +138,7 @@ def device_html(text: str) -> str:
 
 
 def section_state_html(heading: str, state: SectionState) -> str:
-    return f"<span class='hearth-section-state'>{escape(heading)}: {STATE_WORDS[state]}</span>"
+    return f"<span class='hearth-section-state'>{escape(heading)}: {escape(t(STATE_WORDS[state]))}</span>"
 
 
 def progress_html(text: str) -> str:
@@ -145,7 +150,8 @@ def copy_button_html(text: str | None) -> str:
     web/boot.js writes the clipboard inside the click, as browsers require."""
     carried = escape(text, quote=True) if text is not None else ""
     disabled = " disabled" if text is None else ""
-    return f'<button type="button" class="hearth-copy" data-hearth-copy="{carried}"{disabled}>Copy note</button>'
+    return (f'<button type="button" class="hearth-copy" data-hearth-copy="{carried}"{disabled}>'
+            f"{escape(t('Copy note'))}</button>")
 
 
 # ---------------------------------------------------------------- the grounding check
@@ -156,20 +162,22 @@ def unsupported_count_line(count: int) -> str:
     if not count:
         return ""
     if count == 1:
-        return "1 fact not found in the transcript: check it before copying"
-    return f"{count} facts not found in the transcript: check them before copying"
+        return t("1 fact not found in the transcript: check it before copying")
+    return t("{count} facts not found in the transcript: check them before copying", count=count)
 
 
-CHECKING_LINE = "Checking the note's facts against the transcript…"
+CHECKING_LINE = N_("Checking the note's facts against the transcript…")  # shown with t()
 
 
 def check_failed_line(error: str) -> str:
-    return f"The note's facts could not be checked against the transcript ({error}). Check them yourself before copying."
+    return t("The note's facts could not be checked against the transcript ({error}). Check them yourself before "
+             "copying.", error=error)
 
 
 def unsupported_html(fact_text: str) -> str:
     fact = " ".join(fact_text.split())
-    return f'<p class="hearth-unsupported">«<strong>{escape(fact)}</strong>» not found in the transcript</p>'
+    return '<p class="hearth-unsupported">' + t("«<strong>{fact}</strong>» not found in the transcript",
+                                                fact=escape(fact)) + "</p>"
 
 
 def facts_summary_html(text: str) -> str:

@@ -58,6 +58,7 @@ from hearth.app.notes_display import (
 )
 from hearth.app.tasks import background
 from hearth.app.widgets.html import heading, notice, wrap_row
+from hearth.i18n import language, number, t
 from hearth.notes.drafting import (
     ChatModel,
     DraftError,
@@ -109,9 +110,12 @@ class SectionView:
         self.heading_text = heading_text
         self.text = pn.widgets.TextAreaInput(label=heading_text, value="", auto_grow=True, rows=3, max_rows=30,
                                              sizing_mode="stretch_width",
-                                             placeholder="Not drafted yet. You can also type here.")
+                                             placeholder=t("Not drafted yet. You can also type here."))
         self.text.param.watch(lambda e: page.edited(key, e.new), "value")
-        self.regenerate = pn.widgets.Button(label=f"Regenerate {heading_text.lower()}", width=260,
+        # the heading stays as the note writes it (the model's output format), in every language; only
+        # English lowers its case inside the sentence ("Regenerate subjective")
+        section = heading_text.lower() if language() == "en" else heading_text
+        self.regenerate = pn.widgets.Button(label=t("Regenerate {section}", section=section), width=260,
                                             variant="outline")
         self.regenerate.on_click(lambda _e: background(page.regenerate(key)))
         self.title = pn.pane.HTML("", width=320, sizing_mode="fixed", margin=(10, 5, 0, 5), stylesheets=[NOTES_CSS])
@@ -127,7 +131,7 @@ class SectionView:
         self.unsupported = list(facts)
         rows = []
         for fact in facts:
-            button = pn.widgets.Button(label="Remove", width=90, variant="outline")
+            button = pn.widgets.Button(label=t("Remove"), width=90, variant="outline")
             button.on_click(lambda _e, fact=fact: remove(fact))
             line = pn.pane.HTML(unsupported_html(fact.text), width=420, sizing_mode="fixed", margin=(12, 5, 0, 5),
                                 stylesheets=[NOTES_CSS])
@@ -160,32 +164,32 @@ class NotesPage:
         self._written: tuple[Note, datetime, list[str]] | None = None
 
         self.transcript = pn.widgets.TextAreaInput(
-            label="Visit transcript", rows=12, max_length=10_000_000, sizing_mode="stretch_width",
-            placeholder="Paste the conversation here, one speaker turn per line, e.g.\n"
-                        "[doctor] What brings you in today?\n[patient] I've had a cough for two weeks.")
-        self.upload = pn.widgets.FileInput(label="Transcript file (.txt, or .csv with a 'dialogue' column)",
+            label=t("Visit transcript"), rows=12, max_length=10_000_000, sizing_mode="stretch_width",
+            placeholder=t("Paste the conversation here, one speaker turn per line, e.g.\n"
+                          "[doctor] What brings you in today?\n[patient] I've had a cough for two weeks."))
+        self.upload = pn.widgets.FileInput(label=t("Transcript file (.txt, or .csv with a 'dialogue' column)"),
                                            accept=".txt,.text,.md,.csv,text/plain,text/csv")
         self.upload.param.watch(self._file_changed, ["value", "filename"])
         self._file_named = asyncio.Event()  # set when a name arrives after bytes that came alone
-        self.row = pn.widgets.Select(label="Visit (CSV row)", options={}, visible=False, width=360)
+        self.row = pn.widgets.Select(label=t("Visit (CSV row)"), options={}, visible=False, width=360)
         self.row.param.watch(lambda e: self.row_chosen(e.new), "value")
-        self.format = pn.widgets.Select(label="Note format", options=FORMATS, value=SOAP.key, width=520)
-        self.model = pn.widgets.Select(label="Model", options={}, width=360)
+        self.format = pn.widgets.Select(label=t("Note format"), options=FORMATS, value=SOAP.key, width=520)
+        self.model = pn.widgets.Select(label=t("Model"), options={}, width=360)
         self.card = pn.pane.HTML("", sizing_mode="stretch_width", visible=False)
         self._model_picked = False  # the clinician chose a model: a later listing keeps it
         self._listing = False
         self.model.param.watch(self._model_changed, "value")
-        self.section_cap = pn.widgets.IntInput(label="Longest section, in tokens (0: the format's own limits)",
+        self.section_cap = pn.widgets.IntInput(label=t("Longest section, in tokens (0: the format's own limits)"),
                                                value=0, start=0, end=4096, step=16, width=360)
         models.param.watch(lambda _e: self._list_models(), "choices")
         # The built-in model's first use downloads it: its size and progress go on the progress line.
         models.param.watch(lambda e: e.new and self.running and self._progress(e.new), "fetching")
         self._list_models()
 
-        self.draft_button = pn.widgets.Button(label="Draft note", color="primary", width=140)
-        self.stop_button = pn.widgets.Button(label="Stop", color="danger", variant="outline", width=100,
+        self.draft_button = pn.widgets.Button(label=t("Draft note"), color="primary", width=160)
+        self.stop_button = pn.widgets.Button(label=t("Stop"), color="danger", variant="outline", width=100,
                                              disabled=True)
-        self.clear_button = pn.widgets.Button(label="Clear transcript and note", width=220, variant="outline")
+        self.clear_button = pn.widgets.Button(label=t("Clear transcript and note"), width=260, variant="outline")
         self.draft_button.on_click(lambda _e: background(self.draft()))
         self.stop_button.on_click(lambda _e: self.stop())
         self.clear_button.on_click(lambda _e: self.clear())
@@ -208,15 +212,16 @@ class NotesPage:
         self.transcript.param.watch(lambda e: e.new and self.prepare_check(), "value")
         self.copy = pn.pane.HTML("", width=150, sizing_mode="fixed", margin=(5, 10), stylesheets=[NOTES_CSS])
         self.download_txt = pn.widgets.FileDownload(callback=lambda: io.BytesIO(self._download("txt").encode()),
-                                                    filename=f"{NOTE_FILE}.txt", label="Download .txt", width=150)
+                                                    filename=f"{NOTE_FILE}.txt", label=t("Download .txt"), width=170)
         self.download_md = pn.widgets.FileDownload(callback=lambda: io.BytesIO(self._download("md").encode()),
-                                                   filename=f"{NOTE_FILE}.md", label="Download .md", width=150)
+                                                   filename=f"{NOTE_FILE}.md", label=t("Download .md"), width=170)
         self.note_actions = wrap_row(self.copy, self.download_txt, self.download_md)
         self.view = pn.Column(
-            pn.pane.HTML(heading("Draft a clinical note", 2) + "<p>Paste or load a visit transcript and a language "
-                         "model drafts the note, section by section, <strong>in this browser tab</strong>. The "
-                         "transcript and the note stay in this tab's memory: nothing is sent anywhere or saved "
-                         "unless you copy or download the note. Read and correct every draft before using it.</p>"),
+            pn.pane.HTML(heading(t("Draft a clinical note"), 2) + "<p>" + t("Paste or load a visit transcript and a "
+                         "language model drafts the note, section by section, <strong>in this browser tab</strong>. "
+                         "The transcript and the note stay in this tab's memory: nothing is sent anywhere or saved "
+                         "unless you copy or download the note. Read and correct every draft before using it.")
+                         + "</p>"),
             self.device, self.transcript, wrap_row(self.upload, self.row), wrap_row(self.format, self.model),
             self.card, self.section_cap, wrap_row(self.draft_button, self.stop_button, self.clear_button),
             self.message, self.long_notice, self.progress, self.sections_box, self.note_actions,
@@ -262,8 +267,8 @@ class NotesPage:
         try:
             await self.models.refresh()
         except Exception as error:  # the store is unreadable: the built-in model still works
-            self.message.object = notice(f"Could not list downloaded models ({error}); the built-in model works.",
-                                         "warning")
+            self.message.object = notice(t("Could not list downloaded models ({error}); the built-in model works.",
+                                           error=error), "warning")
 
     # ---------------------------------------------------------------- where it runs
 
@@ -307,7 +312,7 @@ class NotesPage:
 
     def file_loaded(self) -> None:
         """A file was chosen: check it, then show it in the transcript box (or list its visits)."""
-        data, name = self.upload.value, self.upload.filename or "the file"
+        data, name = self.upload.value, self.upload.filename or t("the file")
         if not data:
             return
         self.message.object = ""
@@ -319,43 +324,44 @@ class NotesPage:
                     self._show_rows([])
                 else:
                     self._show_rows(rows)
-                    self.message.object = notice(f"{name} holds {len(rows)} visits, one per row: choose the visit "
-                                                 "under 'Visit (CSV row)'.", "info")
+                    self.message.object = notice(t("{file} holds {count} visits, one per row: choose the visit under "
+                                                   "'Visit (CSV row)'.", file=name, count=len(rows)), "info")
                 return
             transcript = load_transcript_file(name, data)
             self._use_text(transcript, decode_text_file(data, name))
             self._show_rows([])
         except TranscriptError as error:
-            self.message.object = notice(f"{error} Nothing you had here was changed.", "error")
+            self.message.object = notice(f"{error} " + t("Nothing you had here was changed."), "error")
 
     def _show_rows(self, rows: list[CsvTranscript]) -> None:
         self.csv_rows = rows
-        self.row.options = {"Choose a visit…": None} | {f"{r.label}: {len(r.dialogue):,} characters": r.index
-                                                       for r in rows}
+        self.row.options = {t("Choose a visit…"): None} | {
+            t("{visit}: {count} characters", visit=r.label, count=number(len(r.dialogue))): r.index for r in rows}
         self.row.value = None
         self.row.visible = bool(rows)
 
     def row_chosen(self, index: int | None) -> None:
         if index is None or not self.csv_rows:
             return
-        name = self.upload.filename or "the CSV file"
+        name = self.upload.filename or t("the CSV file")
         try:
             transcript = load_transcript_file(name, self.upload.value, index)
         except TranscriptError as error:
-            self.message.object = notice(f"{error} Nothing you had here was changed.", "error")
+            self.message.object = notice(f"{error} " + t("Nothing you had here was changed."), "error")
             return
         self._use_text(transcript, self.csv_rows[index].dialogue)
-        self.message.object = notice(f"Loaded {transcript.source}.", "success")
+        self.message.object = notice(t("Loaded {source}.", source=transcript.source), "success")
 
     def _use_text(self, transcript, raw: str) -> None:
         text = raw.replace("\r\n", "\n").replace("\r", "\n").lstrip("\ufeff")
         self._source = (text, transcript.source)
         self.transcript.value = text
-        self.message.object = notice(f"Loaded {transcript.source}: {len(transcript.turns)} speaker turns.", "success")
+        self.message.object = notice(t("Loaded {source}: {count} speaker turns.", source=transcript.source,
+                                       count=len(transcript.turns)), "success")
 
     def _read_transcript(self):
         text = self.transcript.value or ""
-        source = self._source[1] if self._source and self._source[0] == text else "the pasted text"
+        source = self._source[1] if self._source and self._source[0] == text else t("the pasted text")
         return transcript_from_text(text, source)
 
     # ---------------------------------------------------------------- drafting
@@ -371,13 +377,13 @@ class NotesPage:
     async def draft(self) -> None:
         """Draft a new note from the transcript box, in the chosen format, with the chosen model."""
         if self.running:
-            self.message.object = notice("A note is already being drafted. Stop it first, or wait until it "
-                                         "finishes.", "warning")
+            self.message.object = notice(t("A note is already being drafted. Stop it first, or wait until it "
+                                           "finishes."), "warning")
             return
         try:
             transcript = self._read_transcript()
         except TranscriptError as error:
-            kept = " The note below is unchanged." if self.note is not None and not self.note.is_empty else ""
+            kept = " " + t("The note below is unchanged.") if self.note is not None and not self.note.is_empty else ""
             self.message.object = notice(f"{error}{kept}", "error")
             return
         self.message.object = self.long_notice.object = ""
@@ -387,10 +393,10 @@ class NotesPage:
     async def regenerate(self, key: str) -> None:
         """Draft one section again (sampled, so the wording changes); the other sections stay."""
         if self.note is None or self.note.transcript is None:
-            self.message.object = notice("There is no note to regenerate a section of: draft one first.", "warning")
+            self.message.object = notice(t("There is no note to regenerate a section of: draft one first."), "warning")
             return
         if self.running:
-            self.message.object = notice("A note is being drafted. Stop it first, or wait until it finishes.",
+            self.message.object = notice(t("A note is being drafted. Stop it first, or wait until it finishes."),
                                          "warning")
             return
         self.message.object = ""
@@ -404,15 +410,15 @@ class NotesPage:
         self._show_actions()
         choice = self.models.choice(self.model.value)
         size = f" ({choice.size_bytes / 1e6:,.0f} MB)" if choice and choice.size_bytes else ""
-        self._progress(f"Loading {choice.label if choice else 'the model'}{size} into this tab…"
-                       if self.models.loaded_id != self.model.value else "Starting…")
+        self._progress(t("Loading {model}{size} into this tab…", model=choice.label if choice else t("the model"),
+                         size=size) if self.models.loaded_id != self.model.value else t("Starting…"))
         try:
             async with self.models.use(PAGE, self.model.value) as model:
                 self.stats["load_seconds"] = time.perf_counter() - self._started_at
                 self._started_at = time.perf_counter()  # drafting time, without the model's loading
                 await self._update_device(model)
                 if self._stop_asked:
-                    self._progress("Stopped before drafting began.")
+                    self._progress(t("Stopped before drafting began."))
                     return
                 drafting_model = self.engine(model)
                 if self.drafter is None:
@@ -428,7 +434,7 @@ class NotesPage:
                         self._on_event(event)
         except ModelBusyError as error:
             self._progress("")
-            self.message.object = notice(f"Cannot draft now: {error}.", "warning")
+            self.message.object = notice(t("Cannot draft now: {error}.", error=error), "warning")
         except ModelNotOnDeviceError as error:
             self._progress("")
             self.message.object = notice(str(error), "warning")
@@ -437,7 +443,8 @@ class NotesPage:
             self.message.object = notice(str(error), "error")
         except Exception as error:  # the model failed: say so, keep what was written
             self._progress("")
-            self.message.object = notice(f"Drafting failed: {error}. What was written so far is kept.", "error")
+            self.message.object = notice(t("Drafting failed: {error}. What was written so far is kept.", error=error),
+                                         "error")
             for view in self.sections.values():
                 if self.note is not None:
                     view.show_state(self.note[view.key].state)
@@ -455,7 +462,8 @@ class NotesPage:
         self.sections = {s.key: SectionView(self, s.key, s.heading) for s in note.sections}
         for view in self.sections.values():
             view.show_state(SectionState.EMPTY)
-        self.sections_box.objects = [pn.pane.HTML(heading(f"{note.format.name} note", 3)), self.facts_summary,
+        self.sections_box.objects = [pn.pane.HTML(heading(t("{format} note", format=note.format.name), 3)),
+                                     self.facts_summary,
                                      *(v.view for v in self.sections.values())]
         self._show_facts_summary()
 
@@ -560,7 +568,7 @@ class NotesPage:
         if self.drafter is not None:
             self.drafter.stop()
         if self.running:
-            self._progress("Stopping…")
+            self._progress(t("Stopping…"))
 
     # ---------------------------------------------------------------- the clinician's changes
 
@@ -624,7 +632,7 @@ class NotesPage:
         self.download_txt.data = self.download_md.data = None
         self.long_notice.object = ""
         self._progress("")
-        self.message.object = notice("Cleared: the transcript and the note are gone from this tab.", "info")
+        self.message.object = notice(t("Cleared: the transcript and the note are gone from this tab."), "info")
         self._show_actions()
 
     # ---------------------------------------------------------------- the grounding check
@@ -700,7 +708,7 @@ class NotesPage:
         elif self._check_error:
             self.facts_summary.object = facts_summary_html(check_failed_line(self._check_error))
         elif self._checks_waiting:
-            self.facts_summary.object = facts_summary_html(CHECKING_LINE)
+            self.facts_summary.object = facts_summary_html(t(CHECKING_LINE))
         else:
             count = sum(len(view.unsupported) for view in self.sections.values())
             self.facts_summary.object = facts_summary_html(unsupported_count_line(count))

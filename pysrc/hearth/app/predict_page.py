@@ -19,27 +19,28 @@ from hearth.app.widgets.html import bars, heading, notice, wrap_row
 from hearth.app.widgets.images import img_tag, to_model_input
 from hearth.app.widgets.number_box import FloatBox
 from hearth.app.widgets.webcam import Webcam
+from hearth.i18n import N_, t
 from hearth.train.data import DataError, normalize_like
 from hearth.train.trainer import Trainer
 
-MODES = ["Draw", "Upload a picture", "Webcam", "Type values"]
+MODES = [N_("Draw"), N_("Upload a picture"), N_("Webcam"), N_("Type values")]  # values; shown with t()
 LIVE_EVERY_MS = 500
 
 
 class PredictPage:
     def __init__(self, state: AppState) -> None:
         self.state = state
-        self.mode = pn.widgets.RadioButtonGroup(label="Input", options=MODES, value="Draw")
+        self.mode = pn.widgets.RadioButtonGroup(label=t("Input"), options={t(mode): mode for mode in MODES}, value="Draw")
         self.mode.param.watch(lambda _e: self._show_mode(), "value")
         self.pad = DrawingPad(on_change=lambda: background(self.predict_drawing()))
-        self.upload = pn.widgets.FileInput(label="Picture (PNG, JPEG, GIF, BMP or WebP)", accept="image/*")
+        self.upload = pn.widgets.FileInput(label=t("Picture (PNG, JPEG, GIF, BMP or WebP)"), accept="image/*")
         self.upload.param.watch(lambda _e: background(self.predict_upload()), "value")
         self.webcam: Webcam | None = None
-        self.live = pn.widgets.Toggle(label="Predict live from the camera", value=False, width=260)
+        self.live = pn.widgets.Toggle(label=t("Predict live from the camera"), value=False, width=300)
         self.live.param.watch(lambda e: self._live(e.new), "value")
         self.feature_inputs: list[FloatBox] = []
         self.features_box = wrap_row()
-        self.features_button = pn.widgets.Button(label="Predict", color="primary", width=120)
+        self.features_button = pn.widgets.Button(label=t("Predict"), color="primary", width=140)
         self.features_button.on_click(lambda _e: background(self.predict_values()))
         self.input_area = pn.Column(sizing_mode="stretch_width")
         self.seen = pn.pane.HTML("", width=150, sizing_mode="fixed")
@@ -54,12 +55,12 @@ class PredictPage:
         self._follow_gradcam = False
         self._busy = False
         self.view = pn.Column(
-            pn.pane.HTML(heading("5. Predict", 2) + "<p>Give the trained model something new and see what it "
-                         "thinks, with how sure it is of each class.</p>"),
-            pn.pane.HTML("<span>Input:</span>"), self.mode, self.input_area, self.message,
-            wrap_row(pn.Column(pn.pane.HTML(heading("What the model sees", 4)), self.seen, width=170,
+            pn.pane.HTML(heading(t("5. Predict"), 2) + "<p>" + t("Give the trained model something new and see what it "
+                         "thinks, with how sure it is of each class.") + "</p>"),
+            pn.pane.HTML(f"<span>{t('Input:')}</span>"), self.mode, self.input_area, self.message,
+            wrap_row(pn.Column(pn.pane.HTML(heading(t("What the model sees"), 4)), self.seen, width=170,
                                sizing_mode="fixed"),
-                     pn.Column(pn.pane.HTML(heading("Prediction", 4)), self.result, width=330, sizing_mode="fixed")),
+                     pn.Column(pn.pane.HTML(heading(t("Prediction"), 4)), self.result, width=330, sizing_mode="fixed")),
             self.gradcam.view, sizing_mode="stretch_width")
         state.param.watch(lambda _e: self._trainer_changed(), "trainer")
         self._trainer_changed()
@@ -99,12 +100,12 @@ class PredictPage:
         if mode != "Webcam" and self.live.value:
             self.live.value = False
         if self.trainer is None:
-            self.message.object = notice("No trained model yet: train one on the Train page first.", "info")
+            self.message.object = notice(t("No trained model yet: train one on the Train page first."), "info")
         else:
             self.message.object = ""
         if mode == "Draw":
-            self.input_area.objects = [pn.pane.HTML("<p>Draw with the mouse, a pen or a finger. The prediction "
-                                                    "follows each stroke.</p>"), self.pad.view]
+            self.input_area.objects = [pn.pane.HTML("<p>" + t("Draw with the mouse, a pen or a finger. The prediction "
+                                                              "follows each stroke.") + "</p>"), self.pad.view]
         elif mode == "Upload a picture":
             self.input_area.objects = [self.upload]
         elif mode == "Webcam":
@@ -113,12 +114,12 @@ class PredictPage:
             self.input_area.objects = [self.webcam.view, self.live]
         else:
             if self.trainer is not None and len(self.trainer.spec.input_shape) == 1:
-                self.input_area.objects = [pn.pane.HTML("<p>Values as in the original table (Hearth scales them "
-                                                        "as it scaled the training data).</p>"),
+                self.input_area.objects = [pn.pane.HTML("<p>" + t("Values as in the original table (Hearth scales them "
+                                                                  "as it scaled the training data).") + "</p>"),
                                            self.features_box, self.features_button]
             else:
-                self.input_area.objects = [pn.pane.HTML("<p>This model takes pictures: draw, upload or use the "
-                                                        "webcam.</p>")]
+                self.input_area.objects = [pn.pane.HTML("<p>" + t("This model takes pictures: draw, upload or use the "
+                                                                  "webcam.") + "</p>")]
 
     def _live(self, on: bool) -> None:
         if self.webcam is not None:
@@ -135,7 +136,7 @@ class PredictPage:
             return
         shape = self.trainer.spec.input_shape
         if len(shape) != 3:
-            self.message.object = notice("This model takes numbers, not pictures: use Type values.", "error")
+            self.message.object = notice(t("This model takes numbers, not pictures: use Type values."), "error")
             return
         image = self.pad.image(shape[0], shape[1], digits_style=self.trainer.data.name == "digits")
         if not self._dark_background():
@@ -167,7 +168,7 @@ class PredictPage:
             return
         values = [w.value for w in self.feature_inputs]
         if any(v is None for v in values):
-            self.message.object = notice("Fill in every value.", "error")
+            self.message.object = notice(t("Fill in every value."), "error")
             return
         x = normalize_like(np.asarray(values, np.float64), self.trainer.data.normalization)
         await self._predict(x)
@@ -186,19 +187,21 @@ class PredictPage:
         self.last, self.last_input = probs, (x if x.ndim == 3 else None)
         if self._follow_gradcam:
             await self.gradcam.show(trainer, self.last_input)
-        self.seen.object = (img_tag(x, alt="the input as the model sees it", size=128) if x.ndim == 3
-                            else "<p>(numbers)</p>")
+        self.seen.object = (img_tag(x, alt=t("the input as the model sees it"), size=128) if x.ndim == 3
+                            else f"<p>{t('(numbers)')}</p>")
         classes = trainer.classes
         if not classes:
-            self.result.object = "<p>Predicted value(s): " + ", ".join(f"{v:.4g}" for v in probs) + "</p>"
+            self.result.object = "<p>" + t("Predicted value(s): {values}", values=", ".join(f"{v:.4g}" for v in probs)) \
+                + "</p>"
             return
         if len(probs) == 1:  # one sigmoid output: the chance of the second class
             probs = np.asarray([1 - probs[0], probs[0]])
         best = int(np.argmax(probs))
-        self.result.object = (f'<p aria-live="polite" class="hearth-prediction">It looks like '
-                              f"<strong>{escape(classes[best])}</strong> ({100 * probs[best]:.1f}% sure).</p>"
+        self.result.object = ('<p aria-live="polite" class="hearth-prediction">'
+                              + t("It looks like <strong>{name}</strong> ({share} sure).", name=escape(classes[best]),
+                                  share=f"{100 * probs[best]:.1f}%") + "</p>"
                               + bars(list(zip(classes, map(float, probs), strict=True)), maximum=1.0, percent=True,
-                                     highlight=best, label="Probability of each class"))
+                                     highlight=best, label=t("Probability of each class")))
 
     async def show_grad_cam(self) -> None:
         """The Grad-CAM heat map of the last input, for the class chosen beside the button."""

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from hearth.i18n import N_, t
 from hearth.train.layers import SpecError, build
 
 PRESETS: dict[str, str] = {
-    "logistic": "Logistic regression",
-    "mlp": "MLP",
-    "small_cnn": "Small CNN",
-    "lenet": "LeNet",
+    "logistic": N_("Logistic regression"),
+    "mlp": N_("MLP"),
+    "small_cnn": N_("Small CNN"),
+    "lenet": N_("LeNet"),
 }
 NEEDS_IMAGES = {"small_cnn", "lenet"}
 
@@ -18,7 +19,8 @@ NEEDS_IMAGES = {"small_cnn", "lenet"}
 def unavailable(name: str, input_shape: tuple[int, ...]) -> str | None:
     """Why a preset does not fit this input (None: it does)."""
     if name in NEEDS_IMAGES and len(input_shape) != 3:
-        return f"{PRESETS[name]} needs images; this data has {input_shape[0]} numbers per sample"
+        return t("{preset} needs images; this data has {count} numbers per sample", preset=t(PRESETS[name]),
+                 count=input_shape[0])
     return None
 
 
@@ -58,11 +60,11 @@ def preset(name: str, input_shape: tuple[int, ...], outputs: int, classification
 
 
 def _fits(layers: list[dict[str, Any]], input_shape: tuple[int, ...]) -> bool:
-    shape, source = input_shape, "the input"
+    shape, source = input_shape, t("the input")
     try:
         for position, config in enumerate(layers, start=1):
             units = build(config, position, shape, source)
-            shape, source = units[-1].out_shape, f"{units[0].type} at position {position}"
+            shape, source = units[-1].out_shape, units[0].where
     except SpecError:
         return False
     return True

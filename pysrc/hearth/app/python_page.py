@@ -14,6 +14,7 @@ import panel as pn
 from hearth.app.python_code import hearth_script, pytorch_script, spec_json
 from hearth.app.state import AppState
 from hearth.app.widgets.html import heading, notice
+from hearth.i18n import t
 
 
 def _code(text: str, label: str) -> str:
@@ -32,19 +33,19 @@ class PythonPage:
         self.hearth_text = self.torch_text = self.spec_text = ""
         self.hearth_download = pn.widgets.FileDownload(callback=lambda: io.BytesIO(self.hearth_text.encode()),
                                                        filename="train_with_hearth.py", width=260,
-                                                       label="Download the Hearth script")
+                                                       label=t("Download the Hearth script"))
         self.torch_download = pn.widgets.FileDownload(callback=lambda: io.BytesIO(self.torch_text.encode()),
                                                       filename="train_with_pytorch.py", width=260,
-                                                      label="Download the PyTorch script")
+                                                      label=t("Download the PyTorch script"))
         self.spec_download = pn.widgets.FileDownload(callback=lambda: io.BytesIO(self.spec_text.encode()),
                                                      filename="model_spec.json", width=260,
-                                                     label="Download the spec (JSON)")
+                                                     label=t("Download the spec (JSON)"))
         self.view = pn.Column(
-            pn.pane.HTML(heading("7. Python", 2) + "<p>Everything you set up on the other pages, as code. Change "
-                         "something there and this page follows.</p>"), self.note,
-            pn.pane.HTML(heading("With Hearth's Python API")), self.hearth_download, self.hearth_code,
-            pn.pane.HTML(heading("With PyTorch")), self.torch_download, self.torch_code,
-            pn.pane.HTML(heading("The model spec")), self.spec_download, self.spec_code,
+            pn.pane.HTML(heading(t("7. Python"), 2) + "<p>" + t("Everything you set up on the other pages, as code. "
+                         "Change something there and this page follows.") + "</p>"), self.note,
+            pn.pane.HTML(heading(t("With Hearth's Python API"))), self.hearth_download, self.hearth_code,
+            pn.pane.HTML(heading(t("With PyTorch"))), self.torch_download, self.torch_code,
+            pn.pane.HTML(heading(t("The model spec"))), self.spec_download, self.spec_code,
             sizing_mode="stretch_width")
         state.param.watch(lambda *_events: self.show(), ["spec", "config", "data_source", "spec_draft_ok"])
         self.show()
@@ -52,13 +53,13 @@ class PythonPage:
     def show(self) -> None:
         spec, config, source = self.state.spec, self.state.config, self.state.data_source
         if spec is None:
-            self.note.object = notice("Build a network on the Build page first.", "info")
+            self.note.object = notice(t("Build a network on the Build page first."), "info")
             return
         self.note.object = "" if self.state.spec_draft_ok else notice(
-            "The Build page shows a problem; this is the last network that worked.", "warning")
+            t("The Build page shows a problem; this is the last network that worked."), "warning")
         self.hearth_text = hearth_script(spec, config, source)
         self.torch_text = pytorch_script(spec, config, source)
         self.spec_text = spec_json(spec, config)
-        self.hearth_code.object = _code(self.hearth_text, "Python with Hearth")
-        self.torch_code.object = _code(self.torch_text, "Python with PyTorch")
-        self.spec_code.object = _code(self.spec_text, "Model spec as JSON")
+        self.hearth_code.object = _code(self.hearth_text, t("Python with Hearth"))
+        self.torch_code.object = _code(self.torch_text, t("Python with PyTorch"))
+        self.spec_code.object = _code(self.spec_text, t("Model spec as JSON"))

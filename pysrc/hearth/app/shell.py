@@ -26,6 +26,7 @@ from hearth.app.state import AppState
 from hearth.app.tasks import background
 from hearth.app.train_page import TrainPage
 from hearth.app.widgets.phone import use_phone_layout
+from hearth.i18n import t
 from hearth.runtime import IN_BROWSER, get_runtime
 
 TAB_CSS = """
@@ -51,7 +52,7 @@ class HearthApp:
         self.notes = NotesPage(self.models)
         self.chat = ChatPage(self.models, self.state)
         self.models_page = ModelsPage(self.models, self.state)
-        welcome = pn.pane.HTML(
+        welcome = pn.pane.HTML(t(
             "<h2>Welcome to Hearth</h2>"
             "<p>Train neural networks and draft clinical notes with a language model, <strong>entirely in this "
             "browser</strong>. Nothing you load or type leaves this device, and after this first visit Hearth "
@@ -62,14 +63,14 @@ class HearthApp:
             "<p><strong>Notes</strong> drafts a clinical note (SOAP or ACI-Bench sections) from a visit "
             "transcript with a language model running in this tab; the transcript and the note never leave it. "
             "<strong>Chat</strong> with a language model running on this device; get more models on the "
-            "<strong>Models</strong> tab.</p>",
+            "<strong>Models</strong> tab.</p>"),
             sizing_mode="stretch_width")
         self.view = pn.Tabs(
-            ("Home", pn.Column(welcome, engine_check.panel(), sizing_mode="stretch_width")),
-            ("Data", self.data.view), ("Build", self.build.view), ("Train", self.train.view),
-            ("Evaluate", self.evaluate.view), ("Predict", self.predict.view), ("Export", self.export.view),
-            ("Python", self.python.view), ("Notes", self.notes.view), ("Chat", self.chat.view),
-            ("Models", self.models_page.view), dynamic=True, sizing_mode="stretch_width", stylesheets=[TAB_CSS])
+            (t("Home"), pn.Column(welcome, engine_check.panel(), sizing_mode="stretch_width")),
+            (t("Data"), self.data.view), (t("Build"), self.build.view), (t("Train"), self.train.view),
+            (t("Evaluate"), self.evaluate.view), (t("Predict"), self.predict.view), (t("Export"), self.export.view),
+            (t("Python"), self.python.view), (t("Notes"), self.notes.view), (t("Chat"), self.chat.view),
+            (t("Models"), self.models_page.view), dynamic=True, sizing_mode="stretch_width", stylesheets=[TAB_CSS])
 
     async def start(self) -> None:
         """Ready to train at once: the digits loaded and an MLP built; backends found in the background."""

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import param
 
+from hearth.i18n import N_, t
 from hearth.train.data import Dataset
 from hearth.train.spec import ModelSpec, TrainConfig
 from hearth.train.trainer import Evaluation, Trainer
 
 # Training refuses a broken stack rather than quietly training the last one that worked: what a student
 # trains is then always the network they see on the Build page.
-TRAINING_WAITS = "Start training is off until the network on the Build page works."
+TRAINING_WAITS = N_("Start training is off until the network on the Build page works.")
 
 
 class AppState(param.Parameterized):
@@ -48,7 +49,7 @@ class AppState(param.Parameterized):
         (None when it can). One sentence for both, so the two pages never disagree."""
         if self.spec_problem is None:
             return None
-        return f"Not ready: {self.spec_problem}. {TRAINING_WAITS}"
+        return t("Not ready: {problem}.", problem=self.spec_problem) + " " + t(TRAINING_WAITS)
 
     @property
     def outputs(self) -> int | None:

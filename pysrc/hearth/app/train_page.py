@@ -18,6 +18,7 @@ from hearth.app.tasks import background
 from hearth.app.widgets.curves import Curves
 from hearth.app.widgets.html import heading, notice, table, wrap_row
 from hearth.app.widgets.number_box import FloatBox, IntBox
+from hearth.i18n import N_, number, t
 from hearth.runtime import get_runtime
 from hearth.train.data import DataError
 from hearth.train.layers import SpecError
@@ -37,12 +38,17 @@ HISTORY_ROWS = 10
 ESTIMATE_AFTER_S = 1.0
 ESTIMATE_AFTER_BATCHES = STEPS_PER_CALL
 SAME_CHUNK_S = 0.02  # reports this close to the first one belong to its chunk (done in one runtime call)
-BACKENDS = {"wasm": "WebAssembly (CPU)", "webgpu": "WebGPU (graphics card)", "cpu": "CPU (onnxruntime)"}
-LOSSES = {"Categorical cross-entropy (classes)": "categorical_crossentropy",
-          "Binary cross-entropy (two classes, sigmoid)": "binary_crossentropy",
-          "Mean squared error (numbers)": "mean_squared_error"}
-OPTIMIZERS = {"Adam": "adam", "SGD": "sgd", "RMSprop": "rmsprop", "Adagrad": "adagrad"}
-VALIDATION_SHARES = {"none": 0.0, "10%": 0.1, "15%": 0.15, "20%": 0.2, "25%": 0.25, "30%": 0.3, "40%": 0.4, "50%": 0.5}
+# Labels (keys) are marked N_ here and translated where the menus are made.
+BACKENDS = {"wasm": N_("WebAssembly (CPU)"), "webgpu": N_("WebGPU (graphics card)"), "cpu": N_("CPU (onnxruntime)")}
+LOSSES = {N_("Categorical cross-entropy (classes)"): "categorical_crossentropy",
+          N_("Binary cross-entropy (two classes, sigmoid)"): "binary_crossentropy",
+          N_("Mean squared error (numbers)"): "mean_squared_error"}
+OPTIMIZERS = {"Adam": "adam", "SGD": "sgd", "RMSprop": "rmsprop", "Adagrad": "adagrad"}  # names, the same in every language
+VALIDATION_SHARES = {N_("none"): 0.0, "10%": 0.1, "15%": 0.15, "20%": 0.2, "25%": 0.25, "30%": 0.3, "40%": 0.4, "50%": 0.5}
+
+
+def _translated(options: dict[str, object]) -> dict[str, object]:
+    return {t(label): value for label, value in options.items()}
 
 
 def _duration(seconds: float) -> str:
@@ -74,28 +80,29 @@ class TrainPage:
     def __init__(self, state: AppState) -> None:
         self.state = state
         config = state.config
-        self.optimizer = pn.widgets.Select(label="Optimizer", options=OPTIMIZERS, value=config.optimizer, width=160)
-        self.loss = pn.widgets.Select(label="Loss", options=LOSSES, value=config.loss, width=280)
-        self.learning_rate = FloatBox(label="Learning rate", value=config.learning_rate, start=1e-6, end=10.0,
+        self.optimizer = pn.widgets.Select(label=t("Optimizer"), options=OPTIMIZERS, value=config.optimizer, width=160)
+        self.loss = pn.widgets.Select(label=t("Loss"), options=_translated(LOSSES), value=config.loss, width=280)
+        self.learning_rate = FloatBox(label=t("Learning rate"), value=config.learning_rate, start=1e-6, end=10.0,
                                       width=140)
-        self.batch_size = pn.widgets.Select(label="Batch size", value=config.batch_size, width=110,
+        self.batch_size = pn.widgets.Select(label=t("Batch size"), value=config.batch_size, width=110,
                                             options=[8, 16, 32, 64, 128, 256])
-        self.epochs = IntBox(label="Epochs", value=config.epochs, start=1, end=1000, width=110)
+        self.epochs = IntBox(label=t("Epochs"), value=config.epochs, start=1, end=1000, width=110)
         # A menu, not a slider: Bokeh's slider handle has no accessible name.
-        self.validation_split = pn.widgets.Select(label="Validation share", value=config.validation_split, width=170,
-                                                  options=VALIDATION_SHARES)
-        self.backend = pn.widgets.Select(label="Backend", options={BACKENDS["wasm"]: "wasm"}, value="wasm", width=220)
+        self.validation_split = pn.widgets.Select(label=t("Validation share"), value=config.validation_split, width=170,
+                                                  options=_translated(VALIDATION_SHARES))
+        self.backend = pn.widgets.Select(label=t("Backend"), options={t(BACKENDS["wasm"]): "wasm"}, value="wasm",
+                                         width=220)
         for field, widget in (("optimizer", self.optimizer), ("loss", self.loss),
                               ("learning_rate", self.learning_rate), ("batch_size", self.batch_size),
                               ("epochs", self.epochs), ("validation_split", self.validation_split)):
             widget.param.watch(lambda event, f=field: self.setting_changed(f, event.new), "value")
         self.backend.param.watch(lambda e: setattr(self.state, "provider", e.new), "value")
 
-        self.start_button = pn.widgets.Button(label="Start training", color="primary", width=150)
-        self.more_button = pn.widgets.Button(label="Train more", width=120)
-        self.pause_button = pn.widgets.Button(label="Pause", width=100)
-        self.resume_button = pn.widgets.Button(label="Resume", width=100)
-        self.stop_button = pn.widgets.Button(label="Stop", width=100, color="danger", variant="outline")
+        self.start_button = pn.widgets.Button(label=t("Start training"), color="primary", width=150)
+        self.more_button = pn.widgets.Button(label=t("Train more"), width=140)
+        self.pause_button = pn.widgets.Button(label=t("Pause"), width=100)
+        self.resume_button = pn.widgets.Button(label=t("Resume"), width=100)
+        self.stop_button = pn.widgets.Button(label=t("Stop"), width=100, color="danger", variant="outline")
         self.start_button.on_click(lambda _e: background(self.start()))
         self.more_button.on_click(lambda _e: background(self.train_more()))
         self.pause_button.on_click(lambda _e: self.pause())
@@ -105,9 +112,9 @@ class TrainPage:
         self.message = pn.pane.HTML("", sizing_mode="stretch_width")
         # While the Build page's stack cannot train, this page says so in the Build page's words.
         self.network_note = pn.pane.HTML("", sizing_mode="stretch_width")
-        self.progress = pn.indicators.Progress(label="Training progress", value=0, max=1000, bar_color="primary",
+        self.progress = pn.indicators.Progress(label=t("Training progress"), value=0, max=1000, bar_color="primary",
                                                sizing_mode="stretch_width", margin=(5, 10))
-        self.progress_text = pn.pane.HTML('<p aria-live="polite" class="hearth-progress">Not started.</p>',
+        self.progress_text = pn.pane.HTML(f'<p aria-live="polite" class="hearth-progress">{t("Not started.")}</p>',
                                           sizing_mode="stretch_width")
         self.backend_info = pn.pane.HTML("", sizing_mode="stretch_width")
         self.curves = Curves()
@@ -118,9 +125,9 @@ class TrainPage:
         self._stopping = False
         self._shown: Trainer | None = None
         self.view = pn.Column(
-            pn.pane.HTML(heading("3. Train", 2) + "<p>The network looks at the data batch by batch and adjusts its "
-                         "weights to lower the loss. The validation share is kept aside to check it on data it "
-                         "never trained on.</p>"),
+            pn.pane.HTML(heading(t("3. Train"), 2) + "<p>" + t("The network looks at the data batch by batch and adjusts "
+                         "its weights to lower the loss. The validation share is kept aside to check it on data it "
+                         "never trained on.") + "</p>"),
             wrap_row(self.optimizer, self.loss, self.learning_rate, self.batch_size, self.epochs,
                      self.validation_split, self.backend),
             wrap_row(self.start_button, self.pause_button, self.resume_button, self.stop_button, self.more_button),
@@ -137,7 +144,7 @@ class TrainPage:
 
     # ---------------------------------------------------------------- settings
     def _show_backends(self) -> None:
-        self.backend.options = {BACKENDS.get(p, p): p for p in self.state.providers}
+        self.backend.options = {t(BACKENDS[p]) if p in BACKENDS else p: p for p in self.state.providers}
         if self.state.provider not in self.state.providers:
             self.state.provider = self.state.providers[0]
         self.backend.value = self.state.provider
@@ -168,7 +175,8 @@ class TrainPage:
         if self.running is None and trainer is not None and trainer is not self._shown:
             self.curves.reset(trainer.history)
             self.history.object = self._history_table(trainer)
-            self._say(f"Loaded a model trained for {trainer.epochs_done} epochs. Train more goes on from there.")
+            self._say(t("Loaded a model trained for {epochs} epochs. Train more goes on from there.",
+                        epochs=trainer.epochs_done))
         self._shown = trainer
         self._buttons()
 
@@ -178,11 +186,11 @@ class TrainPage:
             value = round(float(value), 4)
         try:
             if value is None:
-                raise ValueError(f"training.{field} is empty; type a value")
+                raise ValueError(t("training.{field} is empty; type a value", field=field))
             config = self.state.config.replace(**{field: value})
         except (SpecError, TypeError, ValueError) as error:
-            self.message.object = notice(f"{error}. Training keeps using {getattr(self.state.config, field)!r}.",
-                                         "error")
+            self.message.object = notice(t("{error}. Training keeps using {value}.", error=error,
+                                           value=repr(getattr(self.state.config, field))), "error")
             return
         self.message.object = ""
         self.state.config = config
@@ -204,14 +212,14 @@ class TrainPage:
         if self.running is not None:
             self.running.pause()
             self._paused = True
-            self._say("Paused: the weights wait where they are. Resume goes on from here.")
+            self._say(t("Paused: the weights wait where they are. Resume goes on from here."))
             self._buttons()
 
     def resume(self) -> None:
         if self.running is not None:
             self.running.resume()
             self._paused = False
-            self._say("Training again…")
+            self._say(t("Training again…"))
             self._buttons()
 
     def stop(self) -> None:
@@ -220,7 +228,7 @@ class TrainPage:
             self._stopping = True
             self._paused = False
             self._buttons()
-            self._say("Stopping after the current steps…")
+            self._say(t("Stopping after the current steps…"))
 
     def _say(self, text: str) -> None:
         self.progress_text.object = f'<p aria-live="polite" class="hearth-progress">{escape(text)}</p>'
@@ -230,9 +238,9 @@ class TrainPage:
 
     def _cannot_start(self) -> str | None:
         if self.state.dataset is None:
-            return "Pick some data on the Data page first."
+            return t("Pick some data on the Data page first.")
         if self.state.spec is None:
-            return "Build a network on the Build page first."
+            return t("Build a network on the Build page first.")
         return None
 
     async def start(self) -> None:
@@ -263,7 +271,7 @@ class TrainPage:
             return
         config = self.state.config
         if (config.optimizer, config.loss) != (trainer.config.optimizer, trainer.config.loss):
-            self.message.object = notice("A new optimizer or loss needs a fresh start: press Start training.",
+            self.message.object = notice(t("A new optimizer or loss needs a fresh start: press Start training."),
                                          "error")
             return
         trainer.config = trainer.config.replace(learning_rate=config.learning_rate, batch_size=config.batch_size,
@@ -271,7 +279,7 @@ class TrainPage:
         await self._run(trainer, config.epochs)
 
     def _kept(self) -> str:
-        return "The model you had is still there." if self.state.trainer is not None else "Nothing was changed."
+        return t("The model you had is still there.") if self.state.trainer is not None else t("Nothing was changed.")
 
     async def _run(self, trainer: Trainer, epochs: int) -> None:
         self.running = trainer
@@ -300,9 +308,9 @@ class TrainPage:
                 last_plot = now
                 self.curves.flush()
             self.progress.value = int(1000 * done / max(total, 1))
-            estimate = "" if left is None else f" · about {_duration(left)} left"
-            self._say(f"Epoch {p.epoch - first_epoch} of {epochs} · batch {p.batch} of {p.batches} · "
-                      f"loss {p.loss:.3f}{estimate}")
+            estimate = "" if left is None else " · " + t("about {duration} left", duration=_duration(left))
+            self._say(t("Epoch {epoch} of {epochs} · batch {batch} of {batches} · loss {loss}", epoch=p.epoch - first_epoch,
+                        epochs=epochs, batch=p.batch, batches=p.batches, loss=f"{p.loss:.3f}") + estimate)
 
         outcome = "done"
         try:
@@ -317,7 +325,7 @@ class TrainPage:
                 outcome = "stopped"
         except Exception as error:  # a runtime failure (e.g. WebGPU lost): say so, keep the last model
             outcome = "failed"
-            self.message.object = notice(f"Training failed: {error}. {self._kept()}", "error")
+            self.message.object = notice(t("Training failed: {error}.", error=error) + " " + self._kept(), "error")
         finally:
             self.running = None
             self._paused = self._stopping = False
@@ -330,27 +338,29 @@ class TrainPage:
             await self.state.use_trainer(trainer)
         if outcome == "done":
             self.progress.value = 1000
-            self._say(f"Done: {trained} epoch{'s' if trained != 1 else ''} in {_duration(elapsed)}.")
+            self._say(t("Done: 1 epoch in {duration}.", duration=_duration(elapsed)) if trained == 1 else
+                      t("Done: {epochs} epochs in {duration}.", epochs=trained, duration=_duration(elapsed)))
         elif outcome == "stopped":
-            self._say(f"Stopped after {trained} complete epoch{'s' if trained != 1 else ''}.")
+            self._say(t("Stopped after 1 complete epoch.") if trained == 1 else
+                      t("Stopped after {epochs} complete epochs.", epochs=trained))
         elif self.state.trainer is not None:  # failed: show the model that is still there
             self.curves.reset(self.state.trainer.history)
             self.history.object = self._history_table(self.state.trainer)
-            self._say("Training failed; the curves are those of the model you still have.")
+            self._say(t("Training failed; the curves are those of the model you still have."))
         self._buttons()
 
     async def _show_backend_used(self, trainer: Trainer) -> None:
         runtime = get_runtime()
         provider = self.state.provider
-        detail = BACKENDS.get(provider, provider)
+        detail = t(BACKENDS[provider]) if provider in BACKENDS else provider
         threads = getattr(runtime, "threads", None)
         if provider == "wasm" and threads is not None:
             count = await threads()
-            detail += f", {count} thread{'s' if count != 1 else ''}"
-        self.backend_info.object = (f'<p style="margin:.2rem 0;color:#555">Runs on {escape(runtime.name)} · '
-                                    f"{escape(detail)} · {trainer.spec.param_count:,} parameters · "
-                                    f"{len(trainer.train_data):,} training and {len(trainer.val_data):,} "
-                                    "validation samples</p>")
+            detail += ", " + (t("1 thread") if count == 1 else t("{count} threads", count=count))
+        self.backend_info.object = ('<p style="margin:.2rem 0;color:#555">' + t(
+            "Runs on {runtime} · {detail} · {params} parameters · {train} training and {validation} validation samples",
+            runtime=escape(runtime.name), detail=escape(detail), params=number(trainer.spec.param_count),
+            train=number(len(trainer.train_data)), validation=number(len(trainer.val_data))) + "</p>")
 
     @staticmethod
     def _history_table(trainer: Trainer) -> str:
@@ -361,6 +371,6 @@ class TrainPage:
         rows = [(h["epoch"], f"{h['loss']:.4f}", pct(h.get("accuracy")),
                  "" if h.get("val_loss") is None else f"{h['val_loss']:.4f}", pct(h.get("val_accuracy")),
                  f"{h['seconds']:.1f} s") for h in shown]
-        caption = "Epochs" if len(shown) == len(trainer.history) else f"The last {len(shown)} epochs"
-        return table(["epoch", "loss", "accuracy", "validation loss", "validation accuracy", "time"], rows,
-                     caption=caption)
+        caption = t("Epochs") if len(shown) == len(trainer.history) else t("The last {count} epochs", count=len(shown))
+        return table([t("epoch"), t("loss"), t("accuracy"), t("validation loss"), t("validation accuracy"), t("time")],
+                     rows, caption=caption)

@@ -24,6 +24,7 @@ from contextlib import aclosing
 from dataclasses import dataclass, replace
 from typing import Protocol
 
+from hearth.i18n import number, t
 from hearth.notes.formats import NoteFormat, SectionSpec
 from hearth.notes.note import Note, SectionState
 from hearth.notes.prompts import (
@@ -342,10 +343,10 @@ class NoteDrafter:
         # Lists per merge request, each list at most extract_max_tokens plus its "From part N:" line.
         per_merge = (context - opts.safety_tokens - merge_frame - merge_out) // (opts.extract_max_tokens + 8)
         if budget < 64 or per_merge < 2:
-            raise ContextTooSmallError(
-                f"The model's context ({context:,} tokens) is too small to draft notes from a transcript this long "
-                f"({transcript_tokens:,} tokens). Use a model with a longer context, or allow it more context."
-            )
+            raise ContextTooSmallError(t(
+                "The model's context ({context} tokens) is too small to draft notes from a transcript this long "
+                "({tokens} tokens). Use a model with a longer context, or allow it more context.",
+                context=number(context), tokens=number(transcript_tokens)))
         chunks = split_into_chunks(text.split("\n"), budget, count.text)
         requests = prompt = new = 0
         for spec in fmt.sections:
@@ -380,9 +381,9 @@ class NoteDrafter:
         self, note: Note, keys: Sequence[str] | None, temperature: float, seed: int | None = None
     ) -> AsyncIterator[DraftEvent]:
         if note.transcript is None:
-            raise NoTranscriptError("There is no transcript to draft from. Paste or load the visit transcript first.")
+            raise NoTranscriptError(t("There is no transcript to draft from. Paste or load the visit transcript first."))
         if self._running:
-            raise DraftBusyError("A note is already being drafted. Stop it first, or wait until it finishes.")
+            raise DraftBusyError(t("A note is already being drafted. Stop it first, or wait until it finishes."))
         specs = [note[k].spec for k in keys] if keys is not None else list(note.format.sections)
         self._running, self._stop_requested = True, False
         self._count = self._counter()
@@ -491,10 +492,9 @@ class NoteDrafter:
                 if self._stop_requested:
                     return None
             if len(merged) == len(extracts):  # not even two lists fit one request: the plan ruled this out
-                raise ContextTooSmallError(
-                    f"The model's context ({self.context:,} tokens) cannot hold the notes for {spec.heading} from two "
-                    "parts of the transcript. Allow the model more context."
-                )
+                raise ContextTooSmallError(t(
+                    "The model's context ({context} tokens) cannot hold the notes for {heading} from two parts of the "
+                    "transcript. Allow the model more context.", context=number(self.context), heading=spec.heading))
             extracts = merged
 
     async def _complete(self, messages: list[Message], request: GenerationRequest) -> str:

@@ -19,6 +19,8 @@ import io
 import re
 from dataclasses import dataclass
 
+from hearth.i18n import number, t
+
 MAX_TRANSCRIPT_CHARS = 60_000
 CHARS_PER_MINUTE_OF_TALK = 900  # ~150 words a minute x ~6 characters a word
 
@@ -147,39 +149,40 @@ class Transcript:
 
 def _describe_minutes(minutes: float) -> str:
     if minutes < 90:
-        return f"about {max(1, round(minutes))} minutes"
-    return f"about {minutes / 60:.1f} hours"
+        return t("about {minutes} minutes", minutes=max(1, round(minutes)))
+    return t("about {hours} hours", hours=f"{minutes / 60:.1f}")
+
+
+ARTICLES = ("the", "der", "die", "das")  # how a source that is not a file name starts, in English and German
 
 
 def _cap(source: str) -> str:
     """ "the pasted text" opens a sentence as "The pasted text"; a file name keeps its own case."""
-    return "T" + source[1:] if source.startswith("the ") else source
+    return source[0].upper() + source[1:] if source.split(" ", 1)[0] in ARTICLES else source
 
 
 def transcript_from_text(text: str, source: str = "the pasted text") -> Transcript:
     """Check and split a transcript; raises a `TranscriptError` saying what to fix."""
     if "\x00" in text:
-        raise UnreadableFileError(
-            f"{_cap(source)} contains binary data, not text. Paste the transcript itself, or load a .txt file "
-            "or a .csv file with a 'dialogue' column."
-        )
+        raise UnreadableFileError(t(
+            "{source} contains binary data, not text. Paste the transcript itself, or load a .txt file or a .csv file "
+            "with a 'dialogue' column.", source=_cap(source)))
     text = text.replace("\r\n", "\n").replace("\r", "\n").lstrip("\ufeff")
     if not text.strip():
-        raise EmptyTranscriptError(
-            f"{_cap(source)} is empty. Paste the visit transcript, or load a .txt file or a .csv file with a "
-            "'dialogue' column."
-        )
+        raise EmptyTranscriptError(t(
+            "{source} is empty. Paste the visit transcript, or load a .txt file or a .csv file with a 'dialogue' "
+            "column.", source=_cap(source)))
     if len(text) > MAX_TRANSCRIPT_CHARS:
         minutes = len(text) / CHARS_PER_MINUTE_OF_TALK
-        raise TranscriptTooLongError(
-            f"{_cap(source)} is {len(text):,} characters long, {_describe_minutes(minutes)} of conversation. "
-            f"Hearth drafts a note for one visit of up to {MAX_TRANSCRIPT_CHARS:,} characters (about an hour); "
-            "drafting longer ones on this device would take hours. Check that it holds a single visit, or split "
-            "it into visits and draft each one."
-        )
+        raise TranscriptTooLongError(t(
+            "{source} is {count} characters long, {duration} of conversation. Hearth drafts a note for one visit of "
+            "up to {limit} characters (about an hour); drafting longer ones on this device would take hours. Check "
+            "that it holds a single visit, or split it into visits and draft each one.", source=_cap(source),
+            count=number(len(text)), duration=_describe_minutes(minutes), limit=number(MAX_TRANSCRIPT_CHARS)))
     turns = split_turns(text)
     if not turns:
-        raise EmptyTranscriptError(f"{_cap(source)} has speaker tags but no words. Check that it is the right file.")
+        raise EmptyTranscriptError(t("{source} has speaker tags but no words. Check that it is the right file.",
+                                     source=_cap(source)))
     return Transcript(tuple(turns), source, len(text))
 
 
@@ -199,15 +202,13 @@ def decode_text_file(data: bytes, name: str) -> str:
         try:
             return data.decode("utf-8-sig")
         except UnicodeDecodeError as error:
-            raise UnreadableFileError(
-                f"{name} is not UTF-8 text (byte 0x{data[error.start]:02x} at position {error.start:,} is not "
-                "valid UTF-8). Re-save it as UTF-8 text (in most editors: Save As, Encoding: UTF-8), or open it "
-                "and paste the text."
-            ) from None
-    raise UnreadableFileError(
-        f"{name} does not look like a text file (it contains binary data). Hearth reads .txt transcripts and "
-        ".csv files with a 'dialogue' column; for a Word or PDF document, copy the text and paste it."
-    )
+            raise UnreadableFileError(t(
+                "{file} is not UTF-8 text (byte {byte} at position {position} is not valid UTF-8). Re-save it as UTF-8 "
+                "text (in most editors: Save As, Encoding: UTF-8), or open it and paste the text.", file=name,
+                byte=f"0x{data[error.start]:02x}", position=number(error.start))) from None
+    raise UnreadableFileError(t(
+        "{file} does not look like a text file (it contains binary data). Hearth reads .txt transcripts and .csv "
+        "files with a 'dialogue' column; for a Word or PDF document, copy the text and paste it.", file=name))
 
 
 @dataclass(frozen=True)
@@ -232,31 +233,29 @@ def read_transcript_csv(data: bytes, name: str = "the CSV file") -> list[CsvTran
         reader = csv.DictReader(io.StringIO(text, newline=""))
         columns = [c for c in (reader.fieldnames or []) if c is not None]
         if not columns:
-            raise EmptyTranscriptError(
-                f"{name} is empty. Load a .csv file with a 'dialogue' column, one visit per row."
-            )
+            raise EmptyTranscriptError(t("{file} is empty. Load a .csv file with a 'dialogue' column, one visit per row.",
+                                         file=name))
         lower = {c.strip().lower(): c for c in columns}
         if "dialogue" not in lower:
             shown = ", ".join(repr(c) for c in columns[:8]) + (", ..." if len(columns) > 8 else "")
-            raise MissingDialogueColumnError(
-                f"{name} has no 'dialogue' column (its columns are {shown}). Hearth reads the transcript from a "
-                "column named 'dialogue'; rename the transcript column, or paste the transcript instead."
-            )
+            raise MissingDialogueColumnError(t(
+                "{file} has no 'dialogue' column (its columns are {columns}). Hearth reads the transcript from a column "
+                "named 'dialogue'; rename the transcript column, or paste the transcript instead.", file=name,
+                columns=shown))
         column = lower["dialogue"]
         id_column = next((lower[c] for c in _ID_COLUMNS if c in lower), None)
         rows = []
         for i, row in enumerate(reader):
-            label = f"row {i + 1}" + (f" ({row[id_column]})" if id_column and row.get(id_column) else "")
+            label = t("row {number}", number=i + 1) + (f" ({row[id_column]})" if id_column and row.get(id_column) else "")
             fields = {k: v or "" for k, v in row.items() if k is not None}
             rows.append(CsvTranscript(i, label, row.get(column) or "", fields))
     except csv.Error as error:
-        raise UnreadableFileError(
-            f"{name} is not a readable CSV file ({error}). Check that it is the right file."
-        ) from None
+        raise UnreadableFileError(t("{file} is not a readable CSV file ({error}). Check that it is the right file.",
+                                    file=name, error=error)) from None
     finally:
         csv.field_size_limit(old_limit)
     if not rows:
-        raise EmptyTranscriptError(f"{name} has a 'dialogue' column but no rows. Add one visit per row.")
+        raise EmptyTranscriptError(t("{file} has a 'dialogue' column but no rows. Add one visit per row.", file=name))
     return rows
 
 
@@ -267,15 +266,16 @@ def load_transcript_file(name: str, data: bytes, row: int | None = None) -> Tran
         rows = read_transcript_csv(data, name)
         if row is None:
             if len(rows) > 1:
-                raise CsvRowError(f"{name} holds {len(rows)} visits, one per row. Choose the row to draft a note for.")
+                raise CsvRowError(t("{file} holds {count} visits, one per row. Choose the row to draft a note for.",
+                                    file=name, count=len(rows)))
             row = 0
         if not 0 <= row < len(rows):
-            raise CsvRowError(f"{name} has rows 1 to {len(rows)}; there is no row {row + 1}.")
+            raise CsvRowError(t("{file} has rows 1 to {count}; there is no row {row}.", file=name, count=len(rows),
+                                row=row + 1))
         chosen = rows[row]
         return transcript_from_text(chosen.dialogue, f"{name}, {chosen.label}")
     if suffix in TEXT_SUFFIXES:
         return transcript_from_text(decode_text_file(data, name), name)
-    raise UnsupportedFileError(
-        f"Hearth cannot read {name}: it reads .txt transcripts and .csv files with a 'dialogue' column. "
-        "For another kind of document, copy the transcript and paste it."
-    )
+    raise UnsupportedFileError(t(
+        "Hearth cannot read {file}: it reads .txt transcripts and .csv files with a 'dialogue' column. For another "
+        "kind of document, copy the transcript and paste it.", file=name))

@@ -12,6 +12,7 @@ import numpy as np
 from js import hearthModels, hearthOffline, hearthOrt  # set on the worker's global scope by web/worker.js
 from pyodide.ffi import JsException, create_proxy, to_js
 
+from hearth.i18n import t
 from hearth.runtime import Tensor, Value
 
 
@@ -52,11 +53,11 @@ class BrowserTensor:
     @staticmethod
     def dispose_many(tensors: Sequence[BrowserTensor]) -> None:
         """Free many handles with one call into JS (see hearth.runtime.dispose_all)."""
-        live = [t.js for t in tensors if t.js is not None]
+        live = [tensor.js for tensor in tensors if tensor.js is not None]
         if live:
             hearthOrt.disposeAll(to_js(live))
-        for t in tensors:
-            t.js = None
+        for tensor in tensors:
+            tensor.js = None
 
 
 def _dtype_name(array: np.ndarray) -> str:
@@ -142,10 +143,10 @@ class BrowserSession:
                 to_js([_raw_bytes(a) for a in stacks]), to_js([list(a.shape) for a in stacks]),
                 to_js(list(carry)), to_js(list(carry.values())), to_js(names),
             )
-            for name, t in zip(carry.values(), out.state, strict=True):
+            for name, tensor in zip(carry.values(), out.state, strict=True):
                 if name in made_here:  # nobody else holds it
                     current[name].dispose()
-                current[name] = BrowserTensor(t)
+                current[name] = BrowserTensor(tensor)
                 made_here.add(name)
             steps += [{n: await _to_numpy(raw) for n, raw in zip(names, step, strict=True)} for step in out.steps]
         return {name: current[name] for name in carry.values()}, steps
@@ -175,7 +176,7 @@ class BrowserRuntime:
         `threads`: wasm threads for this session (None: the app's default; see web/ort-bridge.js)."""
         provider = provider or "wasm"
         if provider == "webgpu" and "webgpu" not in await self.detect():
-            raise RuntimeError("WebGPU is not available in this browser; use provider 'wasm'")
+            raise RuntimeError(t("WebGPU is not available in this browser; use provider 'wasm'"))
         if isinstance(model, str) and model.startswith("store:"):
             model_id, _, path = model.removeprefix("store:").partition("/")
             source = to_js({"modelId": model_id, "path": path}, dict_converter=_object)
@@ -327,7 +328,7 @@ def _picked_index(path: str) -> int:
 
     paths = list(js.hearthPicked.paths.to_py())
     if path not in paths:
-        raise StoreError("missing", f"{path} is not among the picked files; pick the folder again")
+        raise StoreError("missing", t("{path} is not among the picked files; pick the folder again", path=path))
     return paths.index(path)
 
 

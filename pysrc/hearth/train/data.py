@@ -20,6 +20,8 @@ from typing import Any
 
 import numpy as np
 
+from hearth.i18n import N_, t
+
 __all__ = ["DataError", "Dataset", "BUILTIN_DATASETS", "load_builtin", "load_csv", "load_images",
            "ImageCollection", "default_data_dir", "normalize_like", "decode_text", "file_kind"]
 
@@ -113,11 +115,11 @@ class Dataset:
             return self
         if int(np.prod(self.sample_shape)) == int(np.prod(shape)):
             if len(self.sample_shape) == 3 and len(shape) == 3:
-                raise DataError(f"the model's input is {list(shape)} but the samples are {list(self.sample_shape)}; "
-                                f"set the input to {list(self.sample_shape)}")
+                raise DataError(t("the model's input is {input} but the samples are {samples}; set the input to "
+                                  "{samples}", input=list(shape), samples=list(self.sample_shape)))
             return replace(self, x=self.x.reshape(len(self), *shape))
-        raise DataError(f"the model's input is {list(shape)} but {self.name}'s samples are "
-                        f"{list(self.sample_shape)}; set the input to {list(self.sample_shape)}")
+        raise DataError(t("the model's input is {input} but {data}'s samples are {samples}; set the input to "
+                          "{samples}", input=list(shape), data=self.name, samples=list(self.sample_shape)))
 
 
 def _natural(value: str) -> tuple:
@@ -156,10 +158,10 @@ def normalize_like(x: np.ndarray, normalization: Mapping[str, Any] | None) -> np
 
 # name -> (file, description); the files are made by static/data/make_datasets.py
 BUILTIN_DATASETS: dict[str, str] = {
-    "digits": "8x8 grey images of handwritten digits 0-9 (1,797)",
-    "iris": "4 measurements of 150 iris flowers, 3 species",
-    "wine": "13 chemical measurements of 178 wines, 3 cultivars",
-    "breast_cancer": "30 features of 569 breast mass images, malignant or benign",
+    "digits": N_("8x8 grey images of handwritten digits 0-9 (1,797)"),
+    "iris": N_("4 measurements of 150 iris flowers, 3 species"),
+    "wine": N_("13 chemical measurements of 178 wines, 3 cultivars"),
+    "breast_cancer": N_("30 features of 569 breast mass images, malignant or benign"),
 }
 
 
@@ -205,15 +207,15 @@ def load_builtin(name: str, source: bytes | str | Path | None = None) -> Dataset
 # What a file is when its bytes say so, whatever its name claims: a picture renamed .csv should be
 # told apart from a table with a bad line, so the message can say what to choose instead.
 _MAGIC: tuple[tuple[bytes, str], ...] = (
-    (b"\x89PNG\r\n\x1a\n", "a PNG image"),
-    (b"\xff\xd8\xff", "a JPEG image"),
-    (b"GIF87a", "a GIF image"),
-    (b"GIF89a", "a GIF image"),
-    (b"%PDF-", "a PDF document"),
-    (b"PK\x03\x04", "a ZIP archive (an Excel .xlsx workbook is one)"),
-    (b"PK\x05\x06", "a ZIP archive"),
-    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "an Office document (an old Excel .xls workbook?)"),
-    (b"BM", "a BMP image"),
+    (b"\x89PNG\r\n\x1a\n", N_("a PNG image")),  # shown with t()
+    (b"\xff\xd8\xff", N_("a JPEG image")),
+    (b"GIF87a", N_("a GIF image")),
+    (b"GIF89a", N_("a GIF image")),
+    (b"%PDF-", N_("a PDF document")),
+    (b"PK\x03\x04", N_("a ZIP archive (an Excel .xlsx workbook is one)")),
+    (b"PK\x05\x06", N_("a ZIP archive")),
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", N_("an Office document (an old Excel .xls workbook?)")),
+    (b"BM", N_("a BMP image")),
 )
 
 
@@ -224,7 +226,7 @@ def file_kind(data: bytes) -> str | None:
         if head.startswith(magic) and (magic != b"BM" or len(data) >= 26 and data[6:10] == b"\0\0\0\0"):
             return kind
     if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
-        return "a WebP image"
+        return N_("a WebP image")
     return None
 
 
@@ -239,10 +241,10 @@ def decode_text(data: str | bytes, what: str) -> str:
         return data
     kind = file_kind(data)
     if kind is not None:
-        raise DataError(f"{what} is {kind}, not a table of text; choose a CSV file (a spreadsheet program "
-                        "saves one with Save as, CSV)")
-    not_text = DataError(f"{what} is not a text file; choose a CSV file (a spreadsheet program saves one with "
-                         "Save as, CSV)")
+        raise DataError(t("{file} is {kind}, not a table of text; choose a CSV file (a spreadsheet program saves one "
+                          "with Save as, CSV)", file=what, kind=t(kind)))
+    not_text = DataError(t("{file} is not a text file; choose a CSV file (a spreadsheet program saves one with "
+                           "Save as, CSV)", file=what))
     try:
         if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
             text = data.decode("utf-16")
@@ -264,10 +266,12 @@ def _column(header: list[str], wanted: str | int, what: str) -> int:
     if isinstance(wanted, int) and not isinstance(wanted, bool):
         if -len(header) <= wanted < len(header):
             return wanted % len(header)
-        raise DataError(f"there is no column {wanted} for the {what}; the file has {len(header)} columns")
+        raise DataError(t("there is no column {column} for the {what}; the file has {count} columns", column=wanted,
+                          what=t(what), count=len(header)))
     if wanted in header:
         return header.index(wanted)
-    raise DataError(f"there is no column {wanted!r} for the {what}; the columns are: {', '.join(header)}")
+    raise DataError(t("there is no column {column} for the {what}; the columns are: {columns}", column=repr(wanted),
+                      what=t(what), columns=", ".join(header)))
 
 
 def load_csv(data: str | bytes, label: str | int | None = None, features: Sequence[str | int] | None = None,
@@ -282,7 +286,7 @@ def load_csv(data: str | bytes, label: str | int | None = None, features: Sequen
     text = decode_text(data, name)
     lines = [line for line in text.splitlines() if line.strip()]
     if not lines:
-        raise DataError(f"{name} is empty")
+        raise DataError(t("{file} is empty", file=name))
     if delimiter is None:
         try:
             delimiter = csv.Sniffer().sniff("\n".join(lines[:20]), delimiters=",;\t").delimiter
@@ -291,48 +295,53 @@ def load_csv(data: str | bytes, label: str | int | None = None, features: Sequen
     rows = list(csv.reader(lines, delimiter=delimiter))
     header = [h.strip() for h in rows[0]]
     if len(header) < 2:
-        raise DataError(f"{name} has {len(header)} column; a table needs at least one feature column and "
-                        "one label column, separated by commas")
+        raise DataError(t("{file} has {count} column; a table needs at least one feature column and one label column, "
+                          "separated by commas", file=name, count=len(header)))
     duplicates = [h for h, n in Counter(header).items() if n > 1]
     if duplicates:
-        raise DataError(f"{name} has the column name {duplicates[0]!r} more than once; rename one")
+        raise DataError(t("{file} has the column name {column} more than once; rename one", file=name,
+                          column=repr(duplicates[0])))
     body = rows[1:]
     if not body:
-        raise DataError(f"{name} has a header but no rows of data")
+        raise DataError(t("{file} has a header but no rows of data", file=name))
     for number, row in enumerate(body, start=2):
         if len(row) != len(header):
-            raise DataError(f"line {number} of {name} has {len(row)} values but the header has {len(header)} "
-                            "columns; fix that line (look for a missing or an extra comma)")
-    label_index = _column(header, label if label is not None else -1, "label")
+            raise DataError(t("line {line} of {file} has {values} values but the header has {columns} columns; fix "
+                              "that line (look for a missing or an extra comma)", line=number, file=name,
+                              values=len(row), columns=len(header)))
+    label_index = _column(header, label if label is not None else -1, N_("label"))
     if features is None:
         feature_indices = [i for i in range(len(header)) if i != label_index]
     else:
-        feature_indices = [_column(header, f, "features") for f in features]
+        feature_indices = [_column(header, f, N_("features")) for f in features]
         if label_index in feature_indices:
-            raise DataError(f"the label column {header[label_index]!r} is also chosen as a feature; leave it out")
+            raise DataError(t("the label column {column} is also chosen as a feature; leave it out",
+                              column=repr(header[label_index])))
         if not feature_indices:
-            raise DataError("choose at least one feature column")
+            raise DataError(t("choose at least one feature column"))
     x = np.empty((len(body), len(feature_indices)), np.float64)
     for j, col in enumerate(feature_indices):
         for i, row in enumerate(body):
             cell = row[col].strip()
             if not cell:
-                raise DataError(f"column {header[col]!r} is empty on line {i + 2}; fill it in or remove the row")
+                raise DataError(t("column {column} is empty on line {line}; fill it in or remove the row",
+                                  column=repr(header[col]), line=i + 2))
             try:
                 x[i, j] = float(cell)
             except ValueError:
-                raise DataError(f"column {header[col]!r} is not numeric (line {i + 2} has {cell!r}); use it as "
-                                "the label, or leave it out of the feature columns") from None
+                raise DataError(t("column {column} is not numeric (line {line} has {cell}); use it as the label, or "
+                                  "leave it out of the feature columns", column=repr(header[col]), line=i + 2,
+                                  cell=repr(cell))) from None
     if not np.isfinite(x).all():
         i, j = np.argwhere(~np.isfinite(x))[0]
-        raise DataError(f"column {header[feature_indices[j]]!r} has {body[i][feature_indices[j]]!r} on line "
-                        f"{i + 2}; use finite numbers")
+        raise DataError(t("column {column} has {cell} on line {line}; use finite numbers",
+                          column=repr(header[feature_indices[j]]), cell=repr(body[i][feature_indices[j]]), line=i + 2))
     feature_names = [header[i] for i in feature_indices]
     raw = [row[label_index].strip() for row in body]
     empty = [i + 2 for i, v in enumerate(raw) if not v]
     if empty:
-        raise DataError(f"the label column {header[label_index]!r} is empty on line {empty[0]}; fill it in or "
-                        "remove the row")
+        raise DataError(t("the label column {column} is empty on line {line}; fill it in or remove the row",
+                          column=repr(header[label_index]), line=empty[0]))
     numeric = all(_is_number(v) for v in raw)
     if task == "auto":
         integral = numeric and all(float(v).is_integer() for v in raw)
@@ -341,7 +350,8 @@ def load_csv(data: str | bytes, label: str | int | None = None, features: Sequen
     if task == "regression":
         if not numeric:
             bad = next(v for v in raw if not _is_number(v))
-            raise DataError(f"regression needs a numeric label, but {header[label_index]!r} has {bad!r}")
+            raise DataError(t("regression needs a numeric label, but {column} has {value}",
+                              column=repr(header[label_index]), value=repr(bad)))
         return Dataset(x, np.asarray([[float(v)] for v in raw], np.float32), [], name=name,
                        feature_names=feature_names, normalization=normalization)
     if task != "classification":
@@ -350,8 +360,8 @@ def load_csv(data: str | bytes, label: str | int | None = None, features: Sequen
         raw = [str(int(float(v))) if float(v).is_integer() else v for v in raw]
     classes = sorted(set(raw), key=_natural)
     if len(classes) < 2:
-        raise DataError(f"the label column {header[label_index]!r} has only one class ({classes[0]!r}); "
-                        "a classifier needs at least two")
+        raise DataError(t("the label column {column} has only one class ({name}); a classifier needs at least two",
+                          column=repr(header[label_index]), name=repr(classes[0])))
     return Dataset.from_labels(x, raw, classes, name=name, feature_names=feature_names, normalization=normalization)
 
 
@@ -386,8 +396,8 @@ def _decode(data: bytes | np.ndarray, what: str):
         image.load()
         return image
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as error:
-        raise DataError(f"{what} could not be read as an image ({type(error).__name__}); use PNG, JPEG, GIF, "
-                        "BMP or WebP") from None
+        raise DataError(t("{file} could not be read as an image ({error}); use PNG, JPEG, GIF, BMP or WebP", file=what,
+                          error=type(error).__name__)) from None
 
 
 def _to_array(image, size: tuple[int, int] | None, channels: int) -> np.ndarray:
@@ -407,7 +417,7 @@ def _files(source: Mapping[str, bytes] | bytes) -> tuple[dict[str, bytes], set[s
     try:
         archive = zipfile.ZipFile(io.BytesIO(source))
     except zipfile.BadZipFile:
-        raise DataError("the file is not a ZIP archive; zip the class folders (one folder per class)") from None
+        raise DataError(t("the file is not a ZIP archive; zip the class folders (one folder per class)")) from None
     files, folders = {}, set()
     with archive:
         for info in archive.infolist():
@@ -445,18 +455,19 @@ def _read_class_folders(source: Mapping[str, bytes] | bytes, size: tuple[int, in
     for path, data in sorted(files.items()):
         parts = PurePosixPath(path).parts
         if PurePosixPath(path).suffix.lower() not in IMAGE_EXTENSIONS:
-            skipped.append(f"{path} (not an image file)")
+            skipped.append(t("{path} (not an image file)", path=path))
             continue
         if len(parts) < 2:
-            raise DataError(f"{path} is not in a class folder; put each class's images in a folder named after "
-                            "the class (cats/1.png, dogs/2.png)")
+            raise DataError(t("{path} is not in a class folder; put each class's images in a folder named after the "
+                              "class (cats/1.png, dogs/2.png)", path=path))
         by_class.setdefault(parts[-2], {})[path] = data
     parents = {str(PurePosixPath(p).parent) for p in [*files, *folders]}
     empty = sorted(PurePosixPath(f).name for f in folders if f not in parents)  # folders with nothing inside
     if empty:
-        raise DataError(f"the class folder {empty[0]!r} has no images; add some or remove the folder")
+        raise DataError(t("the class folder {folder} has no images; add some or remove the folder",
+                          folder=repr(empty[0])))
     if not by_class:
-        raise DataError("no images found; a ZIP should hold one folder per class with PNG/JPEG images inside")
+        raise DataError(t("no images found; a ZIP should hold one folder per class with PNG/JPEG images inside"))
     decoded: dict[str, list[tuple[str, Any]]] = {}
     problems = []
     for label, items in by_class.items():
@@ -466,16 +477,17 @@ def _read_class_folders(source: Mapping[str, bytes] | bytes, size: tuple[int, in
             except DataError as error:
                 problems.append(str(error))
     if problems:
-        more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
+        more = " " + t("(and {count} more)", count=len(problems) - 3) if len(problems) > 3 else ""
         raise DataError("; ".join(problems[:3]) + more)
     if not resize:
         sizes = Counter(image.size for items in decoded.values() for _, image in items)
         expected = (size[1], size[0]) if size is not None else next(iter(decoded.values()))[0][1].size
         odd = [(path, image.size) for items in decoded.values() for path, image in items if image.size != expected]
         if odd:
-            shown = ", ".join(f"{p} is {w}x{h}" for p, (w, h) in odd[:3])
-            raise DataError(f"images differ in size ({len(sizes)} sizes): expected {expected[0]}x{expected[1]} "
-                            f"(width x height), but {shown}; allow resizing or make them one size")
+            shown = ", ".join(t("{path} is {width}x{height}", path=p, width=w, height=h) for p, (w, h) in odd[:3])
+            raise DataError(t("images differ in size ({count} sizes): expected {width}x{height} (width x height), but "
+                              "{shown}; allow resizing or make them one size", count=len(sizes), width=expected[0],
+                              height=expected[1], shown=shown))
         size = (expected[1], expected[0])
     arrays = {label: [_to_array(image, size, channels) for _, image in items] for label, items in decoded.items()}
     return arrays, skipped
@@ -498,7 +510,7 @@ class ImageCollection:
     def add_class(self, label: str) -> None:
         label = str(label).strip()
         if not label:
-            raise DataError("a class needs a name")
+            raise DataError(t("a class needs a name"))
         self.images.setdefault(label, [])
 
     def remove_class(self, label: str) -> None:
@@ -506,7 +518,7 @@ class ImageCollection:
 
     def add(self, label: str, image: bytes | np.ndarray) -> None:
         """One image: file bytes, or a frame as an array (webcam RGBA, or greyscale)."""
-        array = _to_array(_decode(image, f"the image for {label!r}"), self.size, self.channels)
+        array = _to_array(_decode(image, t("the image for {name}", name=repr(label))), self.size, self.channels)
         self._check_size(array, label)
         self.add_class(label)
         self.images[str(label).strip()].append(array)
@@ -523,8 +535,10 @@ class ImageCollection:
     def _check_size(self, array: np.ndarray, label: str) -> None:
         first = next((imgs[0] for imgs in self.images.values() if imgs), None)
         if first is not None and first.shape != array.shape:
-            raise DataError(f"the image for {label!r} is {array.shape[1]}x{array.shape[0]} but the collected ones "
-                            f"are {first.shape[1]}x{first.shape[0]}; allow resizing or use images of one size")
+            raise DataError(t("the image for {name} is {width}x{height} but the collected ones are {first_width}x"
+                              "{first_height}; allow resizing or use images of one size", name=repr(label),
+                              width=array.shape[1], height=array.shape[0], first_width=first.shape[1],
+                              first_height=first.shape[0]))
 
     def counts(self) -> dict[str, int]:
         return {label: len(images) for label, images in self.images.items()}
@@ -532,10 +546,10 @@ class ImageCollection:
     def to_dataset(self, name: str = "images") -> Dataset:
         empty = [label for label, images in self.images.items() if not images]
         if empty:
-            raise DataError(f"the class {empty[0]!r} has no images; add some or remove the class")
+            raise DataError(t("the class {name} has no images; add some or remove the class", name=repr(empty[0])))
         if len(self.images) < 2:
-            raise DataError(f"there {'is' if len(self.images) == 1 else 'are'} {len(self.images)} class(es); "
-                            "a classifier needs at least two")
+            raise DataError(t("there is 1 class(es); a classifier needs at least two") if len(self.images) == 1 else
+                            t("there are {count} class(es); a classifier needs at least two", count=len(self.images)))
         classes = list(self.images)
         x = np.stack([img for label in classes for img in self.images[label]])
         labels = [label for label in classes for _ in self.images[label]]

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from hearth.i18n import N_, t
 from hearth.train.layers import LAYERS, Layer
 from hearth.train.spec import ModelSpec
 
@@ -71,37 +72,53 @@ def _offset(stride: int, pad: int, var: str, inner: str) -> str:
     return f"{_lead(stride, var)} + {inner}" + (f" - {shift}" if shift else "")
 
 
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}" + ("" if n == 1 else "s")
+def _plural(n: int, one: str, many: str) -> str:
+    """`n` things in words: `one` and `many` are N_-marked texts with a {count} field."""
+    return t(one if n == 1 else many, count=n)
+
+
+ROW, ROWS = N_("{count} row"), N_("{count} rows")
+COLUMN, COLUMNS = N_("{count} column"), N_("{count} columns")
+CHANNEL, CHANNELS = N_("{count} channel"), N_("{count} channels")
+
+
+def _text(words: str) -> str:
+    """Words inside a formula (LaTeX \\text)."""
+    return r"\text{" + words + "}"
+
+
+def _no_weights(meaning: str) -> Symbol:
+    return Symbol(_text(t("(no weights)")), meaning)
 
 
 def _count(shape: Sequence[int]) -> str:
-    return " × ".join(str(d) for d in shape) + (" number" if shape == (1,) else " numbers")
+    size = " × ".join(str(d) for d in shape)
+    return t("{size} number", size=size) if shape == (1,) else t("{size} numbers", size=size)
 
 
 # ---------------------------------------------------------------- activations
 # name in formulas, its definition, and what it does in words
 ACTIVATION_TEX: dict[str, tuple[str, Callable[[Layer], str], str]] = {
     "relu": (r"\operatorname{ReLU}", lambda a: r"\operatorname{ReLU}(z) = \max(0,\ z)",
-             "keeps a positive number and turns a negative one into 0"),
+             N_("keeps a positive number and turns a negative one into 0")),
     "leaky_relu": (r"\operatorname{LeakyReLU}",
                    lambda a: r"\operatorname{LeakyReLU}(z) = \begin{cases} z & z > 0 \\ " + number(a.alpha)
                    + r"\,z & z \le 0 \end{cases}",
-                   "like ReLU, but a negative number keeps a small slope instead of becoming 0"),
+                   N_("like ReLU, but a negative number keeps a small slope instead of becoming 0")),
     "elu": (r"\operatorname{ELU}",
             lambda a: r"\operatorname{ELU}(z) = \begin{cases} z & z > 0 \\ "
             + ("" if a.alpha == 1 else number(a.alpha) + r"\,") + r"(e^{z} - 1) & z \le 0 \end{cases}",
-            "like ReLU, but bends smoothly below 0 instead of a sharp corner"),
+            N_("like ReLU, but bends smoothly below 0 instead of a sharp corner")),
     "gelu": (r"\operatorname{GELU}",
              lambda a: r"\operatorname{GELU}(z) = z\,\Phi(z) = \frac{z}{2}\left(1 + \operatorname{erf}"
                        r"\frac{z}{\sqrt{2}}\right)",
-             "a smooth ReLU: a number times the chance that a standard normal value is below it"),
+             N_("a smooth ReLU: a number times the chance that a standard normal value is below it")),
     "sigmoid": (r"\sigma", lambda a: r"\sigma(z) = \frac{1}{1 + e^{-z}}",
-                "squashes any number into the range 0 to 1"),
+                N_("squashes any number into the range 0 to 1")),
     "tanh": (r"\tanh", lambda a: r"\tanh(z) = \frac{e^{z} - e^{-z}}{e^{z} + e^{-z}}",
-             "squashes any number into the range -1 to 1"),
+             N_("squashes any number into the range -1 to 1")),
     "softmax": (r"\operatorname{softmax}", lambda a: "",  # defined per use: it needs the vector's length
-                "turns n scores into n probabilities that are all positive and add up to 1"),
+                N_("turns n scores into n probabilities that are all positive and add up to 1")),
 }
 
 
@@ -113,7 +130,7 @@ def _activation_lines(act: Layer, n: int) -> tuple[list[str], list[Symbol]]:
     """The definition of `act` (applied to vectors of length n for softmax) and its symbol."""
     name, define, words = ACTIVATION_TEX[act.type]
     definition = _softmax_definition(n) if act.type == "softmax" else define(act)
-    return [definition], [Symbol(name, words)]
+    return [definition], [Symbol(name, t(words))]
 
 
 # ---------------------------------------------------------------- one formula per layer kind
@@ -121,12 +138,13 @@ Weights = Mapping[str, np.ndarray] | None
 
 
 def _input_symbol(layer: Layer) -> Symbol:
-    return Symbol(r"\mathbf{x}", f"what this layer gets: {_count(layer.in_shape)} from {layer.source}")
+    return Symbol(r"\mathbf{x}", t("what this layer gets: {count} from {source}", count=_count(layer.in_shape),
+                                   source=layer.source))
 
 
 def _output_symbol(layer: Layer, act: Layer | None = None) -> Symbol:
     last = act or layer
-    return Symbol(r"\mathbf{y}", f"what it gives the next layer: {_count(last.out_shape)}")
+    return Symbol(r"\mathbf{y}", t("what it gives the next layer: {count}", count=_count(last.out_shape)))
 
 
 def _dense(layer: Layer, act: Layer | None, w: Weights) -> dict:
@@ -136,12 +154,14 @@ def _dense(layer: Layer, act: Layer | None, w: Weights) -> dict:
     formula = r"\mathbf{y} = " + (rf"{name}\left({inner}\right)" if act is not None else inner)
     equations = [formula]
     symbols = [_input_symbol(layer),
-               Symbol("W", f"the weights: {n} × {m} numbers learned in training, one row per output, "
-                           "one column per input"),
+               Symbol("W", t("the weights: {rows} × {columns} numbers learned in training, one row per output, one "
+                             "column per input", rows=n, columns=m)),
                ]
     if layer.use_bias:
-        symbols.append(Symbol(r"\mathbf{b}", f"the bias: {_plural(n, 'learned number')}, one added to each output"))
-    symbols.append(Symbol(r"W\mathbf{x}", "each output is the sum of every input times its weight"))
+        symbols.append(Symbol(r"\mathbf{b}", t("the bias: {numbers}, one added to each output",
+                                               numbers=_plural(n, N_("{count} learned number"),
+                                                               N_("{count} learned numbers")))))
+    symbols.append(Symbol(r"W\mathbf{x}", t("each output is the sum of every input times its weight")))
     if act is not None:
         lines, act_symbols = _activation_lines(act, n)
         equations += lines
@@ -177,20 +197,23 @@ def _conv2d(layer: Layer, act: Layer | None, w: Weights) -> dict:
         name = ACTIVATION_TEX[act.type][0]
         equations = [r"y_{i,j,f} = " + name + r"\left(" + total + r"\right)"]
     symbols = [_input_symbol(layer),
-               Symbol(r"W_{f,c,u,v}", f"the filters, learned in training: {f_out} of them, each a {kh} × {kw} grid "
-                                      f"of weights per input channel ({_plural(c_in, 'channel')})")]
+               Symbol(r"W_{f,c,u,v}", t("the filters, learned in training: {count} of them, each a {height} × {width} "
+                                        "grid of weights per input channel ({channels})", count=f_out, height=kh,
+                                        width=kw, channels=_plural(c_in, CHANNEL, CHANNELS)))]
     if layer.use_bias:
-        symbols.append(Symbol("b_f", "the bias: one learned number added to everything filter f finds"))
-    symbols += [Symbol(r"i,\ j", f"the output pixel: row i = 1…{ho}, column j = 1…{wo}"),
-                Symbol("f", f"which filter, 1…{f_out}: each one gives one channel of the output"),
-                Symbol(r"u,\ v,\ c", "row, column and channel inside the filter's window over the input")]
+        symbols.append(Symbol("b_f", t("the bias: one learned number added to everything filter f finds")))
+    symbols += [Symbol(r"i,\ j", t("the output pixel: row i = 1…{rows}, column j = 1…{columns}", rows=ho, columns=wo)),
+                Symbol("f", t("which filter, 1…{count}: each one gives one channel of the output", count=f_out)),
+                Symbol(r"u,\ v,\ c", t("row, column and channel inside the filter's window over the input"))]
     if sh > 1 or sw > 1:
-        moves = f"the stride: the window moves {_plural(sh, 'row')} down and {_plural(sw, 'column')} across per pixel"
+        moves = t("the stride: the window moves {rows} down and {columns} across per pixel",
+                  rows=_plural(sh, ROW, ROWS), columns=_plural(sw, COLUMN, COLUMNS))
         symbols.append(Symbol(f"{_lead(sh, 'i')},\\ {_lead(sw, 'j')}", moves))
     if any(layer.pads):
-        symbols.append(Symbol(r"x_{\ldots} = 0", f"outside the input, where the window hangs over its edge "
-                                                 f"(padding: {_plural(pt, 'row')} above, {pb} below, "
-                                                 f"{_plural(pl, 'column')} left, {pr} right)"))
+        symbols.append(Symbol(r"x_{\ldots} = 0", t("outside the input, where the window hangs over its edge (padding: "
+                                                   "{top} above, {bottom} below, {left} left, {right} right)",
+                                                   top=_plural(pt, ROW, ROWS), bottom=pb,
+                                                   left=_plural(pl, COLUMN, COLUMNS), right=pr)))
     if act is not None:
         lines, act_symbols = _activation_lines(act, f_out)
         equations += lines
@@ -216,16 +239,19 @@ def _pool(layer: Layer, act: Layer | None, w: Weights) -> dict:
     limits = r"u=1 \ldots " + str(kh) + r",\ v=1 \ldots " + str(kw)
     if layer.type == "maxpool2d":
         formula = r"y_{i,j,c} = \max_{" + limits + "} " + window
-        what = Symbol(r"\max", f"the largest of the {kh * kw} values in the window")
+        what = Symbol(r"\max", t("the largest of the {count} values in the window", count=kh * kw))
     else:
         formula = (r"y_{i,j,c} = \frac{1}{" + str(kh * kw) + r"} \sum_{u=1}^{" + str(kh) + r"} \sum_{v=1}^{"
                    + str(kw) + "} " + window)
-        what = Symbol(r"\frac{1}{" + str(kh * kw) + r"} \sum", f"the average of the {kh * kw} values in the window")
+        what = Symbol(r"\frac{1}{" + str(kh * kw) + r"} \sum", t("the average of the {count} values in the window",
+                                                                 count=kh * kw))
     symbols = [_input_symbol(layer), what,
-               Symbol(r"i,\ j", f"the output pixel: row i = 1…{ho}, column j = 1…{wo}; each sees a {kh} × {kw} "
-                                f"window that moves {_plural(sh, 'row')} down and {_plural(sw, 'column')} across per pixel"),
-               Symbol("c", f"the channel, 1…{c}: each channel is pooled on its own"),
-               _output_symbol(layer), Symbol(r"\text{(no weights)}", "nothing here is learned")]
+               Symbol(r"i,\ j", t("the output pixel: row i = 1…{rows}, column j = 1…{columns}; each sees a {height} × "
+                                  "{width} window that moves {down} down and {across} across per pixel", rows=ho,
+                                  columns=wo, height=kh, width=kw, down=_plural(sh, ROW, ROWS),
+                                  across=_plural(sw, COLUMN, COLUMNS))),
+               Symbol("c", t("the channel, 1…{count}: each channel is pooled on its own", count=c)),
+               _output_symbol(layer), _no_weights(t("nothing here is learned"))]
     shapes = [rf"\mathbf{{x}} \in {space(layer.in_shape)}", rf"\mathbf{{y}} \in {space(layer.out_shape)}"]
     return {"equations": [formula], "shapes": shapes, "symbols": symbols}
 
@@ -235,22 +261,24 @@ def _flatten(layer: Layer, act: Layer | None, w: Weights) -> dict:
         h, wd, c = layer.in_shape
         formula = (r"y_{" + f"{wd * c}(i-1) + {c}(j-1) + c" + r"} = x_{i,j,c}" if c > 1
                    else r"y_{" + f"{wd}(i-1) + j" + r"} = x_{i,j,1}")
-        words = (f"row by row: all of row 1 (each pixel's {_plural(c, 'channel')} together), then row 2, "
-                 f"… up to row {h}")
+        words = t("row by row: all of row 1 (each pixel's {channels} together), then row 2, … up to row {rows}",
+                  channels=_plural(c, CHANNEL, CHANNELS), rows=h)
     else:
-        formula, words = r"\mathbf{y} = \mathbf{x}", "the input is already one row of numbers: nothing moves"
-    symbols = [_input_symbol(layer), Symbol(r"y_k", f"the same numbers in one row of {layer.out_shape[0]}, {words}"),
-               Symbol(r"\text{(no weights)}", "nothing here is learned or computed: values only move")]
+        formula, words = r"\mathbf{y} = \mathbf{x}", t("the input is already one row of numbers: nothing moves")
+    symbols = [_input_symbol(layer), Symbol(r"y_k", t("the same numbers in one row of {count}, {how}",
+                                                      count=layer.out_shape[0], how=words)),
+               _no_weights(t("nothing here is learned or computed: values only move"))]
     shapes = [rf"\mathbf{{x}} \in {space(layer.in_shape)}", rf"\mathbf{{y}} \in {space(layer.out_shape)}"]
     return {"equations": [formula], "shapes": shapes, "symbols": symbols}
 
 
 def _reshape(layer: Layer, act: Layer | None, w: Weights) -> dict:
     symbols = [_input_symbol(layer),
-               Symbol(r"\operatorname{vec}", "all the values in one row, read row by row (height, then width, "
-                                             "then channel)"),
-               Symbol(r"\mathbf{y}", f"the same values in the new shape {' × '.join(map(str, layer.out_shape))}"),
-               Symbol(r"\text{(no weights)}", "nothing here is learned or computed: values only move")]
+               Symbol(r"\operatorname{vec}", t("all the values in one row, read row by row (height, then width, then "
+                                               "channel)")),
+               Symbol(r"\mathbf{y}", t("the same values in the new shape {shape}",
+                                       shape=" × ".join(map(str, layer.out_shape)))),
+               _no_weights(t("nothing here is learned or computed: values only move"))]
     shapes = [rf"\mathbf{{x}} \in {space(layer.in_shape)}", rf"\mathbf{{y}} \in {space(layer.out_shape)}"]
     return {"equations": [r"\operatorname{vec}(\mathbf{y}) = \operatorname{vec}(\mathbf{x})"], "shapes": shapes,
             "symbols": symbols}
@@ -259,15 +287,16 @@ def _reshape(layer: Layer, act: Layer | None, w: Weights) -> dict:
 def _dropout(layer: Layer, act: Layer | None, w: Weights) -> dict:
     p = number(layer.rate)
     keep = number(1 - layer.rate)
-    equations = [r"\text{training:}\quad y_k = \frac{m_k}{1 - " + p + r"}\, x_k,\qquad m_k = \begin{cases} 1 & "
-                 r"\text{with probability } " + keep + r" \\ 0 & \text{with probability } " + p + r"\end{cases}",
-                 r"\text{predicting:}\quad \mathbf{y} = \mathbf{x}"]
+    chance = _text(t("with probability") + " ") + " "
+    equations = [_text(t("training:")) + r"\quad y_k = \frac{m_k}{1 - " + p + r"}\, x_k,\qquad m_k = \begin{cases} 1 & "
+                 + chance + keep + r" \\ 0 & " + chance + p + r"\end{cases}",
+                 _text(t("predicting:")) + r"\quad \mathbf{y} = \mathbf{x}"]
     symbols = [_input_symbol(layer),
-               Symbol(r"m_k", f"a fresh random 0 or 1 for every value at every training step: {p} of the values "
-                              "are switched off"),
-               Symbol(r"\frac{1}{1 - " + p + "}", "scales up the values that stay, so their total stays the same "
-                                                  "on average"),
-               Symbol(r"\mathbf{y} = \mathbf{x}", "when the trained network predicts, nothing is switched off"),
+               Symbol(r"m_k", t("a fresh random 0 or 1 for every value at every training step: {share} of the values "
+                                "are switched off", share=p)),
+               Symbol(r"\frac{1}{1 - " + p + "}", t("scales up the values that stay, so their total stays the same "
+                                                    "on average")),
+               Symbol(r"\mathbf{y} = \mathbf{x}", t("when the trained network predicts, nothing is switched off")),
                _output_symbol(layer)]
     shapes = [rf"\mathbf{{x}},\ \mathbf{{y}} \in {space(layer.in_shape)}"]
     return {"equations": equations, "shapes": shapes, "symbols": symbols}
@@ -280,29 +309,32 @@ def _norm(layer: Layer, act: Layer | None, w: Weights) -> dict:
     index = r"_{i,j,c}" if images else r"_{c}"
     if layer.type == "batchnorm":
         normalised = r"\frac{x" + index + r" - \mu_c}{\sqrt{\sigma_c^2 + " + eps + r"}}"
-        where = (r"\text{training: } \mu_c,\ \sigma_c^2 = \text{mean, variance of channel } c \text{ over the batch}"
-                 r"\quad \text{predicting: } \mu_c = \hat\mu_c,\ \sigma_c^2 = \hat\sigma_c^2")
+        where = (_text(t("training:") + " ") + r" \mu_c,\ \sigma_c^2 = " + _text(t("mean, variance of channel") + " ")
+                 + " c " + _text(" " + t("over the batch")) + r"\quad " + _text(t("predicting:") + " ")
+                 + r" \mu_c = \hat\mu_c,\ \sigma_c^2 = \hat\sigma_c^2")
         running = (r"\hat\mu_c \leftarrow " + number(1 - layer.momentum) + r"\,\hat\mu_c + " + number(layer.momentum)
                    + r"\,\mu_c,\quad \hat\sigma_c^2 \leftarrow " + number(1 - layer.momentum) + r"\,\hat\sigma_c^2 + "
                    + number(layer.momentum) + r"\,\frac{M}{M - 1}\,\sigma_c^2")
         equations = [r"y" + index + r" = \gamma_c\, " + normalised + r" + \beta_c", where, running]
-        over = "the batch and all pixels" if images else "the batch"
-        stats = [Symbol(r"\mu_c,\ \sigma_c^2", f"the mean and variance of channel c over {over}, while training"),
-                 Symbol(r"\hat\mu_c,\ \hat\sigma_c^2", "running averages of those, kept from training and used "
-                                                       "when predicting"),
-                 Symbol("M", f"how many values channel c has in a batch ({'batch size × pixels' if images else 'batch size'})"
-                             "; M/(M - 1) makes the running variance unbiased")]
+        stats = [Symbol(r"\mu_c,\ \sigma_c^2",
+                        t("the mean and variance of channel c over the batch and all pixels, while training") if images
+                        else t("the mean and variance of channel c over the batch, while training")),
+                 Symbol(r"\hat\mu_c,\ \hat\sigma_c^2", t("running averages of those, kept from training and used when "
+                                                         "predicting")),
+                 Symbol("M", t("how many values channel c has in a batch ({what}); M/(M - 1) makes the running "
+                               "variance unbiased", what=t("batch size × pixels") if images else t("batch size")))]
     else:
         mean = r"\mu = \frac{1}{" + str(n) + r"} \sum_{c=1}^{" + str(n) + r"} x" + index
         var = r"\sigma^2 = \frac{1}{" + str(n) + r"} \sum_{c=1}^{" + str(n) + r"} (x" + index + r" - \mu)^2"
         equations = [r"y" + index + r" = \gamma_c\, \frac{x" + index + r" - \mu}{\sqrt{\sigma^2 + " + eps
                      + r"}} + \beta_c", mean + r",\qquad " + var]
-        stats = [Symbol(r"\mu,\ \sigma^2", f"the mean and variance of this sample's {n} values"
-                                           + (" at pixel (i, j)" if images else ""))]
+        stats = [Symbol(r"\mu,\ \sigma^2", t("the mean and variance of this sample's {count} values at pixel (i, j)",
+                                             count=n) if images else
+                        t("the mean and variance of this sample's {count} values", count=n))]
     symbols = [_input_symbol(layer), *stats,
-               Symbol(eps, "a tiny number that keeps the division safe when the variance is 0"),
-               Symbol(r"\gamma_c,\ \beta_c", f"a learned scale and shift for each of the {n} "
-                                             f"{'channels' if images else 'features'}"),
+               Symbol(eps, t("a tiny number that keeps the division safe when the variance is 0")),
+               Symbol(r"\gamma_c,\ \beta_c", t("a learned scale and shift for each of the {count} channels", count=n)
+                      if images else t("a learned scale and shift for each of the {count} features", count=n)),
                _output_symbol(layer)]
     shapes = [rf"\mathbf{{x}},\ \mathbf{{y}} \in {space(layer.in_shape)}",
               rf"\boldsymbol{{\gamma}},\ \boldsymbol{{\beta}} \in {space((n,))}"]
@@ -323,14 +355,15 @@ def _activation(layer: Layer, act: Layer | None, w: Weights) -> dict:
         n = layer.in_shape[-1]
         formula = (r"\mathbf{y}_{i,j} = \operatorname{softmax}(\mathbf{x}_{i,j})" if images
                    else r"\mathbf{y} = \operatorname{softmax}(\mathbf{x})")
-        scope = (f"over the {_plural(n, 'channel')} of each pixel (i, j)" if images else f"over all {n} values")
+        scope = (t("applied over the {channels} of each pixel (i, j)", channels=_plural(n, CHANNEL, CHANNELS))
+                 if images else t("applied over all {count} values", count=n))
     else:
         n = 0
         formula = r"y_k = " + name + r"(x_k)"
-        scope = f"to each of the {int(np.prod(layer.in_shape))} values on its own"
+        scope = t("applied to each of the {count} values on its own", count=int(np.prod(layer.in_shape)))
     lines, act_symbols = _activation_lines(layer, n)
-    symbols = [_input_symbol(layer), Symbol(act_symbols[0].tex, f"{act_symbols[0].meaning}; applied {scope}"),
-               _output_symbol(layer), Symbol(r"\text{(no weights)}", "nothing here is learned")]
+    symbols = [_input_symbol(layer), Symbol(act_symbols[0].tex, f"{act_symbols[0].meaning}; {scope}"),
+               _output_symbol(layer), _no_weights(t("nothing here is learned"))]
     shapes = [rf"\mathbf{{x}},\ \mathbf{{y}} \in {space(layer.in_shape)}"]
     return {"equations": [formula, *lines], "shapes": shapes, "symbols": symbols}
 
@@ -348,9 +381,9 @@ def layer_math(layer: Layer, activation: Layer | None = None,
     """One spec position: `layer`, the `activation` unit that follows it (dense, conv2d), and its weights
     by local name ("weight", "bias", "running_mean"), or None to leave the numbers out."""
     parts = FORMULAS[layer.type](layer, activation, weights)
-    title = f"{layer.type} at position {layer.position}"
+    title = layer.where
     if activation is not None:
-        title += f", then {activation.type}"
+        title = t("{layer}, then {activation}", layer=title, activation=activation.type)
     return LayerMath(layer.position, layer.type, title, tuple(parts["equations"]), r",\quad ".join(parts["shapes"]),
                      tuple(parts["symbols"]), parts.get("numbers"))
 

@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from hearth.graph import Graph
+from hearth.i18n import t
 from hearth.train.layers import Build, Layer
 from hearth.train.losses import Loss
 from hearth.train.spec import LayerInfo, ModelSpec
@@ -75,8 +76,8 @@ def target_layer(spec: ModelSpec) -> int:
     conv2d layer's position, so a conv2d with an activation is taken after the activation."""
     convs = [unit.position for unit in spec.units if unit.type == "conv2d"]
     if not convs:
-        raise GradCamError("Grad-CAM shows where the last convolution layer looks, and this network has no "
-                           "conv2d layer; add one (or use a CNN preset) and train again")
+        raise GradCamError(t("Grad-CAM shows where the last convolution layer looks, and this network has no conv2d "
+                             "layer; add one (or use a CNN preset) and train again"))
     return max(i for i, unit in enumerate(spec.units) if unit.position == convs[-1])
 
 

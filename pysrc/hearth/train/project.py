@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from hearth.i18n import t
 from hearth.train.spec import ModelSpec
 
 FORMAT = "hearth.train.project"
@@ -73,7 +74,7 @@ def load_project(source: bytes | str | Path) -> Project:
         with zipfile.ZipFile(io.BytesIO(source)) as archive:
             meta = json.loads(archive.read("project.json"))
             if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-                raise ProjectError("this ZIP is not a Hearth training project (no hearth.train.project format tag)")
+                raise ProjectError(t("this ZIP is not a Hearth training project (no hearth.train.project format tag)"))
             arrays = {}
             for name in ("weights", "optimizer"):
                 with np.load(io.BytesIO(archive.read(f"{name}.npz")), allow_pickle=False) as npz:
@@ -81,7 +82,8 @@ def load_project(source: bytes | str | Path) -> Project:
     except ProjectError:
         raise
     except (zipfile.BadZipFile, KeyError, json.JSONDecodeError, ValueError, OSError, EOFError) as error:
-        raise ProjectError(f"not a Hearth project file ({error}); open a .hearth file saved by Hearth") from None
+        raise ProjectError(t("not a Hearth project file ({error}); open a .hearth file saved by Hearth",
+                             error=error)) from None
     if meta.get("version") != FORMAT_VERSION:
         raise ProjectError(f"project format version {meta.get('version')} is not one this Hearth reads "
                            f"({FORMAT_VERSION})")

@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from hearth.i18n import t
 from hearth.train.augment import Augmentation, AugmentationError
 from hearth.train.layers import Layer, SpecError, build, describe
 from hearth.train.losses import ALIASES, LOSSES
@@ -63,17 +64,17 @@ class ModelSpec:
         self.input_shape: tuple[int, ...] = tuple(shape)
         self.units: list[Layer] = []
         self.summary: list[LayerInfo] = []
-        current, source = self.input_shape, "the input"
+        current, source = self.input_shape, t("the input")
         for position, config in enumerate(layers, start=1):
             units = build(config, position, current, source)
             self.units += units
             current = units[-1].out_shape
-            source = f"{units[0].type} at position {position}"
+            source = units[0].where
             self.summary.append(LayerInfo(position, units[0].type, current, sum(u.param_count for u in units)))
         self.output_shape = current
         if len(self.output_shape) != 1:
-            raise SpecError(f"the last layer must give a flat output (one value per class), got "
-                            f"{describe(self.output_shape)} from {source}; end with flatten and dense")
+            raise SpecError(t("the last layer must give a flat output (one value per class), got {shape} from {source}; "
+                              "end with flatten and dense", shape=describe(self.output_shape), source=source))
         self.training = TrainConfig.from_dict(data.get("training") or {}, default_loss=self._default_loss())
 
     @classmethod
@@ -200,11 +201,13 @@ class TrainConfig:
                   ("validation_split", self.validation_split, 0.0, 0.9), ("l2", self.l2, 0.0, 1.0)]
         for name, value, low, high in checks:
             if not isinstance(value, int | float) or isinstance(value, bool) or not low <= value <= high:
-                raise SpecError(f"training.{name} must be a number in [{low}, {high}], got {value!r}")
+                raise SpecError(t("training.{name} must be a number in [{low}, {high}], got {value}", name=name, low=low,
+                                  high=high, value=repr(value)))
         for name in ("batch_size", "epochs"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise SpecError(f"training.{name} must be a whole number >= 1, got {value!r}")
+                raise SpecError(t("training.{name} must be a whole number >= 1, got {value}", name=name,
+                                  value=repr(value)))
         if not isinstance(self.seed, int) or isinstance(self.seed, bool) or self.seed < 0:
             raise SpecError(f"training.seed must be a whole number >= 0, got {self.seed!r}")
         try:

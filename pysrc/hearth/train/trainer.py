@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from hearth.i18n import t
 from hearth.runtime import Runtime
 from hearth.train.augment import Augmentation
 from hearth.train.data import DataError, Dataset
@@ -88,7 +89,7 @@ class Trainer:
         else:
             self.train_data, self.val_data = data, validation.for_input(self.spec.input_shape)
         if len(self.train_data) == 0:
-            raise TrainingError("there is no data left to train on; lower the validation split or add data")
+            raise TrainingError(t("there is no data left to train on; lower the validation split or add data"))
         self.classes = list(data.classes)
         self._augmentation()  # refused now rather than at the first batch
         self._y_train = self._targets(self.train_data)
@@ -109,8 +110,9 @@ class Trainer:
     def from_project(cls, project: Any, data: Dataset, **kwargs: Any) -> Trainer:
         """Continue training a saved model (see `hearth.train.project`) on data with the same classes."""
         if project.classes and data.classes and list(project.classes) != list(data.classes):
-            raise TrainingError(f"the model was trained on the classes {project.classes} but this data has "
-                                f"{data.classes}; use data with the same classes, in the same order")
+            raise TrainingError(t("the model was trained on the classes {trained} but this data has {classes}; use data "
+                                  "with the same classes, in the same order", trained=project.classes,
+                                  classes=data.classes))
         spec = ModelSpec(project.spec)
         return cls(spec, data, TrainConfig.from_dict(project.training), weights=project.weights,
                    optimizer_state=project.optimizer_state, step=project.step, history=project.history,
@@ -121,8 +123,8 @@ class Trainer:
         units, loss = self.spec.units_out, self.config.loss
         if not data.is_classification:
             if data.y.shape[1] != units:
-                raise TrainingError(f"the model gives {units} outputs but the data has {data.y.shape[1]} target "
-                                    f"column(s); set the last layer's units to {data.y.shape[1]}")
+                raise TrainingError(t("the model gives {units} outputs but the data has {targets} target column(s); set "
+                                      "the last layer's units to {targets}", units=units, targets=data.y.shape[1]))
             return data.y
         k = len(data.classes)
         if units == k:
@@ -130,15 +132,15 @@ class Trainer:
         if units == 1 and k == 2 and loss == "binary_crossentropy":
             return data.y[:, 1:2].copy()  # 1 = the second class, as a sigmoid output
         names = ", ".join(data.classes[:6]) + (", ..." if k > 6 else "")
-        raise TrainingError(f"the model's last layer gives {units} output(s) but the data has {k} classes "
-                            f"({names}); set its units to {k}"
-                            + (" (or 1 with a sigmoid and binary cross-entropy)" if k == 2 else ""))
+        raise TrainingError(t("the model's last layer gives {units} output(s) but the data has {classes} classes "
+                              "({names}); set its units to {classes}", units=units, classes=k, names=names)
+                            + (" " + t("(or 1 with a sigmoid and binary cross-entropy)") if k == 2 else ""))
 
     def _augmentation(self) -> Augmentation:
         augmentation = Augmentation.from_dict(self.config.augmentation)
         if augmentation.active and len(self.spec.input_shape) != 3:
-            raise TrainingError(f"image augmentation needs a model that takes images [height, width, channels]; "
-                                f"this one takes {list(self.spec.input_shape)}: turn augmentation off")
+            raise TrainingError(t("image augmentation needs a model that takes images [height, width, channels]; this "
+                                  "one takes {shape}: turn augmentation off", shape=list(self.spec.input_shape)))
         return augmentation
 
     @property

@@ -15,6 +15,8 @@ import panel as pn
 from bokeh.models import ColumnDataSource, Range1d
 from bokeh.plotting import figure
 
+from hearth.i18n import t
+
 BATCH, TRAIN, VALIDATION = "#e3b99c", "#b4532a", "#1d4e89"
 MAX_BATCH_POINTS = 600  # more would only cost the page redraw time: longer runs average groups of batches
 
@@ -31,8 +33,8 @@ class Curves:
         self._pending_epochs: list[dict[str, Any]] = []
         self.batches = ColumnDataSource({"x": [], "loss": [], "accuracy": []})
         self.epochs = ColumnDataSource({"epoch": [], "loss": [], "accuracy": [], "val_loss": [], "val_accuracy": []})
-        self.loss_plot = self._plot("Loss (lower is better)", "loss", None)
-        self.accuracy_plot = self._plot("Accuracy (higher is better)", "accuracy", Range1d(0, 1.02))
+        self.loss_plot = self._plot(t("Loss (lower is better)"), "loss", None)
+        self.accuracy_plot = self._plot(t("Accuracy (higher is better)"), "accuracy", Range1d(0, 1.02))
         self.view = pn.Column(pn.pane.Bokeh(self.loss_plot, sizing_mode="stretch_width", height=260),
                               pn.pane.Bokeh(self.accuracy_plot, sizing_mode="stretch_width", height=260),
                               sizing_mode="stretch_width")
@@ -40,12 +42,12 @@ class Curves:
     def _plot(self, title: str, key: str, y_range) -> figure:
         kwargs = {"y_range": y_range} if y_range is not None else {}
         plot = figure(title=title, height=250, width=300, sizing_mode="stretch_width", tools="", toolbar_location=None,
-                      x_axis_label="epoch", min_border_left=40, **kwargs)
-        plot.line("x", key, source=self.batches, color=BATCH, line_width=1, legend_label="each batch")
-        plot.line("epoch", key, source=self.epochs, color=TRAIN, line_width=2, legend_label="training")
+                      x_axis_label=t("epoch"), min_border_left=40, **kwargs)
+        plot.line("x", key, source=self.batches, color=BATCH, line_width=1, legend_label=t("each batch"))
+        plot.line("epoch", key, source=self.epochs, color=TRAIN, line_width=2, legend_label=t("training"))
         plot.scatter("epoch", key, source=self.epochs, color=TRAIN, size=6)
         plot.line("epoch", f"val_{key}", source=self.epochs, color=VALIDATION, line_width=2, line_dash="dashed",
-                  legend_label="validation")
+                  legend_label=t("validation"))
         plot.scatter("epoch", f"val_{key}", source=self.epochs, color=VALIDATION, size=6)
         plot.legend.location = "top_right" if key == "loss" else "bottom_right"
         plot.legend.label_text_font_size = "9pt"

@@ -15,6 +15,8 @@ import panel as pn
 from bokeh.models import ColumnDataSource, FreehandDrawTool, Range1d
 from bokeh.plotting import figure
 
+from hearth.i18n import t
+
 Stroke = tuple[Sequence[float], Sequence[float]]
 
 
@@ -64,14 +66,14 @@ class DrawingPad:
                       outline_line_color="#b4532a", title=None, sizing_mode="fixed")
         renderer = plot.multi_line("xs", "ys", source=self.source, line_width=max(8, size // 14),
                                    line_color="#222222", line_cap="round", line_join="round")
-        tool = FreehandDrawTool(renderers=[renderer], num_objects=0, description="Draw")
+        tool = FreehandDrawTool(renderers=[renderer], num_objects=0, description=t("Draw"))
         plot.add_tools(tool)
         plot.toolbar.active_drag = tool
         plot.axis.visible = False
         plot.grid.visible = False
         self.plot = plot
         self.source.on_change("data", self._changed)
-        self.clear_button = pn.widgets.Button(label="Clear drawing", width=140, sizing_mode="fixed")
+        self.clear_button = pn.widgets.Button(label=t("Clear drawing"), width=160, sizing_mode="fixed")
         self.clear_button.on_click(lambda _event: self.clear())
         self.view = pn.Column(
             pn.pane.Bokeh(plot, sizing_mode="fixed", width=size, height=size, margin=(5, 10)),

@@ -12,6 +12,7 @@ from html import escape
 
 import numpy as np
 
+from hearth.i18n import t
 from hearth.train.data import DataError, ImageCollection
 
 
@@ -58,7 +59,7 @@ def gallery(figures: list[str], label: str) -> str:
 def data_url_bytes(url: str) -> bytes:
     """The bytes inside a `data:image/...;base64,` URL (what the page's webcam widget sends)."""
     if not url or "," not in url:
-        raise DataError("no picture came from the camera yet; allow the camera and try again")
+        raise DataError(t("no picture came from the camera yet; allow the camera and try again"))
     return base64.b64decode(url.split(",", 1)[1])
 
 
@@ -71,10 +72,11 @@ def to_model_input(picture: bytes | np.ndarray, input_shape: tuple[int, ...], da
     polarity (digits are light ink on black); a picture of the other kind is inverted to match.
     """
     if len(input_shape) != 3:
-        raise DataError(f"this model takes {input_shape[0]} numbers, not a picture; use data with images")
+        raise DataError(t("this model takes {count} numbers, not a picture; use data with images", count=input_shape[0]))
     height, width, channels = input_shape
     if channels not in (1, 3):
-        raise DataError(f"this model takes pictures with {channels} channels; Hearth reads grey (1) or colour (3)")
+        raise DataError(t("this model takes pictures with {channels} channels; Hearth reads grey (1) or colour (3)",
+                          channels=channels))
     collection = ImageCollection(size=(height, width), channels=channels)
     collection.add("picture", picture)
     x = collection.images["picture"][0]

@@ -13,6 +13,7 @@ from collections.abc import Callable
 import panel as pn
 
 from hearth.app.widgets.images import data_url_bytes
+from hearth.i18n import t
 from hearth.train.data import DataError
 
 ANSWER_SECONDS = 10.0
@@ -44,14 +45,14 @@ class Webcam:
                 # The page answers within a frame or two; none comes when the preview is not on the page.
                 url = await asyncio.wait_for(future, max(0.1, deadline - loop.time()))
             except TimeoutError:
-                raise DataError("the camera did not answer; open the webcam view, allow the camera, and try "
-                                "again") from None
+                raise DataError(t("the camera did not answer; open the webcam view, allow the camera, and try "
+                                  "again")) from None
             picture = data_url_bytes(url)
             if picture:
                 return picture
             # "data:,": the camera is on but has not drawn its first frame yet (just after it opens)
             if loop.time() >= deadline:
-                raise DataError("the camera shows no picture yet; wait until the preview moves, then try again")
+                raise DataError(t("the camera shows no picture yet; wait until the preview moves, then try again"))
             await asyncio.sleep(0.2)
 
     def live(self, every_ms: int | None) -> None:

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
+from hearth.i18n import N_
+
 HUB_URL = "https://huggingface.co"
 
 
@@ -43,7 +45,7 @@ class CatalogModel:
     approx_bytes: int  # what the download weighs, shown before the exact sizes are known
     files: tuple[CatalogFile, ...]
     license: str = ""
-    note: str = ""
+    note: str = ""  # N_-marked where written, shown with t()
     hub: str = field(default=HUB_URL, compare=False)
 
     @property
@@ -65,10 +67,11 @@ class CatalogModel:
         return [f.manifest() for f in self.files]
 
     def verification(self) -> str:
+        """How the files are checked, in English (N_-marked: the Models page shows it with t())."""
         if self.pinned:
-            return "every file checked against its pinned size and sha256"
-        return ("not pinned yet: weights checked against the sha256 the server sends (Hugging Face's ETag), "
-                "small files by size")
+            return N_("every file checked against its pinned size and sha256")
+        return N_("not pinned yet: weights checked against the sha256 the server sends (Hugging Face's ETag), "
+                  "small files by size")
 
     def info(self) -> dict:
         """What the store records about a finished download (web/model-store.js writeInfo)."""
@@ -99,13 +102,13 @@ CATALOG: list[CatalogModel] = [
         id="llama-3.2-1b-instruct-q4", label="Llama-3.2-1B-Instruct, 4-bit (q4)", repo=LLAMA_REPO,
         revision=LLAMA_REVISION, onnx="onnx/model_q4.onnx", backends=("wasm", "webgpu"), approx_bytes=1_100_000_000,
         files=_onnx_community(LLAMA_REPO, "onnx/model_q4.onnx"), license=LLAMA_LICENSE,
-        note="4-bit weights, float32 activations: runs on any browser (WebAssembly), and on WebGPU."),
+        note=N_("4-bit weights, float32 activations: runs on any browser (WebAssembly), and on WebGPU.")),
     CatalogModel(
         id="llama-3.2-1b-instruct-q4f16", label="Llama-3.2-1B-Instruct, 4-bit + float16 (q4f16)", repo=LLAMA_REPO,
         revision=LLAMA_REVISION, onnx="onnx/model_q4f16.onnx", backends=("webgpu",), approx_bytes=1_000_000_000,
         files=_onnx_community(LLAMA_REPO, "onnx/model_q4f16.onnx"), license=LLAMA_LICENSE,
-        note="4-bit weights, float16 activations and cache: for WebGPU (a graphics card); slow or unsupported "
-             "on WebAssembly."),
+        note=N_("4-bit weights, float16 activations and cache: for WebGPU (a graphics card); slow or unsupported "
+                "on WebAssembly.")),
 ]
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
+from hearth.i18n import t
 from hearth.llm.files.model_dir import ONNX_PREFERENCE
 
 REQUIRED = ("config.json", "tokenizer.json", "tokenizer_config.json")
@@ -62,13 +63,13 @@ def _model_path(path: str, from_folder: bool) -> str:
 def read_picked(paths: list[str], sizes: list[int]) -> PickedModel:
     """Make sense of picked paths (a folder: "Folder/onnx/model.onnx"; files: "model.onnx")."""
     if not paths:
-        raise FolderError("No files were picked. Pick the model's folder (with config.json, tokenizer.json, "
-                          "tokenizer_config.json and onnx/*.onnx).")
+        raise FolderError(t("No files were picked. Pick the model's folder (with config.json, tokenizer.json, "
+                            "tokenizer_config.json and onnx/*.onnx)."))
     from_folder = any("/" in p for p in paths)
     configs = sorted((p for p in paths if PurePosixPath(p).name == "config.json"), key=lambda p: p.count("/"))
     if not configs:
-        raise FolderError("The picked files have no config.json, so they are not a language model folder. Pick the "
-                          "folder that holds config.json, tokenizer.json, tokenizer_config.json and onnx/*.onnx.")
+        raise FolderError(t("The picked files have no config.json, so they are not a language model folder. Pick the "
+                            "folder that holds config.json, tokenizer.json, tokenizer_config.json and onnx/*.onnx."))
     root = configs[0][: -len("config.json")]
     picked = PickedModel(root=root, name=PurePosixPath(root).name if root else "")
     if not picked.name and from_folder:
@@ -81,15 +82,15 @@ def read_picked(paths: list[str], sizes: list[int]) -> PickedModel:
         picked._sizes[path] = size
     missing = [name for name in REQUIRED if name not in picked.files]
     if missing:
-        raise FolderError(f"The folder has no {', '.join(missing)}; a language model needs config.json, "
-                          "tokenizer.json and tokenizer_config.json beside its onnx/ folder.")
+        raise FolderError(t("The folder has no {files}; a language model needs config.json, tokenizer.json and "
+                            "tokenizer_config.json beside its onnx/ folder.", files=", ".join(missing)))
     for inside, src in picked.files.items():
         if inside.startswith("onnx/") and inside.endswith(".onnx"):
             data = picked.files.get(inside + "_data")
             picked.onnx[inside] = picked._sizes[src] + (picked._sizes[data] if data else 0)
     if not picked.onnx:
-        raise FolderError("The folder has no ONNX model (onnx/*.onnx). Hearth runs ONNX exports in the "
-                          "onnx-community layout; convert other formats with `python -m hearth convert-model`.")
+        raise FolderError(t("The folder has no ONNX model (onnx/*.onnx). Hearth runs ONNX exports in the "
+                            "onnx-community layout; convert other formats with `python -m hearth convert-model`."))
     return picked
 
 

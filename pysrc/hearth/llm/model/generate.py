@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from hearth.i18n import t
 from hearth.llm.model.config import LlamaConfig
 from hearth.runtime import Runtime, Session, Tensor, dispose_all, get_runtime
 
@@ -267,11 +268,11 @@ class Decoder:
         if not prompt_ids:
             raise ValueError("the prompt is empty; give the model at least one token")
         if len(prompt_ids) >= context:
-            which = "its context length" if context == self.config.max_position_embeddings else "the context set"
-            raise ContextLengthError(
-                f"The prompt is {len(prompt_ids)} tokens, but this model reads at most {context} tokens "
-                f"({which}) and needs room to answer. Shorten the input by at least "
-                f"{len(prompt_ids) - context + 1} tokens, or split it into parts.")
+            which = t("its context length") if context == self.config.max_position_embeddings else t("the context set")
+            raise ContextLengthError(t(
+                "The prompt is {tokens} tokens, but this model reads at most {context} tokens ({which}) and needs room "
+                "to answer. Shorten the input by at least {over} tokens, or split it into parts.", tokens=len(prompt_ids),
+                context=context, which=which, over=len(prompt_ids) - context + 1))
         sampler = _make_sampler(settings)
         stops = set(stop_ids)
         history = list(prompt_ids)

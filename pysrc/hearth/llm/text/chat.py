@@ -24,6 +24,8 @@ import jinja2.ext
 import jinja2.nodes
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+from hearth.i18n import t
+
 # Special tokens transformers passes to every template, when the config names them.
 SPECIAL_TOKEN_NAMES = (
     "bos_token", "eos_token", "unk_token", "sep_token", "pad_token", "cls_token", "mask_token",
@@ -159,7 +161,7 @@ def render_chat(
     try:
         return template.render(messages=messages, add_generation_prompt=add_generation_prompt, **variables)
     except jinja2.exceptions.TemplateError as error:
-        raise ChatTemplateError(f"The model's chat template refused these messages: {error}") from None
+        raise ChatTemplateError(t("The model's chat template refused these messages: {error}", error=error)) from None
 
 
 def load_tokenizer_config(path: str | Path) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import difflib
 from typing import Any
 
+from hearth.i18n import t
 from hearth.train.layers.activations import ACTIVATIONS, Activation
 from hearth.train.layers.base import Build, Layer, SpecError, describe, internal
 from hearth.train.layers.conv2d import Conv2D
@@ -29,12 +30,15 @@ __all__ = ["LAYERS", "ACTIVATIONS", "Activation", "Build", "Layer", "SpecError",
 
 def build(config: Any, position: int, in_shape: tuple[int, ...], source: str) -> list[Layer]:
     if not isinstance(config, dict) or not isinstance(config.get("type"), str):
-        raise SpecError(f"layer at position {position} must be an object with a \"type\", got {config!r}")
+        raise SpecError(t("layer at position {position} must be an object with a \"type\", got {value}",
+                          position=position, value=repr(config)))
     kind = config["type"]
     if kind not in LAYERS:
         close = difflib.get_close_matches(kind, LAYERS, n=1)
-        hint = f"did you mean {close[0]!r}?" if close else f"known types: {', '.join(sorted(LAYERS))}"
-        raise SpecError(f"layer at position {position} has an unknown type {kind!r}; {hint}")
+        hint = t("did you mean {name}?", name=repr(close[0])) if close else \
+            t("known types: {types}", types=", ".join(sorted(LAYERS)))
+        raise SpecError(t("layer at position {position} has an unknown type {kind}; {hint}", position=position,
+                          kind=repr(kind), hint=hint))
     layer = LAYERS[kind](config, position, in_shape, source)
     units = [layer]
     activation = layer.config.get("activation") if kind in ("dense", "conv2d") else None

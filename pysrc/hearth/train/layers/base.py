@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from hearth.graph import Graph
+from hearth.i18n import t
 
 REQUIRED = object()
 
@@ -37,12 +38,14 @@ def internal(shape: tuple[int, ...]) -> tuple[int, ...]:
 
 def pair(value: Any, what: str, where: str) -> tuple[int, int]:
     if isinstance(value, bool):
-        raise SpecError(f"{where}: {what} must be a whole number or [height, width], got {value!r}")
+        raise SpecError(t("{where}: {what} must be a whole number or [height, width], got {value}", where=where,
+                          what=what, value=repr(value)))
     if isinstance(value, int):
         value = [value, value]
     if (not isinstance(value, list | tuple) or len(value) != 2
             or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in value)):
-        raise SpecError(f"{where}: {what} must be a whole number >= 1 or [height, width], got {value!r}")
+        raise SpecError(t("{where}: {what} must be a whole number >= 1 or [height, width], got {value}", where=where,
+                          what=what, value=repr(value)))
     return int(value[0]), int(value[1])
 
 
@@ -117,7 +120,7 @@ class Layer:
         self.position = position
         self.in_shape = tuple(in_shape)
         self.source = source  # "flatten at position 2" or "the input", for messages
-        self.where = f"{self.type} at position {position}"
+        self.where = t("{layer} at position {position}", layer=self.type, position=position)
         self.key = f"{self.type}_{position}"
         self.config = self._check_options(config)
         self.out_shape = self.infer()
@@ -127,26 +130,29 @@ class Layer:
         for name in config:
             if name not in allowed:
                 close = difflib.get_close_matches(name, sorted(allowed), n=1)
-                hint = f"; did you mean {close[0]!r}?" if close else f"; it takes {sorted(allowed - {'type'})}"
-                raise SpecError(f"{self.where} has an unknown option {name!r}{hint}")
+                hint = t("did you mean {name}?", name=repr(close[0])) if close else \
+                    t("it takes {options}", options=sorted(allowed - {"type"}))
+                raise SpecError(t("{where} has an unknown option {name}; {hint}", where=self.where, name=repr(name),
+                                  hint=hint))
         out = {}
         for name, default in self.options.items():
             if name not in config and default is REQUIRED:
-                raise SpecError(f"{self.where} needs the option {name!r}")
+                raise SpecError(t("{where} needs the option {name}", where=self.where, name=repr(name)))
             out[name] = config.get(name, default)
         return out
 
     def need_rank(self, rank: int, hint: str = "") -> None:
         if len(self.in_shape) != rank:
             raise SpecError(
-                f"{self.where} needs a {rank}-D input, got {describe(self.in_shape)} from {self.source}"
-                + (f"; {hint}" if hint else "")
+                t("{where} needs a {rank}-D input, got {shape} from {source}", where=self.where, rank=rank,
+                  shape=describe(self.in_shape), source=self.source) + (f"; {t(hint)}" if hint else "")
             )
 
     def positive_int(self, name: str) -> int:
         value = self.config[name]
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise SpecError(f"{self.where}: {name} must be a whole number >= 1, got {value!r}")
+            raise SpecError(t("{where}: {name} must be a whole number >= 1, got {value}", where=self.where, name=name,
+                              value=repr(value)))
         return value
 
     def number(self, name: str, low: float, high: float, *, high_open: bool = False) -> float:
@@ -156,7 +162,8 @@ class Layer:
             ok = False
         if not ok:
             bound = f"[{low}, {high})" if high_open else f"[{low}, {high}]"
-            raise SpecError(f"{self.where}: {name} must be a number in {bound}, got {value!r}")
+            raise SpecError(t("{where}: {name} must be a number in {bound}, got {value}", where=self.where, name=name,
+                              bound=bound, value=repr(value)))
         return float(value)
 
     # ---- to override
@@ -219,5 +226,6 @@ def init_kernel(name: str, shape: tuple[int, ...], rng: np.random.Generator, whe
     elif name == "he_normal":
         w = rng.normal(0.0, np.sqrt(2.0 / fan_in), shape)
     else:
-        raise SpecError(f"{where}: init must be one of {', '.join(INITS)}, got {name!r}")
+        raise SpecError(t("{where}: init must be one of {inits}, got {name}", where=where, inits=", ".join(INITS),
+                          name=repr(name)))
     return w.astype(np.float32)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from hearth.i18n import N_, t
 from hearth.train.layers.base import INITS, REQUIRED, Build, Layer, SpecError, describe, init_kernel, pair
 
 
@@ -29,13 +30,14 @@ class Conv2D(Layer):
                "use_bias": True, "init": "glorot_uniform"}
 
     def infer(self):
-        self.need_rank(3, "give the input as [height, width, channels] or add a reshape layer before it")
+        self.need_rank(3, N_("give the input as [height, width, channels] or add a reshape layer before it"))
         self.filters = self.positive_int("filters")
         self.kernel = pair(self.config["kernel"], "kernel", self.where)
         self.stride = pair(self.config["stride"], "stride", self.where)
         self.use_bias = bool(self.config["use_bias"])
         if self.config["init"] not in INITS:
-            raise SpecError(f"{self.where}: init must be one of {', '.join(INITS)}, got {self.config['init']!r}")
+            raise SpecError(t("{where}: init must be one of {inits}, got {name}", where=self.where, inits=", ".join(INITS),
+                              name=repr(self.config["init"])))
         padding = self.config["padding"]
         if isinstance(padding, int) and not isinstance(padding, bool) and padding >= 0:
             paddings = (padding, padding)
@@ -44,8 +46,8 @@ class Conv2D(Layer):
         elif padding in ("valid", "same"):
             paddings = (padding, padding)
         else:
-            raise SpecError(f"{self.where}: padding must be 'valid', 'same', a whole number or [rows, cols], "
-                            f"got {padding!r}")
+            raise SpecError(t("{where}: padding must be 'valid', 'same', a whole number or [rows, cols], got {value}",
+                              where=self.where, value=repr(padding)))
         h, w, c = self.in_shape
         self.channels = c
         (pt, pb), (pl, pr) = (conv_pads(h, self.kernel[0], self.stride[0], paddings[0]),
@@ -54,9 +56,9 @@ class Conv2D(Layer):
         ho = (h + pt + pb - self.kernel[0]) // self.stride[0] + 1
         wo = (w + pl + pr - self.kernel[1]) // self.stride[1] + 1
         if h + pt + pb < self.kernel[0] or w + pl + pr < self.kernel[1]:
-            raise SpecError(f"{self.where}: a {self.kernel[0]}x{self.kernel[1]} kernel does not fit its "
-                            f"{describe(self.in_shape)} input from {self.source}; use a smaller kernel or "
-                            "padding 'same'")
+            raise SpecError(t("{where}: a {height}x{width} kernel does not fit its {shape} input from {source}; use a "
+                              "smaller kernel or padding 'same'", where=self.where, height=self.kernel[0],
+                              width=self.kernel[1], shape=describe(self.in_shape), source=self.source))
         # what ConvTranspose must add back so the input gradient has the input's exact size
         self.output_padding = [(h + pt + pb - self.kernel[0]) % self.stride[0],
                                (w + pl + pr - self.kernel[1]) % self.stride[1]]

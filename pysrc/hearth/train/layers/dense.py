@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from hearth.i18n import N_, t
 from hearth.train.layers.base import INITS, REQUIRED, Build, Layer, SpecError, init_kernel
 
 
@@ -12,11 +13,12 @@ class Dense(Layer):
     options = {"units": REQUIRED, "activation": None, "use_bias": True, "init": "glorot_uniform"}
 
     def infer(self):
-        self.need_rank(1, "add a flatten layer before it")
+        self.need_rank(1, N_("add a flatten layer before it"))
         self.units = self.positive_int("units")
         self.use_bias = bool(self.config["use_bias"])
         if self.config["init"] not in INITS:
-            raise SpecError(f"{self.where}: init must be one of {', '.join(INITS)}, got {self.config['init']!r}")
+            raise SpecError(t("{where}: init must be one of {inits}, got {name}", where=self.where, inits=", ".join(INITS),
+                              name=repr(self.config["init"])))
         return (self.units,)
 
     def param_shapes(self):

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from hearth.i18n import N_, t
 from hearth.train.layers.base import Build, Layer, SpecError, describe, pair
 
 
@@ -23,13 +24,14 @@ class Pool2D(Layer):
     options = {"size": 2, "stride": None}
 
     def infer(self):
-        self.need_rank(3, "pooling works on [height, width, channels] feature maps")
+        self.need_rank(3, N_("pooling works on [height, width, channels] feature maps"))
         self.size = pair(self.config["size"], "size", self.where)
         self.stride = self.size if self.config["stride"] is None else pair(self.config["stride"], "stride", self.where)
         h, w, c = self.in_shape
         if h < self.size[0] or w < self.size[1]:
-            raise SpecError(f"{self.where}: a {self.size[0]}x{self.size[1]} window does not fit its "
-                            f"{describe(self.in_shape)} input from {self.source}; use a smaller size")
+            raise SpecError(t("{where}: a {height}x{width} window does not fit its {shape} input from {source}; use a "
+                              "smaller size", where=self.where, height=self.size[0], width=self.size[1],
+                              shape=describe(self.in_shape), source=self.source))
         self.channels = c
         ho = (h - self.size[0]) // self.stride[0] + 1
         wo = (w - self.size[1]) // self.stride[1] + 1

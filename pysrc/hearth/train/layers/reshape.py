@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from hearth.i18n import t
 from hearth.train.layers.base import REQUIRED, Build, Layer, SpecError, describe
 
 
@@ -28,18 +29,20 @@ class Reshape(Layer):
         if (not isinstance(shape, list) or len(shape) not in (1, 3)
                 or not all(isinstance(d, int) and not isinstance(d, bool) and (d >= 1 or d == -1) for d in shape)
                 or shape.count(-1) > 1):
-            raise SpecError(f"{self.where}: shape must be [features] or [height, width, channels] of whole "
-                            f"numbers (one may be -1), got {shape!r}")
+            raise SpecError(t("{where}: shape must be [features] or [height, width, channels] of whole numbers (one may "
+                              "be -1), got {value}", where=self.where, value=repr(shape)))
         total = int(np.prod(self.in_shape))
         known = int(np.prod([d for d in shape if d != -1]))
         if -1 in shape:
             if total % known:
-                raise SpecError(f"{self.where}: cannot reshape {describe(self.in_shape)} ({total} values) "
-                                f"from {self.source} to {shape}")
+                raise SpecError(t("{where}: cannot reshape {shape} ({total} values) from {source} to {target}",
+                                  where=self.where, shape=describe(self.in_shape), total=total, source=self.source,
+                                  target=shape))
             shape = [total // known if d == -1 else d for d in shape]
         if int(np.prod(shape)) != total:
-            raise SpecError(f"{self.where}: cannot reshape {describe(self.in_shape)} ({total} values) from "
-                            f"{self.source} to {describe(tuple(shape))} ({int(np.prod(shape))} values)")
+            raise SpecError(t("{where}: cannot reshape {shape} ({total} values) from {source} to {target} ({count} "
+                              "values)", where=self.where, shape=describe(self.in_shape), total=total,
+                              source=self.source, target=describe(tuple(shape)), count=int(np.prod(shape))))
         return tuple(shape)
 
     def _move(self, b: Build, x: str, src: tuple[int, ...], dst: tuple[int, ...]) -> str:

@@ -453,7 +453,9 @@ def test_downloads_start_with_who_drafted_the_note_when_and_what_it_is(browser, 
             download.value.save_as(saved)
             lines[kind] = saved.read_text()
         header, blank, _rest = lines["txt"].split("\n", 2)
-        found = re.fullmatch(re.escape(f"Drafted by SmolLM2-135M-Instruct (built in) (Hearth {version}) on ")
+        # the Notes page's default model: the note model where the site has it, else the built-in one
+        drafter = python(page, "from hearth.app.shell import APP\nAPP.models.choice(APP.notes.model.value).label")
+        found = re.fullmatch(re.escape(f"Drafted by {drafter} (Hearth {version}) on ")
                              + r"(\d{4}-\d\d-\d\d at \d\d:\d\d)"
                              + re.escape(": a draft to be checked and completed by the clinician."), header)
         assert found and before <= found[1] <= after and blank == "", (header, before, after)

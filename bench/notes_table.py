@@ -1,13 +1,14 @@
 """The README's ACI-Bench tables from one command: draft a note per visit with each model, score, print.
 
-    .venv/bin/python bench/notes_table.py --gold VALID.csv --model smollm2 [--model note] [--limit N]
+    .venv/bin/python bench/notes_table.py --gold VALID.csv --model smollm2 [--model note] [--model note+any-numbers] [--limit N]
 
-Each `--model` (what `python -m hearth draft-notes --model` takes) drafts every visit of `--gold` with the
-Notes page's pipeline (greedy, ACI sections) into bench/results/notes-<model>-<gold>.csv, which is reused
-while it holds every visit asked for (delete it to draft again). The rows: each model, the authors' three
-copy baselines (the gold file's `baseline-predictions/` folder, when it is there) and the clinicians' own
-notes. Printed: the ROUGE table (whole note and divisions, F1 × 100) and the grounding table (facts per
-note, unsupported and missed, repeated lines, seconds per visit), as markdown for README.md.
+Each `--model` (what `python -m hearth draft-notes --model` takes; "+any-numbers" adds that flag) drafts
+every visit of `--gold` with the Notes page's pipeline (greedy, ACI sections) into
+bench/results/notes-<model>-<gold>.csv, which is reused while it holds every visit asked for (delete it to
+draft again). The rows: each model, the authors' three copy baselines (the gold file's
+`baseline-predictions/` folder, when it is there) and the clinicians' own notes. Printed: the ROUGE table
+(whole note and divisions, F1 × 100) and the grounding table (facts per note, unsupported and missed,
+repeated lines, seconds per visit), as markdown for README.md.
 """
 
 from __future__ import annotations
@@ -31,15 +32,17 @@ DIVISIONS = ["subjective", "objective_exam", "objective_results", "assessment_an
 
 
 def draft(model: str, gold: Path, limit: int | None) -> Path:
-    """The model's drafts of the first `limit` visits, drafted now unless a complete file is there."""
-    name = "".join(c if c.isalnum() or c in "-_." else "_" for c in Path(model).name)
+    """The model's drafts of the first `limit` visits, drafted now unless a complete file is there.
+    `model` is what draft-notes takes, or that plus "+any-numbers" (drafted with --any-numbers)."""
+    model, _, option = model.partition("+")
+    name = "".join(c if c.isalnum() or c in "-_." else "_" for c in Path(model).name) + (f"+{option}" if option else "")
     out = RESULTS / f"notes-{name}-{gold.stem}.csv"
     wanted = len(read_notes_csv(gold)[:limit])
     if out.is_file() and len(read_notes_csv(out)) >= wanted:
         return out
     RESULTS.mkdir(parents=True, exist_ok=True)
     command = [sys.executable, "-m", "hearth", "draft-notes", "--model", model, "--data", str(gold),
-               "--out", str(out)] + ([] if limit is None else ["--limit", str(limit)])
+               "--out", str(out)] + ([] if limit is None else ["--limit", str(limit)]) + ([f"--{option}"] if option else [])
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO / "pysrc"), os.environ.get("PYTHONPATH", "")])}
     print("$ " + " ".join(command), file=sys.stderr)
     subprocess.run(command, check=True, env=env)

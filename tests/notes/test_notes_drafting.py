@@ -24,6 +24,7 @@ from hearth.notes.drafting import (
     SectionText,
     split_into_chunks,
 )
+from hearth.notes.facts import stated_numbers
 from hearth.notes.formats import ACI, FORMATS, NOT_STATED, SOAP, parse_note
 from hearth.notes.note import Note, SectionState
 from hearth.notes.section_stream import SectionStream
@@ -370,3 +371,20 @@ def test_the_stream_filter_leaves_every_real_aci_bench_section_as_written(aci_ro
                 stream = SectionStream(fmt, fmt.section(key))
                 shown = "".join(stream.feed(body[i : i + 5]) for i in range(0, len(body), 5)) + stream.finish()
                 assert shown == stream.text == body.strip(), (fmt.key, row["encounter_id"], key)
+
+
+def test_every_request_may_write_only_the_transcripts_numbers_unless_told_otherwise(valid_rows):
+    """The drafter hands the model the numbers the visit states (the engine then refuses any other), in
+    every kind of request: whole-transcript sections, parts and merges alike."""
+    dialogue = valid_rows[0]["dialogue"] + "\n[patient] i'm fifty-six and take twenty milligrams ."
+    for context, kinds in ((4096, {"section"}), (1400, {"extract", "merge"})):
+        note, _ = make_note(dialogue)
+        model = ScriptedModel(ACI, context_length=context)
+        run(collect(NoteDrafter(model, DraftOptions(context_limit=context)).draft(note)))
+        assert kinds <= {c.kind for c in model.calls}
+        assert all(c.request.allowed_numbers == stated_numbers(note.transcript.text) for c in model.calls)
+        assert {"56", "20"} <= model.calls[0].request.allowed_numbers
+    note, _ = make_note(dialogue)
+    model = ScriptedModel(ACI)
+    run(collect(NoteDrafter(model, DraftOptions(ground_numbers=False)).draft(note)))
+    assert all(c.request.allowed_numbers is None for c in model.calls)

@@ -5,7 +5,15 @@ from __future__ import annotations
 
 import pytest
 
-from hearth.notes.facts import Fact, check_facts, extract_facts, missed_facts, remove_fact, unsupported_facts
+from hearth.notes.facts import (
+    Fact,
+    check_facts,
+    extract_facts,
+    missed_facts,
+    remove_fact,
+    stated_numbers,
+    unsupported_facts,
+)
 
 
 def _facts(text: str) -> list[tuple[str, str, str, str]]:
@@ -197,3 +205,13 @@ def test_remove_refuses_a_span_that_moved():
     fact = Fact("dose", "20", "mg", 0, 5, "20 mg")
     with pytest.raises(ValueError, match="no longer at 0"):
         remove_fact("take 20 mg", fact)
+
+
+def test_stated_numbers_are_every_number_a_transcript_says_in_digits():
+    """What the drafter lets the model write: spoken numbers in digits, and the parts of ratios and dates."""
+    said = ("[patient] i'm fifty-six . [doctor] blood pressure one twenty over eighty , temperature ninety-eight "
+            "point six , take two point five milligrams . we saw you on 2023-01-05 , about 1,000 steps a day .")
+    numbers = stated_numbers(said)
+    assert {"56", "120", "80", "98.6", "2.5", "2023", "01", "1", "05", "5", "1000", "000"} <= numbers
+    assert not {"57", "12", "20.5", "100"} & numbers
+    assert stated_numbers("no numbers here, only words") == frozenset()

@@ -221,7 +221,8 @@ class NotesPage:
                          "language model drafts the note, section by section, <strong>in this browser tab</strong>. "
                          "The transcript and the note stay in this tab's memory: nothing is sent anywhere or saved "
                          "unless you copy or download the note. Read and correct every draft before using it.")
-                         + "</p>"),
+                         + " " + t("The model may write only numbers the transcript states: no age, dose or reading "
+                                   "that nobody said.") + "</p>"),
             self.device, self.transcript, wrap_row(self.upload, self.row), wrap_row(self.format, self.model),
             self.card, self.section_cap, wrap_row(self.draft_button, self.stop_button, self.clear_button),
             self.message, self.long_notice, self.progress, self.sections_box, self.note_actions,

@@ -38,6 +38,8 @@ def drafting_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--limit", type=int, default=None, help="draft only the first N rows")
     parser.add_argument("--context", type=int, default=None, help="use at most this many tokens of context")
     parser.add_argument("--repetition-penalty", type=float, default=1.0, help="> 1 discourages loops (default 1.0)")
+    parser.add_argument("--any-numbers", action="store_true",
+                        help="let the model write numbers the transcript does not state (by default it may not)")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -131,7 +133,8 @@ def default_model() -> str:
 def run_draft_notes(args: argparse.Namespace) -> int:
     async def main() -> int:
         model = await EngineModel.load(args.model or default_model())
-        drafter = NoteDrafter(model, DraftOptions(context_limit=args.context, repetition_penalty=args.repetition_penalty))
+        drafter = NoteDrafter(model, DraftOptions(context_limit=args.context, repetition_penalty=args.repetition_penalty,
+                                                ground_numbers=not args.any_numbers))
         return await draft_rows(drafter, args)
 
     try:

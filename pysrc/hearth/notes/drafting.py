@@ -25,6 +25,7 @@ from dataclasses import dataclass, replace
 from typing import Protocol
 
 from hearth.i18n import number, t
+from hearth.notes.facts import stated_numbers
 from hearth.notes.formats import NoteFormat, SectionSpec
 from hearth.notes.note import Note, SectionState
 from hearth.notes.prompts import (
@@ -61,6 +62,8 @@ class GenerationRequest:
     temperature: float = 0.0  # 0: greedy, the same text every time
     seed: int | None = None
     repetition_penalty: float = 1.0  # > 1 discourages the loops small models fall into
+    # The only numbers the model may write in digits (those the transcript states); None: any.
+    allowed_numbers: frozenset[str] | None = None
 
 
 PromptProgress = Callable[[int, int], None]  # (tokens read, tokens in the prompt) while a prompt is read
@@ -93,6 +96,9 @@ class DraftOptions:
     regenerate_temperature: float = 0.7  # regenerating greedily would only give the same text back
     section_max_tokens: int | None = None  # write at most this much per section (a quick, short draft)
     repetition_penalty: float = 1.0
+    # Let the model write only numbers the transcript states (ages, doses, vitals): a small model
+    # otherwise invents them, and an invented dose is worse than none (models/README.md measures it).
+    ground_numbers: bool = True
 
 
 class DraftError(ValueError):
@@ -390,6 +396,7 @@ class NoteDrafter:
         self.speed = DraftSpeed()
         try:
             plan = self._plan(note.transcript, note.format, self._count)
+            numbers = stated_numbers(note.transcript.text) if self.options.ground_numbers else None
             yield DraftStarted(plan)
             for index, spec in enumerate(specs):
                 if self._stop_requested:
@@ -400,7 +407,7 @@ class NoteDrafter:
                     plan,
                     index,
                     len(specs),
-                    GenerationRequest(0, temperature, seed, self.options.repetition_penalty),
+                    GenerationRequest(0, temperature, seed, self.options.repetition_penalty, numbers),
                 )
                 async with aclosing(section_events) as events:
                     async for event in events:

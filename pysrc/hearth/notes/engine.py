@@ -72,5 +72,6 @@ class EngineModel:
             seed=request.seed,
             repetition_penalty=request.repetition_penalty,
             max_context=self.context_length,
+            allowed_numbers=request.allowed_numbers,
         )
         return self.model.stream(messages, settings, cancel, on_prompt=on_prompt)

@@ -787,6 +787,29 @@ def missed_facts(draft: str, reference: str, transcript: str) -> list[Fact]:
     return [f for f in extract_facts(reference) if in_transcript.supports(f) and not in_draft.supports(f)]
 
 
+def stated_numbers(text: str) -> frozenset[str]:
+    """Every number `text` states, in digits, and the parts of ratios and dates: "fifty-six" -> "56",
+    "one twenty over eighty" -> "120", "80", "2023-01-05" -> "2023", "01", "1", "05", "5", "1,000" -> "1",
+    "000", "1000". What a draft may write in digits when drafting from this transcript
+    (`hearth.llm.model.grounding`, through `drafting`)."""
+    tokens = _tokenize(text)
+    values = [value for value, _, _ in _digit_dates(text)]
+    for i in range(len(tokens)):
+        for found in (_number_at(tokens, i, ordinals=True), _quantity_at(tokens, i), _month_date_at(tokens, i)):
+            if found and found[0]:
+                values.append(found[0])
+    out: set[str] = set()
+    for value in [*values, text]:
+        for number in _DIGIT_NUMBER.findall(value) + _DIGIT_NUMBER.findall(value.replace(",", "")):
+            out.add(number)
+            if number.isdigit():
+                out.add(str(int(number)))  # "05" in a date is also "5"
+    return frozenset(out)
+
+
+_DIGIT_NUMBER = re.compile(r"\d+(?:\.\d+)?")
+
+
 # ---------------------------------------------------------------------------------------------------
 # Removal: cut a fact out of the draft in one click
 # ---------------------------------------------------------------------------------------------------

@@ -27,6 +27,7 @@ import numpy as np
 
 from hearth.i18n import t
 from hearth.llm.model.config import LlamaConfig
+from hearth.llm.model.grounding import DigitTokens, NumberGuard
 from hearth.runtime import Runtime, Session, Tensor, dispose_all, get_runtime
 
 Message = Mapping[str, str]
@@ -55,6 +56,9 @@ class GenerationSettings:
     seed: int | None = None
     stop_token_ids: Sequence[int] | None = None  # None: the model's end-of-turn/end-of-text tokens
     max_context: int | None = None  # a smaller context than the model's, e.g. to bound memory
+    # The only numbers the output may hold in digits ("56", "2.5"; see grounding.py), e.g. those a
+    # transcript states; None: any number.
+    allowed_numbers: frozenset[str] | None = None
 
 
 @dataclass
@@ -260,9 +264,9 @@ class Decoder:
 
     async def generate(self, prompt_ids: Sequence[int], settings: GenerationSettings, stop_ids: Sequence[int],
                        cancel: Cancel = None, stats: GenerationStats | None = None,
-                       on_prompt: PromptProgress = None) -> AsyncIterator[int]:
+                       on_prompt: PromptProgress = None, guard: NumberGuard | None = None) -> AsyncIterator[int]:
         """Yield new token ids until a stop token (not yielded), max_new_tokens, the context end, or cancel;
-        `stats`, when given, is filled in as it goes."""
+        `stats`, when given, is filled in as it goes; `guard`, when given, refuses numbers outside its set."""
         stats = GenerationStats() if stats is None else stats
         context = self.context_length(settings)
         if not prompt_ids:
@@ -297,7 +301,9 @@ class Decoder:
                 position += len(pending)
                 if step == 0 and self.reuse_prompt:
                     self._store(prompt_ids, cache)
-                token = int(sampler.pick(logits, history))
+                token = int(sampler.pick(logits, history, guard.restrict if guard is not None else None))
+                if guard is not None:
+                    guard.advance(token)
                 now = time.perf_counter()
                 if step == 0:
                     stats.time_to_first_token, stats.first_token_at = now - start, now
@@ -387,7 +393,10 @@ class LanguageModel:
         settings = settings or GenerationSettings()
         ids = self.prompt_ids(prompt)
         stops = self.stop_token_ids if settings.stop_token_ids is None else list(settings.stop_token_ids)
-        async for token in self.decoder.generate(ids, settings, stops, cancel, stats, on_prompt):
+        guard = None
+        if settings.allowed_numbers is not None:
+            guard = NumberGuard(DigitTokens.of(self.tokenizer), settings.allowed_numbers)
+        async for token in self.decoder.generate(ids, settings, stops, cancel, stats, on_prompt, guard):
             yield token
 
     async def stream(self, prompt: Prompt, settings: GenerationSettings | None = None,

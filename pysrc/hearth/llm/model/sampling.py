@@ -13,7 +13,7 @@ CPython and in Pyodide (numpy's higher-level samplers may change between numpy v
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -90,9 +90,13 @@ class Sampler:
         probs = np.exp(scores - scores.max())
         return probs / probs.sum()
 
-    def pick(self, logits: np.ndarray, previous: Sequence[int] = ()) -> int:
-        """The next token id."""
+    def pick(self, logits: np.ndarray, previous: Sequence[int] = (),
+             restrict: Callable[[np.ndarray, bool], None] | None = None) -> int:
+        """The next token id. `restrict(scores, greedy)`, when given, sets the scores of tokens that must
+        not come next to -inf (in place) before the choice (`grounding.NumberGuard.restrict`)."""
         scores = self.scores(logits, previous)
+        if restrict is not None:
+            restrict(scores, self.greedy)
         if self.greedy:
             return int(np.argmax(scores))
         kept = np.flatnonzero(scores > -np.inf)

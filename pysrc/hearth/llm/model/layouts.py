@@ -17,12 +17,13 @@ Storage modes (`mode=`):
               MatMulNBits of at most LINEAR_CHUNK_BYTES as float32 (outputs concatenated; the same
               numbers up to float rounding, since a one-token kernel may sum a narrower weight in another
               order): the expansion stays small and in cache.
-  "int8"      8-bit integers with one float scale per output channel (requantized from the source's
-              blocks: each weight rounded to the nearest step of max|row| / 127, finer than a 4-bit block's
-              step), run by com.microsoft DynamicQuantizeMatMul: the activations are quantized to 8 bits
-              per call and onnxruntime's integer GEMM does the work, which has WebAssembly SIMD kernels
-              where MatMulNBits has none. Approximate (8-bit activations); the tied head is the same
-              int8 table, stored [hidden, vocab] and gathered by column for the embedding.
+  "int8"      8-bit integers, a float scale and an integer zero point per output channel (requantized
+              from the source's blocks: each weight rounded to the nearest of 255 steps between its
+              row's minimum and maximum), multiplied by onnxruntime's integer GEMM (MatMulInteger), which
+              has WebAssembly SIMD kernels where MatMulNBits has none. The activations are rounded to 8
+              bits with one scale per token (a row of the prompt), by plain ops before the GEMM.
+              Approximate; the tied head is the same table, stored [hidden, vocab] and gathered by
+              column for the embedding.
 GGUF Q4_1 blocks carry a float minimum (w = d*q + m), which MatMulNBits's integer zero points cannot
 hold, and its float zero points take a slow path on every backend; so "nbits" runs them as
 MatMulNBits(x, q, d) + blocksum(x) @ m, which is exact algebra.
@@ -46,7 +47,7 @@ LINEAR_CHUNK_BYTES = 8 << 20
 # The same for an "nbits" lm_head, by vocabulary rows. Not smaller than LINEAR_CHUNK_BYTES: a tied
 # head's embedding rows are gathered from every chunk (a Gather and a Where each).
 HEAD_CHUNK_BYTES = 8 << 20
-EMBED_CODES, EMBED_SCALE = "embed_tokens.codes", "embed_tokens.scale"
+EMBED_CODES, EMBED_SCALE, EMBED_ZERO = "embed_tokens.codes", "embed_tokens.scale", "embed_tokens.zero"
 HI_PLANE, LO_PLANE = "embed_tokens.hi4", "embed_tokens.lo4"
 
 
@@ -89,18 +90,24 @@ def concat_rows(parts: list[Matrix]) -> Matrix | None:
     return BlockQuantized(cat("codes"), cat("scale"), first.bits, first.block, zero=zero, offset=cat("offset"))
 
 
-# The int8 codes' range: 7 bits. onnxruntime's x86 kernels without VNNI multiply uint8 activations by int8
-# weights in int16 pairs that saturate past 255 * 64 * 2 (wrong logits in CPython at full range); 63 steps
-# either side are still 8x finer than a 4-bit block's.
-INT8_LEVELS = 63
+# "int8" stores weights as uint8 with a zero point (255 steps a row), not int8 in 63 steps: onnxruntime's x86
+# kernels without VNNI multiply uint8 activations by int8 weights in int16 pairs that saturate past
+# 255 * 64 * 2, so signed weights had to stay within 7 bits, while uint8 x uint8 is widened before it
+# is summed and may use the whole byte. Same speed on wasm, about a third of the logit error
+# (models/README.md, "Can 8-bit weights keep the reference's tokens?").
+UINT8_STEPS = 255
 
 
-def int8_channels(w: Matrix) -> tuple[np.ndarray, np.ndarray]:
-    """(int8 codes [N, K], float32 scales [N]): w [N, K] rounded to max|row| / INT8_LEVELS steps, row by row."""
+def uint8_channels(w: Matrix) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(uint8 codes [N, K], float32 scales [N], uint8 zero points [N]): each row of w [N, K] rounded to
+    the nearest of 255 steps spanning its minimum and maximum (and 0, which stays exact)."""
     f = as_float(w)
-    scale = np.abs(f).max(axis=1) / np.float32(INT8_LEVELS)
+    lo, hi = np.minimum(f.min(axis=1), 0), np.maximum(f.max(axis=1), 0)
+    scale = ((hi - lo) / np.float32(UINT8_STEPS)).astype(np.float32)
     scale = np.where(scale > 0, scale, np.float32(1)).astype(np.float32)
-    return np.clip(np.rint(f / scale[:, None]), -INT8_LEVELS, INT8_LEVELS).astype(np.int8), scale
+    zero = np.clip(np.rint(-lo / scale), 0, UINT8_STEPS)
+    codes = np.clip(np.rint(f / scale[:, None]) + zero[:, None], 0, UINT8_STEPS).astype(np.uint8)
+    return codes, scale, zero.astype(np.uint8)
 
 
 def _is_q8_0(table: BlockQuantized) -> bool:
@@ -154,15 +161,31 @@ class WeightStore:
         if self.mode == "unpacked":
             return g.op("MatMul", x, self.unpacked_kn(name, w))
         if self.mode == "int8":
-            codes, scale = int8_channels(w)
+            codes, scale, zero = uint8_channels(w)
             return self.int8_matmul(x, g.initializer(f"{name}.int8", np.ascontiguousarray(codes.T)),
-                                    g.initializer(f"{name}.int8_scale", scale))
+                                    g.initializer(f"{name}.int8_scale", scale), g.initializer(f"{name}.int8_zero", zero),
+                                    w.shape[1])
         return self._nbits(x, name, w)
 
     # -- "int8"
-    def int8_matmul(self, x: str, codes_kn: str, scale: str) -> str:
-        """x @ (codes * scale): x quantized to uint8 per call, integer GEMM, then scaled (one kernel)."""
-        return self.g.op("DynamicQuantizeMatMul", x, codes_kn, scale, domain=MS)
+    def int8_matmul(self, x: str, codes_kn: str, scale: str, zero: str, k: int) -> str:
+        """x [..., K] @ ((codes - zero) * scale): each token's x rounded to 8 bits on its own scale
+        (max|x| / 127, stored as uint8 around 128), the integer GEMM, then both scales.
+
+        Not DynamicQuantizeMatMul: it takes one scale for the whole input, so while reading a prompt the
+        first token's activations, hundreds of times the others' in some layers, set the step for
+        every token (its logit error was 3.7x this one's, models/README.md). These five small ops per
+        product cost nothing measurable beside the GEMM on wasm."""
+        g = self.g
+        rows = g.op("Reshape", x, g.const([-1, k], "int64", "rows_shape"))
+        biggest = g.op("ReduceMax", g.op("Abs", rows), g.const([1], "int64", "axes"), keepdims=1)
+        step = g.op("Div", g.op("Max", biggest, g.const(np.float32(1e-30), hint="tiny")), g.const(np.float32(127), hint="steps"))
+        shifted = g.op("Add", g.op("Round", g.op("Div", rows, step)), g.const(np.float32(128), hint="middle"))
+        codes_x = g.op("Cast", shifted, to=2)  # uint8; |x| / step <= 127, so 1..255 without clipping
+        product = g.op("MatMulInteger", codes_x, codes_kn, g.const(np.uint8(128), hint="x_zero"), zero)
+        y = g.op("Mul", g.op("Mul", g.op("Cast", product, to=1), step), scale)
+        lead = g.op("Slice", g.op("Shape", x), g.const([0], "int64", "starts"), g.const([-1], "int64", "ends"))
+        return g.op("Reshape", y, g.op("Concat", lead, g.op("Shape", scale), axis=0))
 
     def scale(self, name: str, a: np.ndarray, shape: tuple[int, ...]) -> str:
         """A per-block float array as a float32 value (stored float16 when exact, cast at load)."""
@@ -379,30 +402,32 @@ class NibblePlanes(TokenTable):
 
 
 class Int8Columns(TokenTable):
-    """A tied table for "int8": one int8 copy stored [hidden, vocab] (the head's B as the integer GEMM
-    takes it) with a scale per token; embedding rows are gathered from its columns. One stored copy:
+    """A tied table for "int8": one uint8 copy stored [hidden, vocab] (the head's B as the integer GEMM
+    takes it) with a scale and a zero point per token; embedding rows are gathered from its columns. One stored copy:
     onnxruntime keeps it for the Gather beside the GEMM's packed copy, but a [vocab, hidden] second
     copy for the Gather would cost another 262 MB for Llama 3."""
 
     stored = False
 
-    def _codes(self) -> tuple[str, str]:
+    def _codes(self) -> tuple[str, str, str]:
         if not self.stored:
-            codes, scale = int8_channels(self.table)
+            codes, scale, zero = uint8_channels(self.table)
             self.g.initializer(EMBED_CODES, np.ascontiguousarray(codes.T))
             self.g.initializer(EMBED_SCALE, scale)
+            self.g.initializer(EMBED_ZERO, zero)
             self.stored = True
-        return EMBED_CODES, EMBED_SCALE
+        return EMBED_CODES, EMBED_SCALE, EMBED_ZERO
 
     def embed(self, ids: str) -> str:
         g = self.g
-        codes, scale = self._codes()
+        codes, scale, zero = self._codes()
         cols = g.op("Cast", g.op("Gather", codes, ids, axis=1), to=1)  # [hidden, B, S]
+        cols = g.op("Sub", cols, g.op("Cast", g.op("Gather", zero, ids, axis=0), to=1))
         rows = g.op("Mul", cols, g.op("Gather", scale, ids, axis=0))
         return g.op("Transpose", rows, perm=[1, 2, 0])
 
     def logits(self, x: str) -> str:
-        return self.store.int8_matmul(x, *self._codes())
+        return self.store.int8_matmul(x, *self._codes(), self.table.shape[1])
 
 
 def token_table(store: WeightStore, weights: LlamaWeights, chunks: list[tuple[int, int]]) -> TokenTable:

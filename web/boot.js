@@ -127,7 +127,12 @@ async function serviceWorkerReady() {
   if (controller) status(N_("Saving Hearth for offline use…"), 0.01);
   const installed = await new Promise((resolve) => {
     const done = async () => {
-      if (sw.controller && (await versionOf(sw.controller)) === VERSION) resolve(true);
+      if (!sw.controller) return;
+      const version = await versionOf(sw.controller);
+      if (version === VERSION) resolve(true);
+      // No answer in time: a worker still starting or storing files on a loaded machine. Ask again;
+      // no event would come to ask later (control already changed), so giving up would hang the boot.
+      else if (version === null) setTimeout(done, 500);
     };
     sw.addEventListener("controllerchange", done);
     sw.addEventListener("message", (event) => {

@@ -71,7 +71,7 @@ def make_linear(variant: str, act_max: dict[str, np.ndarray]):
     rows = u8_rows if variant.startswith("u8") else s7_rows
 
     def linear(self, x: str, name: str, w):
-        if not isinstance(w, layouts.BlockQuantized) or variant == "exact":
+        if not isinstance(w, layouts.BlockQuantized):
             return original(self, x, name, w)
         g, f = self.g, layouts.as_float(w)
         if "-smooth-" in variant:
@@ -88,16 +88,9 @@ def make_linear(variant: str, act_max: dict[str, np.ndarray]):
         if "-token" not in variant:
             return g.op("DynamicQuantizeMatMul", x, b, g.initializer(f"{name}.scale", scale),
                         g.initializer(f"{name}.zero", zero), domain=MS)
-        # 8-bit activations with one scale per token: uint8 around 128, MatMulInteger, then both scales
-        k = f.shape[1]
-        x2 = g.op("Reshape", x, g.const(np.array([-1, k], np.int64)))
-        step = g.op("Div", g.op("Max", g.op("ReduceMax", g.op("Abs", x2), g.const(np.array([1], np.int64)), keepdims=1),
-                                g.const(np.float32(1e-8))), g.const(np.float32(127)))
-        xq = g.op("Cast", g.op("Add", g.op("Round", g.op("Div", x2, step)), g.const(np.float32(128))), to=2)
-        y = g.op("MatMulInteger", xq, b, g.const(np.uint8(128)), g.initializer(f"{name}.zero", zero))
-        y = g.op("Mul", g.op("Mul", g.op("Cast", y, to=1), step), g.initializer(f"{name}.scale", scale))
-        lead = g.op("Slice", g.op("Shape", x), g.const(np.array([0], np.int64)), g.const(np.array([-1], np.int64)))
-        return g.op("Reshape", y, g.op("Concat", lead, g.const(np.array([codes.shape[0]], np.int64)), axis=0))
+        # 8-bit activations with one scale per token: the layout's own products
+        return self.int8_matmul(x, b, g.initializer(f"{name}.scale", scale), g.initializer(f"{name}.zero", zero),
+                                f.shape[1])
 
     return linear
 

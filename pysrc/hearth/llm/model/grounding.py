@@ -74,9 +74,8 @@ class NumberGuard:
         self.prefixes = frozenset(n[:i] for n in self.allowed for i in range(1, len(n) + 1))
         self._text = {int(i): t for i, t in zip(digits.ids, digits.texts, strict=True)}
         self.run = ""  # the number being written: trailing digits (and a decimal point) of the output
-        self.line_start = True  # nothing but spaces written since the last line break
+        self.line_start = True  # the output so far is empty or its last token ended a line
         self.marker = False  # the number being written opened a line: a list number ("1. ..."), not a fact
-        self.refused = 0  # tokens refused so far, for the caller's statistics
 
     def _fits(self, text: str) -> bool:
         """Whether the output may go on with `text` after the current run."""
@@ -113,7 +112,6 @@ class NumberGuard:
                 if scores[best] == -np.inf or self.allows(best):
                     return
                 scores[best] = -np.inf
-                self.refused += 1
         ids = self.digits.ids
         refused = np.array([not self._fits(t) for t in self.digits.texts], bool)
         if not self._may_end():  # only a digit (or a decimal point) may follow: ban the rest
@@ -121,10 +119,8 @@ class NumberGuard:
             keep[ids[~refused]] = True
             for point in self.digits.points:
                 keep[point] = self.allows(point)
-            self.refused += int(np.isfinite(scores[~keep]).sum())
             scores[~keep] = -np.inf
             return
-        self.refused += int(np.isfinite(scores[ids[refused]]).sum())
         scores[ids[refused]] = -np.inf
 
     def advance(self, token: int) -> None:
